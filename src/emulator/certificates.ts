@@ -1,0 +1,116 @@
+import { generateKeyPair, randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
+import forge from 'node-forge';
+
+export interface CertificateAuthority {
+  certPem: string;
+  keyPem: string;
+}
+
+export interface ServerCertificate {
+  certPem: string;
+  keyPem: string;
+  /** PEM of the CA that signed certPem; what a client must trust. */
+  caPem: string;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** RSA 2048 via node:crypto (OpenSSL), which takes milliseconds where forge's pure-JS keygen takes seconds. */
+async function generateRsaKeyPair(): Promise<{
+  privateKey: forge.pki.rsa.PrivateKey;
+  publicKey: forge.pki.rsa.PublicKey;
+}> {
+  const { privateKey, publicKey } = await new Promise<{ privateKey: string; publicKey: string }>(
+    (resolve, reject) => {
+      generateKeyPair(
+        'rsa',
+        {
+          modulusLength: 2048,
+          publicKeyEncoding: { type: 'spki', format: 'pem' },
+          privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+        },
+        (err, pub, priv) => (err ? reject(err) : resolve({ publicKey: pub, privateKey: priv })),
+      );
+    },
+  );
+  return {
+    privateKey: forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey,
+    publicKey: forge.pki.publicKeyFromPem(publicKey) as forge.pki.rsa.PublicKey,
+  };
+}
+
+function serialNumber(): string {
+  // Positive (high bit clear) 128-bit serial, as RFC 5280 asks for.
+  const bytes = randomBytes(16);
+  bytes[0] = bytes[0]! & 0x7f;
+  return bytes.toString('hex');
+}
+
+/** Validity starts a day back so a test that moves the emulator clock (or a skewed host) still trusts it. */
+function setValidity(cert: forge.pki.Certificate, days: number): void {
+  const now = Date.now();
+  cert.validity.notBefore = new Date(now - DAY_MS);
+  cert.validity.notAfter = new Date(now + days * DAY_MS);
+}
+
+export async function generateCertificateAuthority(
+  commonName = 'rds-iam-pool emulator test CA',
+): Promise<CertificateAuthority> {
+  const keys = await generateRsaKeyPair();
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = keys.publicKey;
+  cert.serialNumber = serialNumber();
+  setValidity(cert, 365);
+  const subject = [
+    { name: 'commonName', value: commonName },
+    { name: 'organizationName', value: 'rds-iam-pool emulator (NOT FOR PRODUCTION)' },
+  ];
+  cert.setSubject(subject);
+  cert.setIssuer(subject);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: true, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  cert.sign(keys.privateKey, forge.md.sha256.create());
+  return { certPem: forge.pki.certificateToPem(cert), keyPem: forge.pki.privateKeyToPem(keys.privateKey) };
+}
+
+/** A server certificate for `names` (DNS names or IP literals), signed by `ca`. */
+export async function issueServerCertificate(
+  ca: CertificateAuthority,
+  names: readonly string[],
+): Promise<ServerCertificate> {
+  const caCert = forge.pki.certificateFromPem(ca.certPem);
+  const caKey = forge.pki.privateKeyFromPem(ca.keyPem);
+  const keys = await generateRsaKeyPair();
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = keys.publicKey;
+  cert.serialNumber = serialNumber();
+  setValidity(cert, 90);
+  cert.setSubject([{ name: 'commonName', value: names[0] ?? 'localhost' }]);
+  cert.setIssuer(caCert.subject.attributes);
+  const altNames = [...new Set(names)].map((name) =>
+    isIP(name) ? { type: 7, ip: name } : { type: 2, value: name },
+  );
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true },
+    { name: 'subjectAltName', altNames },
+    { name: 'subjectKeyIdentifier' },
+    { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
+  ]);
+  cert.sign(caKey, forge.md.sha256.create());
+  return {
+    certPem: forge.pki.certificateToPem(cert),
+    keyPem: forge.pki.privateKeyToPem(keys.privateKey),
+    caPem: ca.certPem,
+  };
+}
+
+/** A fresh CA and a server certificate from it: the default, and what useUntrustedCertificate serves. */
+export async function generateServerCertificate(names: readonly string[]): Promise<ServerCertificate> {
+  return issueServerCertificate(await generateCertificateAuthority(), names);
+}
