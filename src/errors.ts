@@ -1,0 +1,180 @@
+/**
+ * Typed errors for every step of the IAM login flow. Each carries a stable `code`, the `step`
+ * that failed, a `hint` from the RDS IAM auth checklist, and the original `cause`.
+ * No token, secret key or session token is ever put into one: messages are built from
+ * non-secret facts, and `redactSecrets` scrubs anything token-shaped that a cause might carry.
+ */
+
+/** The step of the IAM auth flow that failed. */
+export type IamAuthStep = 'options' | 'credentials' | 'signing' | 'connect' | 'tls' | 'login' | 'permission';
+
+export type IamErrorCode =
+  | 'RDS_IAM_INVALID_OPTION'
+  | 'RDS_IAM_CREDENTIALS_UNAVAILABLE'
+  | 'RDS_IAM_SIGNING_FAILED'
+  | 'RDS_IAM_CONNECT_FAILED'
+  | 'RDS_IAM_TLS_REQUIRED'
+  | 'RDS_IAM_TLS_VERIFY_FAILED'
+  | 'RDS_IAM_UNSUPPORTED_AUTH_PLUGIN'
+  | 'RDS_IAM_ACCESS_DENIED'
+  | 'RDS_IAM_PLUGIN_NOT_ENABLED'
+  | 'RDS_IAM_PERMISSION_DENIED';
+
+export interface IamErrorDetails {
+  hint: string;
+  cause?: unknown;
+  /** MySQL error number from the server, when there was one (1045, 1044, 1524...). */
+  errno?: number;
+}
+
+/** Base class: `err instanceof IamAuthError` catches every error this library raises. */
+export class IamAuthError extends Error {
+  readonly #code: IamErrorCode;
+  readonly step: IamAuthStep;
+  readonly hint: string;
+  readonly errno?: number;
+
+  constructor(code: IamErrorCode, step: IamAuthStep, message: string, details: IamErrorDetails) {
+    super(redactSecrets(message), details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = new.target.name;
+    this.#code = code;
+    this.step = step;
+    this.hint = redactSecrets(details.hint);
+    if (details.errno !== undefined) this.errno = details.errno;
+  }
+
+  /**
+   * Stable machine-readable code. mysql2 assigns `code = 'AUTH_SWITCH_PLUGIN_ERROR'` to any error
+   * an auth plugin throws; the setter ignores that so the code stays ours.
+   */
+  get code(): IamErrorCode {
+    return this.#code;
+  }
+  set code(_ignored: string) {}
+
+  /** Whether mysql2 treats the connection as unusable (it sets this on plugin errors). */
+  fatal = true;
+
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, code: this.code, step: this.step, message: this.message, hint: this.hint };
+  }
+}
+
+/** Bad or contradictory options, thrown by `createIamPool()` before anything connects. */
+export class IamOptionsError extends IamAuthError {
+  readonly option: string;
+  constructor(option: string, message: string, hint: string) {
+    super('RDS_IAM_INVALID_OPTION', 'options', `Invalid option \`${option}\`: ${message}`, { hint });
+    this.option = option;
+  }
+}
+
+/** The credential provider failed or returned unusable credentials. */
+export class IamCredentialsError extends IamAuthError {
+  constructor(message: string, cause?: unknown) {
+    super('RDS_IAM_CREDENTIALS_UNAVAILABLE', 'credentials', message, {
+      hint:
+        'Check that AWS credentials are available to this process (environment, ~/.aws, SSO, web identity, ' +
+        'ECS/EC2 instance role, or the `credentials` option) and that they have not expired.',
+      cause,
+    });
+  }
+}
+
+/** SigV4 signing of the auth token failed. */
+export class IamSigningError extends IamAuthError {
+  constructor(message: string, cause?: unknown) {
+    super('RDS_IAM_SIGNING_FAILED', 'signing', message, {
+      hint: 'Check the `region`, `host`, `port` and `user` options; the token is signed for exactly these.',
+      cause,
+    });
+  }
+}
+
+/** TLS to the server could not be established or verified; no token was sent. */
+export class IamTlsError extends IamAuthError {
+  constructor(code: 'RDS_IAM_TLS_REQUIRED' | 'RDS_IAM_TLS_VERIFY_FAILED', message: string, cause?: unknown) {
+    super(code, 'tls', message, {
+      hint:
+        code === 'RDS_IAM_TLS_REQUIRED'
+          ? 'The server asked for the IAM token before TLS was verified; the token was not sent. ' +
+            'Connect to the RDS endpoint itself (TLS is always offered there) and do not strip TLS in a proxy.'
+          : 'The server certificate did not verify against the trusted CAs or did not match `host`. ' +
+            'Check that `host` is the RDS endpoint name (use `connectHost` for tunnels), that the instance uses ' +
+            'a current RDS CA (rds-ca-rsa2048-g1 or newer), and pass `ssl.ca` for regions or proxies not in the bundle.',
+      cause,
+    });
+  }
+}
+
+/** The server asked for an authentication method that IAM login cannot answer. */
+export class IamUnsupportedAuthPluginError extends IamAuthError {
+  readonly plugin: string;
+  constructor(plugin: string) {
+    super(
+      'RDS_IAM_UNSUPPORTED_AUTH_PLUGIN',
+      'login',
+      `The server asked for the "${plugin}" authentication plugin; IAM login answers only mysql_clear_password`,
+      {
+        hint:
+          'The database user is not an IAM user. Create it WITH AWSAuthenticationPlugin AS ' +
+          "'RDS' (MySQL) or IDENTIFIED VIA AWSAuthenticationPlugin (MariaDB), or connect as the IAM user.",
+      },
+    );
+    this.plugin = plugin;
+  }
+}
+
+/** Network failure reaching the server, after retries. */
+export class IamConnectError extends IamAuthError {
+  constructor(message: string, cause?: unknown) {
+    super('RDS_IAM_CONNECT_FAILED', 'connect', message, {
+      hint:
+        'Check that the endpoint resolves and the port is reachable from here (security groups, NACLs, ' +
+        'VPC routing, `connectHost`/`connectPort` for a tunnel), and that the instance is available.',
+      cause,
+    });
+  }
+}
+
+export const LOGIN_CHECKLIST =
+  'Check, in order: the DB user was created WITH AWSAuthenticationPlugin (and REQUIRE SSL); the IAM ' +
+  'principal has an rds-db:connect policy for arn:aws:rds-db:<region>:<account>:dbuser:<DbiResourceId or ' +
+  'cluster resource id>/<user>; `region`, `host`, `port` and `user` match the instance; the machine clock ' +
+  'is correct (tokens are valid 15 minutes from signing). The server-side reason is in the ' +
+  "instance's iam-db-auth-error log export.";
+
+/** The server refused the login, after the retries with a fresh token. */
+export class IamLoginError extends IamAuthError {
+  constructor(
+    code: 'RDS_IAM_ACCESS_DENIED' | 'RDS_IAM_PLUGIN_NOT_ENABLED' | 'RDS_IAM_PERMISSION_DENIED',
+    message: string,
+    cause: unknown,
+    errno: number | undefined,
+  ) {
+    const step: IamAuthStep = code === 'RDS_IAM_PERMISSION_DENIED' ? 'permission' : 'login';
+    const hint =
+      code === 'RDS_IAM_PLUGIN_NOT_ENABLED'
+        ? 'IAM database authentication is not enabled on this instance or cluster: enable it ' +
+          '(modify-db-instance --enable-iam-database-authentication) and wait for the change to apply.'
+        : code === 'RDS_IAM_PERMISSION_DENIED'
+          ? 'The login worked but the user lacks a privilege (for example on the `database`): GRANT it.'
+          : LOGIN_CHECKLIST;
+    super(code, step, message, { hint, cause, ...(errno === undefined ? {} : { errno }) });
+  }
+}
+
+// Anything that looks like part of a presigned token: the signature, session token, credential
+// scope and the whole token when it appears as a host:port/?... string.
+const SECRET_PATTERNS: RegExp[] = [
+  /[^\s'"]*X-Amz-[A-Za-z-]+=[^\s'"]*/g,
+  /\b[0-9a-f]{64}\b/g,
+  /\b(?:ASIA|AKIA)[A-Z0-9]{12,}\b/g,
+];
+
+/** Removes token-shaped text (signatures, session tokens, access key ids) from a string. */
+export function redactSecrets(text: string): string {
+  let out = text;
+  for (const pattern of SECRET_PATTERNS) out = out.replace(pattern, '[REDACTED]');
+  return out;
+}

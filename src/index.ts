@@ -1,0 +1,26 @@
+export type { IamAuthStep, IamErrorCode } from './errors.js';
+export {
+  IamAuthError,
+  IamConnectError,
+  IamCredentialsError,
+  IamLoginError,
+  IamOptionsError,
+  IamSigningError,
+  IamTlsError,
+  IamUnsupportedAuthPluginError,
+  redactSecrets,
+} from './errors.js';
+export type {
+  IamOptions,
+  IamPoolOptions,
+  IamRetryOptions,
+  IamSslOptions,
+  IamTokenOptions,
+} from './options.js';
+export { inferRegion } from './options.js';
+export type { IamPool, IamPoolEvents, IamPoolStats } from './pool.js';
+export { createIamPool, IamPoolHandle } from './pool.js';
+export type { TokenCacheOptions, TokenCacheStats, TokenRequest, TokenSignedInfo } from './token/cache.js';
+export { TokenCache } from './token/cache.js';
+export type { SignAuthTokenInput } from './token/sign.js';
+export { signAuthToken, TOKEN_LIFETIME_SECONDS } from './token/sign.js';

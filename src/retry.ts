@@ -1,0 +1,149 @@
+import pRetry from 'p-retry';
+import { IamAuthError, IamConnectError, IamCredentialsError, IamLoginError, IamTlsError } from './errors.js';
+import type { IamRetryOptions } from './options.js';
+
+/** How a failed connect attempt is treated. */
+export type ConnectFailure =
+  /** The server refused the token: drop it, sign a fresh one, try again. */
+  | 'auth-rejected'
+  /** Network trouble or a server restarting: try again with the same token. */
+  | 'transient'
+  /** Cannot succeed by retrying (TLS, configuration, permission, pool closed). */
+  | 'final';
+
+// MySQL / MariaDB server error numbers met during an IAM login.
+const ER_DBACCESS_DENIED_ERROR = 1044;
+const ER_ACCESS_DENIED_ERROR = 1045;
+const ER_CON_COUNT_ERROR = 1040; // too many connections: clears as others disconnect
+const ER_PLUGIN_IS_NOT_LOADED = 1524; // IAM auth not enabled on the instance
+const ER_ACCESS_DENIED_NO_PASSWORD_ERROR = 1698;
+const ER_SERVER_SHUTDOWN = 1053;
+
+const TRANSIENT_NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+]);
+
+/** Node's codes for certificates that did not verify (chain, expiry, host name). */
+function isTlsVerificationError(err: { code?: unknown; message?: unknown }): boolean {
+  const code = typeof err.code === 'string' ? err.code : '';
+  return (
+    code === 'HANDSHAKE_SSL_ERROR' ||
+    code.startsWith('ERR_TLS_') ||
+    code.startsWith('ERR_SSL_') ||
+    /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|DEPTH_ZERO/.test(code)
+  );
+}
+
+export function classifyConnectError(err: unknown): ConnectFailure {
+  if (err instanceof IamCredentialsError) return 'transient';
+  if (err instanceof IamAuthError) return 'final';
+  const e = (err ?? {}) as { errno?: unknown; code?: unknown };
+  if (e.errno === ER_ACCESS_DENIED_ERROR || e.errno === ER_ACCESS_DENIED_NO_PASSWORD_ERROR)
+    return 'auth-rejected';
+  if (e.errno === ER_CON_COUNT_ERROR || e.errno === ER_SERVER_SHUTDOWN) return 'transient';
+  if (isTlsVerificationError(e)) return 'final';
+  if (typeof e.code === 'string' && TRANSIENT_NETWORK_CODES.has(e.code)) return 'transient';
+  return 'final';
+}
+
+/**
+ * The error a caller sees once retrying is over: our typed error for anything in the IAM flow,
+ * the original mysql2 error for anything else (pool closed, queue limit, unknown database...).
+ */
+export function toIamError(err: unknown, endpoint: string): unknown {
+  if (err instanceof IamAuthError) return err;
+  const e = (err ?? {}) as { errno?: number; code?: string; message?: string };
+  const serverSays = typeof e.message === 'string' ? `: ${e.message}` : '';
+  switch (e.errno) {
+    case ER_ACCESS_DENIED_ERROR:
+    case ER_ACCESS_DENIED_NO_PASSWORD_ERROR:
+      return new IamLoginError(
+        'RDS_IAM_ACCESS_DENIED',
+        `IAM login to ${endpoint} was refused${serverSays}`,
+        err,
+        e.errno,
+      );
+    case ER_PLUGIN_IS_NOT_LOADED:
+      return new IamLoginError(
+        'RDS_IAM_PLUGIN_NOT_ENABLED',
+        `IAM authentication is not enabled on ${endpoint}${serverSays}`,
+        err,
+        e.errno,
+      );
+    case ER_DBACCESS_DENIED_ERROR:
+      return new IamLoginError(
+        'RDS_IAM_PERMISSION_DENIED',
+        `Logged in to ${endpoint} but access was denied${serverSays}`,
+        err,
+        e.errno,
+      );
+  }
+  if (e.code === 'HANDSHAKE_NO_SSL_SUPPORT') {
+    return new IamTlsError(
+      'RDS_IAM_TLS_REQUIRED',
+      `${endpoint} does not offer TLS; the IAM token was not sent`,
+      err,
+    );
+  }
+  if (isTlsVerificationError(e)) {
+    return new IamTlsError(
+      'RDS_IAM_TLS_VERIFY_FAILED',
+      `TLS verification of ${endpoint} failed${serverSays}`,
+      err,
+    );
+  }
+  if (typeof e.code === 'string' && TRANSIENT_NETWORK_CODES.has(e.code)) {
+    return new IamConnectError(`Could not connect to ${endpoint} (${e.code})`, err);
+  }
+  return err;
+}
+
+export interface ConnectRetryHooks {
+  /** Called before retrying after the server refused the token of the attempt that just failed. */
+  onAuthRejected(): void;
+  /** Called for every failed attempt that will be retried. */
+  onRetry?(failure: ConnectFailure, attemptNumber: number, error: unknown): void;
+}
+
+/**
+ * Runs `attempt` until it succeeds, retrying auth rejections (with a fresh token) and transient
+ * network errors with exponential backoff and jitter, up to `retries` times.
+ */
+export async function connectWithRetry<T>(
+  attempt: () => Promise<T>,
+  policy: Required<IamRetryOptions>,
+  hooks: ConnectRetryHooks,
+): Promise<T> {
+  return pRetry(
+    async () => {
+      try {
+        return await attempt();
+      } catch (err) {
+        // p-retry wants Error instances; mysql2 always gives those, but be safe.
+        throw err instanceof Error ? err : new Error(String(err));
+      }
+    },
+    {
+      retries: policy.retries,
+      minTimeout: policy.minTimeoutMs,
+      maxTimeout: policy.maxTimeoutMs,
+      factor: 2,
+      randomize: true,
+      shouldRetry: ({ error, attemptNumber }) => {
+        const failure = classifyConnectError(error);
+        if (failure === 'final') return false;
+        if (failure === 'auth-rejected') hooks.onAuthRejected();
+        hooks.onRetry?.(failure, attemptNumber, error);
+        return true;
+      },
+    },
+  );
+}

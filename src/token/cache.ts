@@ -1,0 +1,231 @@
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { LRUCache } from 'lru-cache';
+import { IamCredentialsError, IamSigningError } from '../errors.js';
+import { signAuthToken, TOKEN_LIFETIME_SECONDS } from './sign.js';
+
+/** What a token is for. Tokens are cached per endpoint, user, region and credential provider. */
+export interface TokenRequest {
+  hostname: string;
+  port: number;
+  username: string;
+  region: string;
+  credentials: AwsCredentialIdentityProvider;
+}
+
+/** Facts about a signed token, safe to log: no token, no secret. */
+export interface TokenSignedInfo {
+  hostname: string;
+  port: number;
+  username: string;
+  region: string;
+  signedAt: Date;
+  expiresAt: Date;
+  /** True when the credentials expire before the 15 minutes a token may live. */
+  limitedByCredentials: boolean;
+}
+
+export interface TokenCacheOptions {
+  /** Refresh this long before expiry (capped at a third of the token's lifetime). Default 5 min. */
+  refreshBeforeExpiryMs?: number;
+  /** Distinct endpoint/user/identity combinations kept. Default 100. */
+  maxEntries?: number;
+  /** Milliseconds since the epoch. Default `Date.now`. */
+  clock?: () => number;
+  /** Called after each successful signing. */
+  onSigned?: (info: TokenSignedInfo) => void;
+}
+
+export interface TokenCacheStats {
+  tokensSigned: number;
+  credentialRequests: number;
+  cacheHits: number;
+  signingFailures: number;
+}
+
+interface CachedToken {
+  token: string;
+  signedAt: number;
+  expiresAt: number;
+}
+
+/** A login started this close to expiry could be checked by the server after it; sign anew instead. */
+const MIN_REMAINING_VALIDITY_MS = 10_000;
+
+/**
+ * IAM auth tokens, signed once and shared. Built on lru-cache's `fetchMethod`, which gives the
+ * two properties a pool needs: concurrent misses share one signing, and a token past its refresh
+ * point is still handed out while the new one is signed in the background (stale-while-revalidate).
+ * A failed refresh keeps the old, still valid token (`noDeleteOnFetchRejection`); a token past its
+ * real expiry is never handed out.
+ */
+export class TokenCache {
+  readonly #cache: LRUCache<string, CachedToken, TokenRequest>;
+  readonly #clock: () => number;
+  readonly #refreshBeforeExpiryMs: number;
+  readonly #onSigned: ((info: TokenSignedInfo) => void) | undefined;
+  readonly #stats: TokenCacheStats = {
+    tokensSigned: 0,
+    credentialRequests: 0,
+    cacheHits: 0,
+    signingFailures: 0,
+  };
+
+  constructor(options: TokenCacheOptions = {}) {
+    this.#clock = options.clock ?? Date.now;
+    this.#refreshBeforeExpiryMs = options.refreshBeforeExpiryMs ?? 5 * 60_000;
+    this.#onSigned = options.onSigned;
+    this.#cache = new LRUCache<string, CachedToken, TokenRequest>({
+      max: options.maxEntries ?? 100,
+      ttl: TOKEN_LIFETIME_SECONDS * 1000,
+      allowStale: true,
+      // A failed background refresh keeps the old token; a failed first signing reaches the caller.
+      noDeleteOnFetchRejection: true,
+      perf: { now: () => this.#clock() },
+      fetchMethod: (_key, _stale, { options, context }) => this.#sign(context, options),
+    });
+  }
+
+  /** A token valid for at least a few more seconds; signs one only when none is cached. */
+  async getToken(request: TokenRequest): Promise<string> {
+    const key = cacheKey(request);
+    const hit = this.#cache.has(key, { updateAgeOnHas: false });
+    let entry = await this.#cache.fetch(key, { context: request });
+    if (entry === undefined || entry.expiresAt - this.#clock() < MIN_REMAINING_VALIDITY_MS) {
+      // Nothing usable: the stale entry has run out, so wait for a fresh signing.
+      entry = await this.#cache.fetch(key, { context: request, forceRefresh: true, allowStale: false });
+    } else if (hit) {
+      this.#stats.cacheHits++;
+    }
+    if (entry === undefined) throw new IamSigningError('signing returned no token');
+    return entry.token;
+  }
+
+  /**
+   * Drops the cached token after the server refused it, unless it was signed after `notAfter`
+   * (a concurrent caller already replaced it): many connections failing at once cause one signing.
+   */
+  invalidate(
+    request: Omit<TokenRequest, 'credentials'> & { credentials: AwsCredentialIdentityProvider },
+    notAfter = Infinity,
+  ): void {
+    const key = cacheKey(request);
+    const entry = this.#cache.peek(key, { allowStale: true });
+    if (entry !== undefined && entry.signedAt <= notAfter) this.#cache.delete(key);
+  }
+
+  /** Drops every cached token. */
+  clear(): void {
+    this.#cache.clear();
+  }
+
+  stats(): TokenCacheStats {
+    return { ...this.#stats };
+  }
+
+  async #sign(
+    request: TokenRequest,
+    options: LRUCache.FetcherFetchOptions<string, CachedToken, TokenRequest>,
+  ): Promise<CachedToken> {
+    const credentials = await this.#credentials(request.credentials);
+    const signedAt = this.#clock();
+    let token: string;
+    try {
+      token = await signAuthToken({
+        hostname: request.hostname,
+        port: request.port,
+        username: request.username,
+        region: request.region,
+        credentials,
+        signingDate: new Date(signedAt),
+      });
+    } catch (cause) {
+      this.#stats.signingFailures++;
+      throw new IamSigningError('signing the IAM auth token failed', cause);
+    }
+    const tokenExpiry = signedAt + TOKEN_LIFETIME_SECONDS * 1000;
+    const credentialsExpiry = credentials.expiration?.getTime() ?? Infinity;
+    const expiresAt = Math.min(tokenExpiry, credentialsExpiry);
+    const lifetime = expiresAt - signedAt;
+    const refreshAt = expiresAt - Math.min(this.#refreshBeforeExpiryMs, lifetime / 3);
+    options.ttl = Math.max(1, refreshAt - signedAt);
+    this.#stats.tokensSigned++;
+    this.#onSigned?.({
+      hostname: request.hostname,
+      port: request.port,
+      username: request.username,
+      region: request.region,
+      signedAt: new Date(signedAt),
+      expiresAt: new Date(expiresAt),
+      limitedByCredentials: credentialsExpiry < tokenExpiry,
+    });
+    return { token, signedAt, expiresAt };
+  }
+
+  /**
+   * Credentials from the provider; when they would expire before a token could be used for long,
+   * asks the provider once more with `forceRefresh` (as @aws-sdk/rds-signer does).
+   */
+  async #credentials(provider: AwsCredentialIdentityProvider): Promise<AwsCredentialIdentity> {
+    let credentials = await this.#callProvider(provider, {});
+    const remaining = (credentials.expiration?.getTime() ?? Infinity) - this.#clock();
+    if (remaining < TOKEN_LIFETIME_SECONDS * 1000) {
+      try {
+        const refreshed = await this.#callProvider(provider, { forceRefresh: true });
+        if ((refreshed.expiration?.getTime() ?? Infinity) > (credentials.expiration?.getTime() ?? 0)) {
+          credentials = refreshed;
+        }
+      } catch {
+        // Keep the credentials we have; the token's lifetime is capped by their expiry below.
+      }
+    }
+    if ((credentials.expiration?.getTime() ?? Infinity) - this.#clock() < MIN_REMAINING_VALIDITY_MS) {
+      throw new IamCredentialsError(
+        `the AWS credentials expired at ${credentials.expiration?.toISOString()} and the provider returned no newer ones`,
+      );
+    }
+    return credentials;
+  }
+
+  async #callProvider(
+    provider: AwsCredentialIdentityProvider,
+    properties: { forceRefresh?: boolean },
+  ): Promise<AwsCredentialIdentity> {
+    this.#stats.credentialRequests++;
+    let credentials: AwsCredentialIdentity;
+    try {
+      credentials = await (properties.forceRefresh
+        ? provider(properties as Record<string, unknown>)
+        : provider());
+    } catch (cause) {
+      throw new IamCredentialsError(`the credential provider failed: ${errorName(cause)}`, cause);
+    }
+    if (
+      !credentials ||
+      typeof credentials.accessKeyId !== 'string' ||
+      typeof credentials.secretAccessKey !== 'string'
+    ) {
+      throw new IamCredentialsError('the credential provider returned no access key id / secret access key');
+    }
+    return credentials;
+  }
+}
+
+const providerIds = new WeakMap<AwsCredentialIdentityProvider, number>();
+let nextProviderId = 1;
+
+/** Cache key: endpoint, user, region and which credential provider (by identity) signs. */
+function cacheKey(
+  request: Omit<TokenRequest, 'credentials'> & { credentials: AwsCredentialIdentityProvider },
+): string {
+  let id = providerIds.get(request.credentials);
+  if (id === undefined) {
+    id = nextProviderId++;
+    providerIds.set(request.credentials, id);
+  }
+  return `${request.hostname}\0${request.port}\0${request.username}\0${request.region}\0${id}`;
+}
+
+function errorName(cause: unknown): string {
+  if (cause instanceof Error) return `${cause.name}: ${cause.message}`;
+  return String(cause);
+}

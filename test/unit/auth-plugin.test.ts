@@ -1,0 +1,64 @@
+import { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { describe, expect, it, vi } from 'vitest';
+import { createAuthPlugins } from '../../src/auth-plugin.js';
+import { IamTlsError, IamUnsupportedAuthPluginError } from '../../src/errors.js';
+
+type PluginContext = Parameters<ReturnType<typeof createAuthPlugins>[string]>[0];
+
+function answer(plugins: ReturnType<typeof createAuthPlugins>, name: string, stream: unknown) {
+  const plugin = plugins[name];
+  if (!plugin) throw new Error(`no plugin ${name}`);
+  return Promise.resolve().then(() =>
+    plugin({ connection: { stream }, command: '' } as unknown as PluginContext)(Buffer.alloc(0)),
+  );
+}
+
+describe('mysql_clear_password plugin', () => {
+  it('refuses a plaintext socket without asking for a token', async () => {
+    const getToken = vi.fn(async () => 'token');
+    const err = await answer(createAuthPlugins(getToken), 'mysql_clear_password', new Socket()).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(IamTlsError);
+    expect((err as IamTlsError).code).toBe('RDS_IAM_TLS_REQUIRED');
+    expect(getToken).not.toHaveBeenCalled();
+  });
+
+  it('refuses a TLS socket whose certificate did not verify', async () => {
+    const getToken = vi.fn(async () => 'token');
+    const tls = new TLSSocket(new Socket());
+    expect(tls.authorized).toBe(false);
+    const err = await answer(createAuthPlugins(getToken), 'mysql_clear_password', tls).catch(
+      (e: unknown) => e,
+    );
+    tls.destroy();
+    expect(err).toBeInstanceOf(IamTlsError);
+    expect(getToken).not.toHaveBeenCalled();
+  });
+
+  it('answers with the NUL-terminated token on a verified TLS socket', async () => {
+    const tls = new TLSSocket(new Socket());
+    Object.defineProperty(tls, 'authorized', { value: true });
+    const data = await answer(
+      createAuthPlugins(async () => 'the-token'),
+      'mysql_clear_password',
+      tls,
+    );
+    tls.destroy();
+    expect(data).toEqual(Buffer.from('the-token\0'));
+  });
+
+  it.each(['mysql_native_password', 'caching_sha2_password', 'sha256_password', 'client_ed25519'])(
+    'answers a request for %s with a clear error',
+    async (name) => {
+      const err = await answer(
+        createAuthPlugins(async () => 't'),
+        name,
+        new Socket(),
+      ).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(IamUnsupportedAuthPluginError);
+      expect((err as IamUnsupportedAuthPluginError).hint).toMatch(/AWSAuthenticationPlugin/);
+    },
+  );
+});

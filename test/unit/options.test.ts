@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { IamOptionsError } from '../../src/errors.js';
+import { type IamPoolOptions, inferRegion, resolveOptions } from '../../src/options.js';
+
+const base = { host: 'mydb.abc123.us-east-1.rds.amazonaws.com', user: 'app_iam' };
+
+function optionError(options: unknown): IamOptionsError {
+  try {
+    resolveOptions(options as IamPoolOptions);
+  } catch (err) {
+    expect(err).toBeInstanceOf(IamOptionsError);
+    return err as IamOptionsError;
+  }
+  throw new Error('expected resolveOptions to throw');
+}
+
+describe('region inference', () => {
+  it.each([
+    ['mydb.abc123.us-east-1.rds.amazonaws.com', 'us-east-1'],
+    ['orders.cluster-abc123.eu-west-1.rds.amazonaws.com', 'eu-west-1'],
+    ['orders.cluster-ro-abc123.ap-southeast-2.rds.amazonaws.com', 'ap-southeast-2'],
+    ['orders.cluster-custom-abc123.ca-central-1.rds.amazonaws.com', 'ca-central-1'],
+    ['myproxy.proxy-abc123.us-west-2.rds.amazonaws.com', 'us-west-2'],
+    ['reader.endpoint.proxy-abc123.eu-central-1.rds.amazonaws.com', 'eu-central-1'],
+    ['mydb.abc123.us-gov-west-1.rds.amazonaws.com', 'us-gov-west-1'],
+    ['mydb.abc123.cn-north-1.rds.amazonaws.com.cn', 'cn-north-1'],
+    ['MYDB.ABC123.US-EAST-2.RDS.AMAZONAWS.COM', 'us-east-2'],
+  ])('%s is in %s', (host, region) => {
+    expect(inferRegion(host)).toBe(region);
+  });
+
+  it.each(['db.example.com', 'localhost', 'rds.amazonaws.com', 'x.us-east-1.example.com'])(
+    '%s has no region',
+    (host) => {
+      expect(inferRegion(host)).toBeUndefined();
+    },
+  );
+});
+
+describe('resolveOptions', () => {
+  it('applies defaults and passes mysql2 options through', () => {
+    const r = resolveOptions({ ...base, database: 'orders', connectionLimit: 7 });
+    expect(r).toMatchObject({ port: 3306, region: 'us-east-1', user: 'app_iam' });
+    expect(r.passThrough).toEqual({ database: 'orders', connectionLimit: 7 });
+    expect(r.retry).toEqual({ retries: 3, minTimeoutMs: 100, maxTimeoutMs: 2000 });
+  });
+
+  it('takes an explicit region for a host that carries none', () => {
+    expect(resolveOptions({ host: 'db.internal.example', user: 'u', region: 'eu-west-3' }).region).toBe(
+      'eu-west-3',
+    );
+  });
+
+  it.each([
+    ['no host', { user: 'u' }, 'host'],
+    ['empty host', { host: ' ', user: 'u' }, 'host'],
+    ['IP host', { host: '10.0.0.5', user: 'u', region: 'us-east-1' }, 'host'],
+    ['no user', { host: base.host }, 'user'],
+    ['port 0', { ...base, port: 0 }, 'port'],
+    ['port 70000', { ...base, port: 70000 }, 'port'],
+    ['port 3306.5', { ...base, port: 3306.5 }, 'port'],
+    ['connectPort -1', { ...base, connectPort: -1 }, 'connectPort'],
+    ['region not inferable', { host: 'db.example.com', user: 'u' }, 'region'],
+    ['unparseable region', { ...base, region: 'Virginia' }, 'region'],
+    ['ssl: false', { ...base, ssl: false }, 'ssl'],
+    ['ssl profile string', { ...base, ssl: 'Amazon RDS' }, 'ssl'],
+    ['rejectUnauthorized off', { ...base, ssl: { rejectUnauthorized: false } }, 'ssl.rejectUnauthorized'],
+    ['verifyIdentity off', { ...base, ssl: { verifyIdentity: false } }, 'ssl.verifyIdentity'],
+    ['TLS 1.0', { ...base, ssl: { minVersion: 'TLSv1' } }, 'ssl.minVersion'],
+    ['a password', { ...base, password: 'hunter2' }, 'password'],
+    ['authPlugins', { ...base, authPlugins: {} }, 'authPlugins'],
+    ['stream', { ...base, stream: () => null }, 'stream'],
+    ['socketPath', { ...base, socketPath: '/tmp/mysql.sock' }, 'socketPath'],
+    [
+      'credentials not a function',
+      { ...base, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } },
+      'credentials',
+    ],
+    ['negative retries', { ...base, retry: { retries: -1 } }, 'retry.retries'],
+    ['max below min', { ...base, retry: { minTimeoutMs: 500, maxTimeoutMs: 100 } }, 'retry.maxTimeoutMs'],
+    [
+      'refresh margin too long',
+      { ...base, token: { refreshBeforeExpiryMs: 15 * 60_000 } },
+      'token.refreshBeforeExpiryMs',
+    ],
+  ])('%s is refused, naming the option', (_name, options, option) => {
+    const err = optionError(options);
+    expect(err.option).toBe(option);
+    expect(err.code).toBe('RDS_IAM_INVALID_OPTION');
+    expect(err.step).toBe('options');
+    expect(err.hint.length).toBeGreaterThan(10);
+    expect(err.message).toContain(option);
+  });
+
+  it('does not echo a password it refuses', () => {
+    const err = optionError({ ...base, password: 'super-secret-password' });
+    expect(JSON.stringify(err)).not.toContain('super-secret-password');
+    expect(err.message).not.toContain('super-secret-password');
+  });
+
+  it('refuses a non-object', () => {
+    expect(optionError(undefined).option).toBe('options');
+  });
+});
