@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { connect as netConnect } from 'node:net';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
@@ -35,6 +36,17 @@ export interface IamPoolEvents {
   /** A connect failed for good; the caller received this error. */
   connectFailed: [{ error: unknown }];
 }
+
+interface ConnectAttempt {
+  /** Which token (by signing time) the attempt's login sent, once it sent one. */
+  tokenSignedAt?: number;
+}
+
+/**
+ * The connect attempt a login belongs to. mysql2 runs the auth plugin from socket callbacks; the
+ * socket is created inside the attempt, so the async context carries the attempt to the plugin.
+ */
+const connectAttempt = new AsyncLocalStorage<ConnectAttempt>();
 
 type PoolCounter = 'connectionsOpened' | 'connectFailures' | 'authRetries' | 'transientRetries';
 
@@ -86,14 +98,17 @@ export class IamPoolHandle extends EventEmitter<IamPoolEvents> {
     this.#tokens.invalidate(this.#tokenRequest);
   }
 
-  /** @internal */
-  getToken(): Promise<string> {
-    return this.#tokens.getToken(this.#tokenRequest);
+  /** @internal The token for a login; notes which token the current connect attempt used. */
+  async getToken(): Promise<string> {
+    const { token, signedAt } = await this.#tokens.getSignedToken(this.#tokenRequest);
+    const attempt = connectAttempt.getStore();
+    if (attempt) attempt.tokenSignedAt = signedAt;
+    return token;
   }
 
-  /** @internal */
-  dropTokenSignedBefore(time: number): void {
-    this.#tokens.invalidate(this.#tokenRequest, time);
+  /** @internal After the server refused a login: drop the token that attempt used. */
+  dropRefusedToken(attempt: ConnectAttempt): void {
+    this.#tokens.invalidate(this.#tokenRequest, attempt.tokenSignedAt);
   }
 
   /** @internal */
@@ -163,16 +178,18 @@ function installRetryingGetConnection(
   core.getConnection = ((
     callback: (err: NodeJS.ErrnoException | null, connection: CorePoolConnection) => void,
   ) => {
-    let attemptStartedAt = 0;
+    let attempt: ConnectAttempt = {};
     connectWithRetry(
       () =>
         new Promise<CorePoolConnection>((resolve, reject) => {
-          attemptStartedAt = resolved.clock();
-          getConnection((err, connection) => (err ? reject(err) : resolve(connection)));
+          attempt = {};
+          connectAttempt.run(attempt, () =>
+            getConnection((err, connection) => (err ? reject(err) : resolve(connection))),
+          );
         }),
       resolved.retry,
       {
-        onAuthRejected: () => iam.dropTokenSignedBefore(attemptStartedAt),
+        onAuthRejected: () => iam.dropRefusedToken(attempt),
         onRetry: (failure, attempt, error) => {
           iam.count(failure === 'auth-rejected' ? 'authRetries' : 'transientRetries');
           iam.emit('retry', {

@@ -87,6 +87,11 @@ export class TokenCache {
 
   /** A token valid for at least a few more seconds; signs one only when none is cached. */
   async getToken(request: TokenRequest): Promise<string> {
+    return (await this.getSignedToken(request)).token;
+  }
+
+  /** Like `getToken`, with the signing time that identifies this token to `invalidate`. */
+  async getSignedToken(request: TokenRequest): Promise<{ token: string; signedAt: number }> {
     const key = cacheKey(request);
     const hit = this.#cache.has(key, { updateAgeOnHas: false });
     let entry = await this.#cache.fetch(key, { context: request });
@@ -97,20 +102,19 @@ export class TokenCache {
       this.#stats.cacheHits++;
     }
     if (entry === undefined) throw new IamSigningError('signing returned no token');
-    return entry.token;
+    return { token: entry.token, signedAt: entry.signedAt };
   }
 
   /**
-   * Drops the cached token after the server refused it, unless it was signed after `notAfter`
-   * (a concurrent caller already replaced it): many connections failing at once cause one signing.
+   * Drops the cached token, e.g. after the server refused it. With `signedAt`, only the token
+   * signed then is dropped: when many connections fail with the same token, the first failure
+   * replaces it and the others find the new one, so a burst of refusals causes one signing.
    */
-  invalidate(
-    request: Omit<TokenRequest, 'credentials'> & { credentials: AwsCredentialIdentityProvider },
-    notAfter = Infinity,
-  ): void {
+  invalidate(request: TokenRequest, signedAt?: number): void {
     const key = cacheKey(request);
     const entry = this.#cache.peek(key, { allowStale: true });
-    if (entry !== undefined && entry.signedAt <= notAfter) this.#cache.delete(key);
+    if (entry !== undefined && (signedAt === undefined || entry.signedAt === signedAt))
+      this.#cache.delete(key);
   }
 
   /** Drops every cached token. */

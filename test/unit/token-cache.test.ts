@@ -142,16 +142,21 @@ describe('TokenCache', () => {
     });
   });
 
-  it('invalidate() skips a token signed after the failed attempt started', async () => {
+  it('invalidate(signedAt) drops only the token that was refused', async () => {
     const clock = fakeClock();
     const { provider } = countingProvider(() => staticKey);
     const cache = new TokenCache({ clock: clock.now });
-    const first = await cache.getToken(request(provider));
-    cache.invalidate(request(provider), T0 - 1); // an attempt that began before this token: keep it
-    expect(await cache.getToken(request(provider))).toBe(first);
+    const first = await cache.getSignedToken(request(provider));
+    cache.invalidate(request(provider), first.signedAt);
     clock.advance(1000);
-    cache.invalidate(request(provider), clock.now());
-    expect(await cache.getToken(request(provider))).not.toBe(first);
+    const second = await cache.getSignedToken(request(provider));
+    expect(second.token).not.toBe(first.token);
+    cache.invalidate(request(provider), first.signedAt); // a late failure with the old token
+    expect((await cache.getSignedToken(request(provider))).token).toBe(second.token);
+    expect(cache.stats().tokensSigned).toBe(2);
+    cache.invalidate(request(provider));
+    clock.advance(1000); // SigV4 dates have one-second resolution
+    expect((await cache.getSignedToken(request(provider))).token).not.toBe(second.token);
   });
 
   it('keys tokens by endpoint, user and credential provider', async () => {
