@@ -1,0 +1,50 @@
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { createIamPool, type IamPool, type IamPoolOptions } from '../../src/index.js';
+import { type EmulatorFixture, TEST_KEY } from './emulator-harness.js';
+
+/** A credential provider that counts its calls. */
+export function countingCredentials(
+  make: (call: number) => AwsCredentialIdentity = () => ({ ...TEST_KEY }),
+): AwsCredentialIdentityProvider & { calls: number } {
+  const provider = Object.assign(
+    async () => {
+      provider.calls++;
+      return make(provider.calls);
+    },
+    { calls: 0 },
+  );
+  return provider;
+}
+
+/** A clock the test moves, for the pool and the emulator alike. */
+export function movableClock() {
+  let offsetMs = 0;
+  return {
+    now: () => Date.now() + offsetMs,
+    advance(ms: number, fx?: EmulatorFixture) {
+      offsetMs += ms;
+      fx?.emulator.faults.shiftClock(ms);
+    },
+  };
+}
+
+/** createIamPool pointed at the fixture's emulator the way a user points it at a tunnel. */
+export function poolFor(fx: EmulatorFixture, options: Partial<IamPoolOptions> = {}): IamPool {
+  return createIamPool({
+    host: fx.emulator.host,
+    port: fx.emulator.endpointPort,
+    user: Object.keys(fx.backendUsers)[0] ?? 'iam_app',
+    database: fx.database,
+    connectHost: '127.0.0.1',
+    connectPort: fx.emulator.port,
+    ssl: { ca: fx.emulator.ca },
+    credentials: countingCredentials(),
+    retry: { retries: 3, minTimeoutMs: 10, maxTimeoutMs: 50 },
+    ...options,
+  });
+}
+
+/** Waits until the pool has seen the server close its connections. */
+export function settle(ms = 150): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
