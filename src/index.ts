@@ -20,6 +20,12 @@ export type {
 export { inferRegion } from './options.js';
 export type { IamPool, IamPoolEvents, IamPoolStats } from './pool.js';
 export { createIamPool, IamPoolHandle } from './pool.js';
+export {
+  AMAZON_ROOT_CERTIFICATES,
+  defaultRdsCa,
+  describeCertificate,
+  RDS_CA_CERTIFICATES,
+} from './tls/ca-bundle.js';
 export type { TokenCacheOptions, TokenCacheStats, TokenRequest, TokenSignedInfo } from './token/cache.js';
 export { TokenCache } from './token/cache.js';
 export type { SignAuthTokenInput } from './token/sign.js';
