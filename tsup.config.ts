@@ -1,20 +1,15 @@
 import { defineConfig } from 'tsup';
 
-const entry = {
-  index: 'src/index.ts',
-  'emulator/index': 'src/emulator/index.ts',
-};
-
-export default defineConfig([
-  {
-    entry,
-    format: ['esm', 'cjs'],
-    dts: true,
-    sourcemap: true,
-    clean: true,
-    target: 'node20',
-    splitting: false,
-    // p-retry 7 ships ESM only; bundling it keeps the CommonJS build loadable on every Node 20.
-    noExternal: ['p-retry', 'is-network-error'],
-  },
-]);
+export default defineConfig({
+  // Each subpath export is its own entry, so the main entry never loads the emulator, the CLI
+  // or an ORM adapter (Lambda pays for every import at cold start).
+  entry: ['src/index.ts', 'src/emulator/index.ts', 'src/adapters/*.ts', 'src/cli/*.ts'],
+  format: ['esm', 'cjs'],
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  target: 'node20',
+  splitting: false,
+  // p-retry 7 ships ESM only; bundling it keeps the CommonJS build loadable on every Node 20.
+  noExternal: ['p-retry', 'is-network-error'],
+});
