@@ -89,4 +89,20 @@ describe('emulator: lifecycle', () => {
       await fx.teardown();
     }
   });
+
+  it('issues its server certificate from a caller-supplied CA', async () => {
+    const { generateCertificateAuthority } = await import('../../src/emulator/certificates.js');
+    const ca = await generateCertificateAuthority('caller CA');
+    const fx = await createEmulatorFixture({
+      name: 'emu_life_ca',
+      emulator: { tls: { caCert: ca.certPem, caKey: ca.keyPem } },
+    });
+    try {
+      expect(fx.emulator.ca).toBe(ca.certPem);
+      const conn = await fx.connect();
+      await conn.end();
+    } finally {
+      await fx.teardown();
+    }
+  });
 });
