@@ -1,6 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { SignatureV4 } from '@smithy/signature-v4';
-import { NodeSha256 } from '../token/sha256.js';
+import { presignConnectQuery } from '../token/sign.js';
 
 export interface TrustedKey {
   accessKeyId: string;
@@ -182,28 +181,19 @@ async function computeSignature(input: {
   signedAt: Date;
   expiresIn: number;
 }): Promise<string> {
-  const signer = new SignatureV4({
-    service: SERVICE,
+  const query = await presignConnectQuery({
+    hostname: input.hostname,
+    port: input.port,
+    username: input.user,
     region: input.region,
     credentials: {
       accessKeyId: input.key.accessKeyId,
       secretAccessKey: input.key.secretAccessKey,
       ...(input.key.sessionToken !== undefined ? { sessionToken: input.key.sessionToken } : {}),
     },
-    sha256: NodeSha256,
+    signingDate: input.signedAt,
+    expiresIn: input.expiresIn,
   });
-  const presigned = await signer.presign(
-    {
-      method: 'GET',
-      protocol: 'https:',
-      hostname: input.hostname,
-      port: input.port,
-      path: '/',
-      query: { Action: 'connect', DBUser: input.user },
-      headers: { host: `${input.hostname}:${input.port}` },
-    },
-    { expiresIn: input.expiresIn, signingDate: input.signedAt },
-  );
-  const value = presigned.query?.['X-Amz-Signature'];
+  const value = query['X-Amz-Signature'];
   return typeof value === 'string' ? value : '';
 }

@@ -26,13 +26,24 @@ export interface SignAuthTokenInput {
  * `@aws-sdk/credential-providers` set that rds-signer imports eagerly.
  */
 export async function signAuthToken(input: SignAuthTokenInput): Promise<string> {
+  const query = await presignConnectQuery(input);
+  return `${input.hostname}:${input.port}/?${formatQuery(query)}`;
+}
+
+/**
+ * The presigned query of an RDS IAM connect request (`Action`, `DBUser` and the `X-Amz-*`
+ * parameters). Signing and verification (the emulator) both build the request here, so they
+ * cannot drift apart.
+ */
+export async function presignConnectQuery(
+  input: SignAuthTokenInput,
+): Promise<Record<string, string | Array<string> | null>> {
   const signer = new SignatureV4({
     service: 'rds-db',
     region: input.region,
     credentials: input.credentials,
     sha256: NodeSha256,
   });
-  const host = `${input.hostname}:${input.port}`;
   const presigned = await signer.presign(
     {
       method: 'GET',
@@ -41,11 +52,11 @@ export async function signAuthToken(input: SignAuthTokenInput): Promise<string> 
       port: input.port,
       path: '/',
       query: { Action: 'connect', DBUser: input.username },
-      headers: { host },
+      headers: { host: `${input.hostname}:${input.port}` },
     },
     { expiresIn: input.expiresIn ?? TOKEN_LIFETIME_SECONDS, signingDate: input.signingDate ?? new Date() },
   );
-  return `${host}/?${formatQuery(presigned.query ?? {})}`;
+  return presigned.query ?? {};
 }
 
 /** The same query-string encoding as `@aws-sdk/core`'s formatUrl: sorted keys, RFC 3986 escapes. */
