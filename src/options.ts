@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { PoolOptions, SslOptions } from 'mysql2';
 import { IamOptionsError } from './errors.js';
+import { inferRegion, REGION_SHAPE } from './region.js';
 import type { TokenCache } from './token/cache.js';
 
 /** mysql2 options that IAM login owns; passing one is a configuration mistake. */
@@ -99,14 +100,7 @@ export const DEFAULT_PORT = 3306;
 export const DEFAULT_RETRY: Required<IamRetryOptions> = { retries: 3, minTimeoutMs: 100, maxTimeoutMs: 2000 };
 export const DEFAULT_REFRESH_BEFORE_EXPIRY_MS = 5 * 60_000;
 
-// <name>.<id>.<region>.rds.amazonaws.com(.cn), also cluster-, cluster-ro-, proxy- and custom endpoints.
-const RDS_HOST_REGION = /\.([a-z]{2}(?:-[a-z]+)+-\d+)\.rds\.amazonaws\.com(?:\.cn)?\.?$/i;
-const REGION_SHAPE = /^[a-z]{2}(?:-[a-z]+)+-\d+$/;
-
-/** The region in an RDS, Aurora or RDS Proxy endpoint name, or undefined for other names. */
-export function inferRegion(host: string): string | undefined {
-  return RDS_HOST_REGION.exec(host)?.[1]?.toLowerCase();
-}
+export { inferRegion } from './region.js';
 
 /** Validates options and applies defaults; throws `IamOptionsError` naming the option and the fix. */
 export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
+import { inferRegion } from '../region.js';
 import { probeBackend } from './backend.js';
 import { generateServerCertificate, issueServerCertificate, type ServerCertificate } from './certificates.js';
 import { type EmulatorFaults, FaultState, validateNonNegative } from './faults.js';
@@ -101,9 +102,8 @@ const LOGIN_CAPABILITIES =
   // CLIENT_MYSQL: present as MySQL, so clients do not negotiate MariaDB extended capabilities.
   Capability.LONG_PASSWORD;
 
-export function regionFromHost(host: string): string | undefined {
-  return /\.([a-z]{2}(?:-[a-z]+)+-\d+)\.rds\.amazonaws\.com(?:\.cn)?$/i.exec(host)?.[1]?.toLowerCase();
-}
+/** The region in an RDS-style host name (the same inference the pool uses). */
+export const regionFromHost = inferRegion;
 
 async function resolveCertificate(
   tls: EmulatorOptions['tls'],
