@@ -1,0 +1,241 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { EventEmitter } from 'node:events';
+import { connect as netConnect } from 'node:net';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import type { AuthPlugin, ConnectionOptions, SslOptions } from 'mysql2';
+import { createAuthPlugins } from './auth-plugin.js';
+import { IamOptionsError } from './errors.js';
+import { type IamOptions, type IamPoolOptions, resolveOptions } from './options.js';
+import { buildSslOptions } from './tls/ssl-options.js';
+import { TokenCache, type TokenRequest, type TokenSignedInfo } from './token/cache.js';
+
+/** mysql2 connection options that IAM login owns (see `IamPoolOptions`). */
+type OwnedConnectionOption =
+  | 'password'
+  | 'password1'
+  | 'password2'
+  | 'password3'
+  | 'passwordSha1'
+  | 'authPlugins'
+  | 'authSwitchHandler'
+  | 'enableCleartextPlugin'
+  | 'stream'
+  | 'socketPath';
+
+/**
+ * Options for connections that a library opens itself from a config object (Sequelize, MikroORM,
+ * your own `mysql.createConnection`): the IAM options without `retry`, which only a pool created by
+ * `createIamPool` can apply, plus any mysql2 connection option.
+ */
+export type IamConnectionOptionsInput = Omit<
+  ConnectionOptions,
+  OwnedConnectionOption | 'host' | 'port' | 'user' | 'ssl'
+> &
+  Omit<IamOptions, 'retry'>;
+
+/**
+ * mysql2 `ConnectionOptions` that log in with IAM: every connection created from them asks the
+ * shared token cache for a token at login, so the object never holds a password that can go stale.
+ * `iam` (not enumerable, so copies and mysql2's option check ignore it) reports tokens and logins.
+ */
+export type IamConnectionOptions = ConnectionOptions & {
+  host: string;
+  port: number;
+  user: string;
+  ssl: SslOptions;
+  authPlugins: Record<string, AuthPlugin>;
+  readonly iam: IamConnectionHandle;
+};
+
+export interface IamConnectionStats {
+  /** Tokens signed by the shared cache. */
+  tokensSigned: number;
+  /** Calls to the credential provider. */
+  credentialRequests: number;
+  /** Logins that reused a cached token. */
+  cacheHits: number;
+  /** Logins the server accepted. */
+  connectionsOpened: number;
+  /** Logins the server refused (1045 / 1698); the token each one sent was dropped from the cache. */
+  loginsRefused: number;
+}
+
+export interface IamConnectionEvents {
+  /** A token was signed. Carries no token and no secret. */
+  tokenSigned: [TokenSignedInfo];
+  /** The server refused a login; the next login signs a fresh token. */
+  loginRefused: [{ errno: number; code: string | undefined }];
+}
+
+/** The IAM side of connection options: stats, events and token control. */
+export class IamConnectionHandle extends EventEmitter<IamConnectionEvents> {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly region: string;
+  readonly #tokens: TokenCache;
+  readonly #request: TokenRequest;
+  #connectionsOpened = 0;
+  #loginsRefused = 0;
+
+  /** @internal */
+  constructor(request: TokenRequest, tokens: TokenCache) {
+    super();
+    this.host = request.hostname;
+    this.port = request.port;
+    this.user = request.username;
+    this.region = request.region;
+    this.#request = request;
+    this.#tokens = tokens;
+  }
+
+  /** Counts since the options were created (token counts are the shared cache's when one is shared). */
+  stats(): IamConnectionStats {
+    const t = this.#tokens.stats();
+    return {
+      tokensSigned: t.tokensSigned,
+      credentialRequests: t.credentialRequests,
+      cacheHits: t.cacheHits,
+      connectionsOpened: this.#connectionsOpened,
+      loginsRefused: this.#loginsRefused,
+    };
+  }
+
+  /** Drops the cached token: the next login signs a new one (e.g. after rotating the IAM role). */
+  invalidateToken(): void {
+    this.#tokens.invalidate(this.#request);
+  }
+
+  /** @internal The token for a login; remembers which token this login sent. */
+  async tokenForLogin(): Promise<string> {
+    const { token, signedAt } = await this.#tokens.getSignedToken(this.#request);
+    const login = currentLogin.getStore();
+    if (login) login.tokenSignedAt = signedAt;
+    return token;
+  }
+
+  /** @internal */
+  loginSucceeded(): void {
+    this.#connectionsOpened++;
+  }
+
+  /** @internal The server refused this login: drop the token it sent, and only that one. */
+  loginRefused(login: LoginRecord, error: { errno: number; code?: string }): void {
+    this.#loginsRefused++;
+    this.#tokens.invalidate(this.#request, login.tokenSignedAt);
+    this.emit('loginRefused', { errno: error.errno, code: error.code });
+  }
+}
+
+interface LoginRecord {
+  /** Which token (by signing time) this login sent, once it sent one. */
+  tokenSignedAt?: number;
+}
+
+/**
+ * The login a token request belongs to. mysql2 calls the auth plugin from socket callbacks, so
+ * the plugin's own async context is what links a token to the login that sent it.
+ */
+const currentLogin = new AsyncLocalStorage<LoginRecord>();
+
+// MySQL's "access denied" errors: the server refused the token.
+const ACCESS_DENIED = new Set([1045, 1698]);
+
+/**
+ * mysql2 `ConnectionOptions` for an IAM user, for libraries that create connections themselves
+ * from a config object. Host, port, user, TLS (verified, RDS CAs by default), the
+ * `mysql_clear_password` plugin (sends a token only over verified TLS) and, with `connectHost`,
+ * the tunnel `stream`; every other mysql2 option you pass is kept.
+ *
+ * All connections made from one result share one token cache: one signing per refresh window, not
+ * one per connection. A login the server refuses drops the token it sent, so the next login signs
+ * anew. There is no login retry here (that lives in `createIamPool`): where a library accepts a
+ * pool, hand it `createIamPool()` instead.
+ */
+export function createIamConnectionOptions(options: IamConnectionOptionsInput): IamConnectionOptions {
+  if ((options as { retry?: unknown } | null)?.retry !== undefined) {
+    throw new IamOptionsError(
+      'retry',
+      'has no effect on connections a library opens itself from connection options',
+      'Remove it. Login retries need a pool: pass createIamPool() to libraries that accept one.',
+    );
+  }
+  const resolved = resolveOptions(options as IamPoolOptions);
+  const request: TokenRequest = {
+    hostname: resolved.host,
+    port: resolved.port,
+    username: resolved.user,
+    region: resolved.region,
+    credentials: resolved.credentials ?? lazyNodeProviderChain(),
+  };
+  let handle: IamConnectionHandle | undefined;
+  const tokens =
+    resolved.tokenCache ??
+    new TokenCache({
+      clock: resolved.clock,
+      refreshBeforeExpiryMs: resolved.refreshBeforeExpiryMs,
+      onSigned: (info) => handle?.emit('tokenSigned', info),
+    });
+  handle = new IamConnectionHandle(request, tokens);
+  const iam = handle;
+
+  const { connectHost, connectPort } = resolved;
+  const connectionOptions = {
+    ...(resolved.passThrough as ConnectionOptions),
+    host: resolved.host,
+    port: resolved.port,
+    user: resolved.user,
+    ssl: buildSslOptions(resolved.ssl),
+    authPlugins: trackLogins(
+      createAuthPlugins(() => iam.tokenForLogin()),
+      iam,
+    ),
+    // Through a tunnel: mysql2 keeps `host` for the TLS server name and certificate check.
+    ...(connectHost !== undefined || connectPort !== undefined
+      ? { stream: () => netConnect(connectPort ?? resolved.port, connectHost ?? resolved.host) }
+      : {}),
+  };
+  Object.defineProperty(connectionOptions, 'iam', { value: iam, enumerable: false });
+  return connectionOptions as IamConnectionOptions;
+}
+
+/**
+ * Wraps `mysql_clear_password` so each login's outcome is seen: mysql2 hands the plugin the
+ * handshake command, which emits `error` when the server refuses the login and `end` when the
+ * handshake is over. The handshake already has its own error listeners, so ours changes nothing.
+ */
+function trackLogins(
+  plugins: Record<string, AuthPlugin>,
+  iam: IamConnectionHandle,
+): Record<string, AuthPlugin> {
+  const clearPassword = plugins.mysql_clear_password;
+  if (clearPassword === undefined) return plugins;
+  return {
+    ...plugins,
+    mysql_clear_password: (context) => {
+      const login: LoginRecord = {};
+      const command = context.command as unknown as EventEmitter;
+      let failed = false;
+      command.once('error', (err: { errno?: unknown; code?: string }) => {
+        failed = true;
+        if (typeof err?.errno === 'number' && ACCESS_DENIED.has(err.errno)) {
+          iam.loginRefused(login, { errno: err.errno, ...(err.code ? { code: err.code } : {}) });
+        }
+      });
+      command.once('end', () => {
+        if (!failed) iam.loginSucceeded();
+      });
+      const answer = clearPassword(context);
+      return (data) => currentLogin.run(login, () => answer(data));
+    },
+  };
+}
+
+/** The Node provider chain, loaded on first use so importing this module stays cheap. */
+function lazyNodeProviderChain(): AwsCredentialIdentityProvider {
+  let provider: Promise<AwsCredentialIdentityProvider> | undefined;
+  return async (properties) => {
+    provider ??= import('@aws-sdk/credential-provider-node').then((m) => m.defaultProvider());
+    return (await provider)(properties);
+  };
+}

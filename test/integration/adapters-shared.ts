@@ -1,0 +1,58 @@
+/**
+ * Shared by the adapters-*.test.ts files: IAM options pointing at a fixture's emulator, and the
+ * 15-minute proof every adapter must pass.
+ */
+import { expect } from 'vitest';
+import type { IamPoolOptions } from '../../src/index.js';
+import type { EmulatorFixture } from '../helpers/emulator-harness.js';
+import { countingCredentials, type movableClock, settle } from '../helpers/pool-fixture.js';
+
+export const MIN = 60_000;
+
+/** IAM options for the fixture's emulator, reached the way a user reaches a tunnel. */
+export function iamOptionsFor(fx: EmulatorFixture, extra: Partial<IamPoolOptions> = {}) {
+  return {
+    host: fx.emulator.host,
+    port: fx.emulator.endpointPort,
+    user: Object.keys(fx.backendUsers)[0] ?? 'iam_app',
+    database: fx.database,
+    connectHost: '127.0.0.1',
+    connectPort: fx.emulator.port,
+    ssl: { ca: fx.emulator.ca },
+    credentials: countingCredentials(),
+    ...extra,
+  } satisfies IamPoolOptions;
+}
+
+export interface RefreshProof {
+  fx: EmulatorFixture;
+  clock: ReturnType<typeof movableClock>;
+  /** Tokens signed so far, as the adapter's IAM handle reports them. */
+  tokensSigned(): number;
+  /** Runs `count` queries at once through the ORM, so the ORM needs several connections. */
+  runConcurrently(count: number): Promise<unknown>;
+  /** How many connections the ORM opens for `runConcurrently` (its pool size). */
+  connections: number;
+}
+
+/**
+ * Fills the ORM's pool, moves both clocks 16 minutes (every token expired), drops every
+ * connection, and fills the pool again: the new logins must all succeed on one new token.
+ */
+export async function expectOneSigningAfter15Minutes(p: RefreshProof): Promise<void> {
+  await p.runConcurrently(p.connections * 2);
+  const signedBefore = p.tokensSigned();
+  const before = p.fx.emulator.stats();
+
+  p.clock.advance(16 * MIN, p.fx);
+  p.fx.emulator.faults.dropAllConnections();
+  await settle();
+  await p.runConcurrently(p.connections * 2);
+
+  const after = p.fx.emulator.stats();
+  expect(p.tokensSigned() - signedBefore).toBe(1);
+  expect(after.distinctTokens - before.distinctTokens).toBe(1);
+  expect(after.loginsAccepted - before.loginsAccepted).toBe(p.connections);
+  // The expired token was never presented: the refresh happened before the logins, not after a refusal.
+  expect(after.loginsRejected).toEqual(before.loginsRejected);
+}
