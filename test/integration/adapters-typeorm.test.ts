@@ -63,7 +63,7 @@ describe('createIamDataSource (TypeORM) through the emulator against MariaDB', (
     const sized = createIamDataSource(iamOptionsFor(fx), { type: 'mysql', poolSize: 2 });
     await sized.initialize();
     try {
-      const config = (sized.iamPool?.pool as unknown as { config: { connectionLimit: number } }).config;
+      const config = (sized.iamPool!.pool as unknown as { config: { connectionLimit: number } }).config;
       expect(config.connectionLimit).toBe(2);
     } finally {
       await sized.destroy();
