@@ -6,7 +6,16 @@
  */
 
 /** The step of the IAM auth flow that failed. */
-export type IamAuthStep = 'options' | 'credentials' | 'signing' | 'connect' | 'tls' | 'login' | 'permission';
+export type IamAuthStep =
+  | 'options'
+  | 'credentials'
+  | 'signing'
+  | 'connect'
+  | 'tls'
+  | 'login'
+  | 'permission'
+  /** Borrowing a connection from the pool (waiting, validating, pool closed). */
+  | 'acquire';
 
 export type IamErrorCode =
   | 'RDS_IAM_INVALID_OPTION'
@@ -18,7 +27,9 @@ export type IamErrorCode =
   | 'RDS_IAM_UNSUPPORTED_AUTH_PLUGIN'
   | 'RDS_IAM_ACCESS_DENIED'
   | 'RDS_IAM_PLUGIN_NOT_ENABLED'
-  | 'RDS_IAM_PERMISSION_DENIED';
+  | 'RDS_IAM_PERMISSION_DENIED'
+  | 'RDS_IAM_ACQUIRE_TIMEOUT'
+  | 'RDS_IAM_POOL_CLOSED';
 
 export interface IamErrorDetails {
   hint: string;

@@ -47,7 +47,52 @@ export interface IamTokenOptions {
   cache?: TokenCache;
 }
 
-export interface IamOptions {
+/**
+ * What mysql2's pool lacks, with HikariCP's guarantees: every default is meant to need no tuning.
+ * See docs/production.md for the reasoning behind each.
+ */
+export interface IamPoolBehaviourOptions {
+  /**
+   * How long `getConnection()` / `query()` / `execute()` wait for a connection (queueing, logging in,
+   * retries and validation included) before failing with `IamAcquireTimeoutError`, in ms.
+   * Default 10000: rides out a failover's reconnect with retries, and fails a request well before a
+   * load balancer or API Gateway (29 s) gives up on it.
+   */
+  acquireTimeoutMs?: number;
+  /**
+   * A connection idle at least this long is pinged before it is handed out; a dead one is replaced.
+   * 0 = ping on every borrow. Default 500 (HikariCP's alive-bypass window): a busy pool pays nothing,
+   * and a connection that sat through a Lambda freeze, a NAT timeout or a failover is checked.
+   */
+  validateAfterIdleMs?: number;
+  /**
+   * How long that ping may take, in ms (never longer than the borrow has left of `acquireTimeoutMs`).
+   * Default 2000: a healthy server answers in about a millisecond; a socket to a server that vanished
+   * without closing it (a failover, a NAT that forgot the flow) never answers.
+   */
+  validationTimeoutMs?: number;
+  /**
+   * Connections are retired at a random age between 90% and 100% of this, in ms; 0 = never.
+   * Default 1800000 (30 min, HikariCP's): connections move to replaced instances and proxies after a
+   * failover or scale-out, and the jitter keeps a pool that opened together from reconnecting together.
+   */
+  maxLifetimeMs?: number;
+  /**
+   * New logins (new connections) per second for this pool, spaced evenly; 0 = no cap.
+   * Default 20: RDS advises staying under about 200 new IAM connections per second per instance,
+   * so ten processes recovering from a failover at once still stay under it, and the default pool
+   * of 10 refills in half a second.
+   */
+  maxLoginsPerSecond?: number;
+  /**
+   * How long `end()` waits for borrowed connections to be released before it closes them, in ms.
+   * Default 10000: enough for requests in flight to finish, inside the 30 s that ECS and Kubernetes
+   * give a stopping task.
+   */
+  endTimeoutMs?: number;
+}
+
+export interface IamOptions extends IamPoolBehaviourOptions {
   /** The RDS / Aurora / RDS Proxy endpoint name. The token and the TLS certificate check use it. */
   host: string;
   /** The endpoint's port. Default 3306. */
@@ -92,6 +137,7 @@ export interface ResolvedIamOptions {
   refreshBeforeExpiryMs: number;
   tokenCache: TokenCache | undefined;
   clock: () => number;
+  pool: Required<IamPoolBehaviourOptions>;
   /** What goes to mysql2 untouched. */
   passThrough: Omit<PoolOptions, 'host' | 'port' | 'user' | 'ssl'>;
 }
@@ -99,6 +145,14 @@ export interface ResolvedIamOptions {
 export const DEFAULT_PORT = 3306;
 export const DEFAULT_RETRY: Required<IamRetryOptions> = { retries: 3, minTimeoutMs: 100, maxTimeoutMs: 2000 };
 export const DEFAULT_REFRESH_BEFORE_EXPIRY_MS = 5 * 60_000;
+export const DEFAULT_POOL_BEHAVIOUR: Required<IamPoolBehaviourOptions> = {
+  acquireTimeoutMs: 10_000,
+  validateAfterIdleMs: 500,
+  validationTimeoutMs: 2000,
+  maxLifetimeMs: 30 * 60_000,
+  maxLoginsPerSecond: 20,
+  endTimeoutMs: 10_000,
+};
 
 export { inferRegion } from './region.js';
 
@@ -119,6 +173,12 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
     retry,
     token,
     clock,
+    acquireTimeoutMs,
+    validateAfterIdleMs,
+    validationTimeoutMs,
+    maxLifetimeMs,
+    maxLoginsPerSecond,
+    endTimeoutMs,
     ...rest
   } = options as IamPoolOptions & Record<string, unknown>;
 
@@ -195,6 +255,14 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
     refreshBeforeExpiryMs: resolveRefresh(token),
     tokenCache: token?.cache,
     clock: clock ?? Date.now,
+    pool: resolvePoolBehaviour({
+      acquireTimeoutMs,
+      validateAfterIdleMs,
+      validationTimeoutMs,
+      maxLifetimeMs,
+      maxLoginsPerSecond,
+      endTimeoutMs,
+    }),
     passThrough: rest,
   };
 }
@@ -262,6 +330,41 @@ function resolveRetry(retry: unknown): Required<IamRetryOptions> {
       'retry.maxTimeoutMs',
       'is smaller than retry.minTimeoutMs',
       'Make maxTimeoutMs >= minTimeoutMs.',
+    );
+  }
+  return r;
+}
+
+const DAY_MS = 24 * 3_600_000;
+const MIN_LIFETIME_MS = 30_000;
+
+function resolvePoolBehaviour(given: Record<keyof IamPoolBehaviourOptions, unknown>) {
+  const r = { ...DEFAULT_POOL_BEHAVIOUR };
+  const ranges: Array<[keyof IamPoolBehaviourOptions, number, number, string]> = [
+    ['acquireTimeoutMs', 1, 600_000, 'A bound is the point: leave it out for 10000 ms.'],
+    ['validateAfterIdleMs', 0, DAY_MS, '0 pings on every borrow; leave it out for 500 ms.'],
+    ['validationTimeoutMs', 1, 60_000, 'Leave it out for 2000 ms.'],
+    ['maxLifetimeMs', 0, 7 * DAY_MS, '0 turns retirement off; leave it out for 30 minutes.'],
+    ['maxLoginsPerSecond', 0, 10_000, '0 turns the cap off; leave it out for 20.'],
+    ['endTimeoutMs', 0, 600_000, 'Leave it out for 10000 ms.'],
+  ];
+  for (const [name, min, max, hint] of ranges) {
+    const value = given[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new IamOptionsError(
+        name,
+        `must be an integer from ${min} to ${max}, got ${describe(value)}`,
+        hint,
+      );
+    }
+    r[name] = value;
+  }
+  if (r.maxLifetimeMs !== 0 && r.maxLifetimeMs < MIN_LIFETIME_MS) {
+    throw new IamOptionsError(
+      'maxLifetimeMs',
+      `must be 0 or at least ${MIN_LIFETIME_MS} ms, got ${r.maxLifetimeMs}`,
+      'Shorter lifetimes turn the pool into a login storm; leave it out for 30 minutes.',
     );
   }
   return r;

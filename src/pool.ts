@@ -1,13 +1,32 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
-import { connect as netConnect } from 'node:net';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Pool as CorePool, PoolConnection as CorePoolConnection } from 'mysql2';
 import mysql from 'mysql2';
 import type { Pool } from 'mysql2/promise';
 import { createAuthPlugins } from './auth-plugin.js';
 import { type IamPoolOptions, type ResolvedIamOptions, resolveOptions } from './options.js';
-import { classifyConnectError, connectWithRetry, toIamError } from './retry.js';
+import { Acquirer, type ConnectAttempt, connectAttempt } from './pool/acquire.js';
+import { type AcquireTimePercentiles, AcquireTimes } from './pool/acquire-times.js';
+import {
+  type ConnectionRetiredMessage,
+  publishAcquireTimeout,
+  publishConnectionRetired,
+  publishLoginFailed,
+  publishTokenSigned,
+  type RetirementReason,
+} from './pool/diagnostics.js';
+import { drainPool } from './pool/end.js';
+import { type IamAcquireTimeoutError, IamPoolClosedError, type PoolConnectionCounts } from './pool/errors.js';
+import { ConnectionLifetimes } from './pool/lifetime.js';
+import { connectWhenAllowed, LoginRateLimiter } from './pool/login-rate.js';
+import {
+  allConnections,
+  connectionCounts,
+  destroyConnection,
+  freeConnections,
+  quitConnection,
+} from './pool/mysql2-internals.js';
+import { toIamError } from './retry.js';
 import { buildSslOptions } from './tls/ssl-options.js';
 import { TokenCache, type TokenRequest, type TokenSignedInfo } from './token/cache.js';
 
@@ -18,7 +37,7 @@ export interface IamPoolStats {
   credentialRequests: number;
   /** Logins that reused a cached token. */
   cacheHits: number;
-  /** Connections that logged in. */
+  /** Connections that logged in (successful logins). */
   connectionsOpened: number;
   /** Connect attempts that failed (each retry counts). */
   connectFailures: number;
@@ -26,6 +45,20 @@ export interface IamPoolStats {
   authRetries: number;
   /** Retries after a network error while connecting. */
   transientRetries: number;
+  /** Logins that waited for their turn under `maxLoginsPerSecond`. */
+  loginsDelayed: number;
+  /** Connections closed at their maximum lifetime. */
+  connectionsRetired: number;
+  /** Connections found dead (closed, or idle and not answering a ping) when borrowed, and replaced. */
+  deadOnBorrow: number;
+  /** Borrows that gave up after `acquireTimeoutMs`. */
+  acquireTimeouts: number;
+  /** Borrowed connections that end() closed because they were not released within `endTimeoutMs`. */
+  connectionsInterrupted: number;
+  /** The pool right now. */
+  connections: PoolConnectionCounts;
+  /** How long the latest borrows waited for a connection, in ms. */
+  acquireTimeMs: AcquireTimePercentiles;
 }
 
 export interface IamPoolEvents {
@@ -35,20 +68,27 @@ export interface IamPoolEvents {
   retry: [{ attempt: number; reason: 'auth-rejected' | 'transient'; code: string | undefined }];
   /** A connect failed for good; the caller received this error. */
   connectFailed: [{ error: unknown }];
+  /** The pool closed a connection on purpose (lifetime, failed validation, end timeout). */
+  connectionRetired: [ConnectionRetiredMessage];
+  /** A borrow gave up after `acquireTimeoutMs`; the caller received this error. */
+  acquireTimeout: [{ error: IamAcquireTimeoutError }];
 }
 
-interface ConnectAttempt {
-  /** Which token (by signing time) the attempt's login sent, once it sent one. */
-  tokenSignedAt?: number;
+type PoolCounter =
+  | 'connectionsOpened'
+  | 'connectFailures'
+  | 'authRetries'
+  | 'transientRetries'
+  | 'connectionsRetired'
+  | 'deadOnBorrow'
+  | 'acquireTimeouts'
+  | 'connectionsInterrupted';
+
+/** @internal What the handle reads from the pool it belongs to. */
+interface PoolProbe {
+  counts(): PoolConnectionCounts;
+  loginsDelayed(): number;
 }
-
-/**
- * The connect attempt a login belongs to. mysql2 runs the auth plugin from socket callbacks; the
- * socket is created inside the attempt, so the async context carries the attempt to the plugin.
- */
-const connectAttempt = new AsyncLocalStorage<ConnectAttempt>();
-
-type PoolCounter = 'connectionsOpened' | 'connectFailures' | 'authRetries' | 'transientRetries';
 
 /** The IAM side of a pool: stats, events and token control. */
 export class IamPoolHandle extends EventEmitter<IamPoolEvents> {
@@ -58,11 +98,17 @@ export class IamPoolHandle extends EventEmitter<IamPoolEvents> {
   readonly region: string;
   readonly #tokens: TokenCache;
   readonly #tokenRequest: TokenRequest;
+  readonly #acquireTimes = new AcquireTimes();
+  #probe: PoolProbe | undefined;
   readonly #counters: Record<PoolCounter, number> = {
     connectionsOpened: 0,
     connectFailures: 0,
     authRetries: 0,
     transientRetries: 0,
+    connectionsRetired: 0,
+    deadOnBorrow: 0,
+    acquireTimeouts: 0,
+    connectionsInterrupted: 0,
   };
 
   /** @internal */
@@ -90,6 +136,9 @@ export class IamPoolHandle extends EventEmitter<IamPoolEvents> {
       credentialRequests: t.credentialRequests,
       cacheHits: t.cacheHits,
       ...this.#counters,
+      loginsDelayed: this.#probe?.loginsDelayed() ?? 0,
+      connections: this.#probe?.counts() ?? { total: 0, idle: 0, borrowed: 0, opening: 0, waiting: 0 },
+      acquireTimeMs: this.#acquireTimes.percentiles(),
     };
   }
 
@@ -115,6 +164,16 @@ export class IamPoolHandle extends EventEmitter<IamPoolEvents> {
   count(counter: PoolCounter): void {
     this.#counters[counter]++;
   }
+
+  /** @internal */
+  recordAcquireTime(ms: number): void {
+    this.#acquireTimes.record(ms);
+  }
+
+  /** @internal */
+  attach(probe: PoolProbe): void {
+    this.#probe = probe;
+  }
 }
 
 /** A mysql2/promise pool whose connections log in with IAM tokens. `pool.pool` is the callback pool. */
@@ -126,10 +185,13 @@ export type IamPool = Pool & {
 /**
  * Creates a mysql2 pool for an RDS / Aurora MySQL or MariaDB endpoint with IAM database
  * authentication: each new connection logs in with a cached, refreshed token, over TLS verified
- * against the RDS CAs, retrying refused logins with a fresh token.
+ * against the RDS CAs, retrying refused logins with a fresh token. On top of mysql2's pool:
+ * bounded waits, validation of idle connections, a maximum lifetime, a login rate cap and a
+ * bounded end() (see docs/production.md).
  */
 export function createIamPool(options: IamPoolOptions): IamPool {
   const resolved = resolveOptions(options);
+  const settings = resolved.pool;
   const credentials = resolved.credentials ?? lazyNodeProviderChain();
   let handle: IamPoolHandle | undefined;
   const tokens =
@@ -137,26 +199,164 @@ export function createIamPool(options: IamPoolOptions): IamPool {
     new TokenCache({
       clock: resolved.clock,
       refreshBeforeExpiryMs: resolved.refreshBeforeExpiryMs,
-      onSigned: (info) => handle?.emit('tokenSigned', info),
+      onSigned: (info) => {
+        handle?.emit('tokenSigned', info);
+        publishTokenSigned(info);
+      },
     });
   handle = new IamPoolHandle(resolved, tokens, credentials);
   const iam = handle;
+  const identity = { host: resolved.host, port: resolved.port, user: resolved.user };
+  const endpoint = `${resolved.host}:${resolved.port}`;
 
-  const { connectHost, connectPort } = resolved;
+  const limiter = new LoginRateLimiter(settings.maxLoginsPerSecond);
+  const lifetimes = new ConnectionLifetimes(settings.maxLifetimeMs, resolved.clock);
+  const passThrough = resolved.passThrough;
   const core = mysql.createPool({
-    ...resolved.passThrough,
+    ...passThrough,
     host: resolved.host,
     port: resolved.port,
     user: resolved.user,
     ssl: buildSslOptions(resolved.ssl),
     authPlugins: createAuthPlugins(() => iam.getToken()),
-    // Through a tunnel: mysql2 keeps `host` for the TLS server name and certificate check.
-    ...(connectHost !== undefined || connectPort !== undefined
-      ? { stream: () => netConnect(connectPort ?? resolved.port, connectHost ?? resolved.host) }
-      : {}),
+    // Every new socket waits for its turn under the login rate cap. mysql2 keeps `host` for the TLS
+    // server name and the certificate check, so a tunnel (`connectHost`) changes only where TCP goes.
+    stream: () =>
+      connectWhenAllowed(limiter, {
+        port: resolved.connectPort ?? resolved.port,
+        host: resolved.connectHost ?? resolved.host,
+        keepAlive: passThrough.enableKeepAlive !== false,
+        keepAliveInitialDelayMs: passThrough.keepAliveInitialDelay ?? 0,
+      }),
   });
-  core.on('connection', () => iam.count('connectionsOpened'));
-  installRetryingGetConnection(core, iam, resolved);
+
+  let ending = false;
+  const retire = (connection: CorePoolConnection, reason: RetirementReason) => {
+    const message: ConnectionRetiredMessage = {
+      ...identity,
+      reason,
+      threadId: connection.threadId ?? undefined,
+      ageMs: lifetimes.ageMs(connection),
+    };
+    // A connection at the end of its life is still healthy: say goodbye (COM_QUIT). A broken one
+    // would not hear it.
+    if (reason === 'max-lifetime') quitConnection(connection);
+    else destroyConnection(connection);
+    iam.count(reason === 'max-lifetime' ? 'connectionsRetired' : 'deadOnBorrow');
+    iam.emit('connectionRetired', message);
+    publishConnectionRetired(message);
+  };
+
+  const acquirer = new Acquirer(
+    core,
+    {
+      acquireTimeoutMs: settings.acquireTimeoutMs,
+      validateAfterIdleMs: settings.validateAfterIdleMs,
+      validationTimeoutMs: settings.validationTimeoutMs,
+      retry: resolved.retry,
+      endpoint,
+    },
+    lifetimes,
+    {
+      isEnding: () => ending,
+      counts: () => counts(),
+      dropRefusedToken: (attempt) => iam.dropRefusedToken(attempt),
+      onRetry: (failure, attempt, error) => {
+        iam.count(failure === 'auth-rejected' ? 'authRetries' : 'transientRetries');
+        const reason = failure === 'auth-rejected' ? 'auth-rejected' : 'transient';
+        const { code, errno } = errorFacts(error);
+        iam.emit('retry', { attempt, reason, code });
+        publishLoginFailed({
+          ...identity,
+          attempt,
+          reason,
+          willRetry: true,
+          code,
+          errno,
+          error: toIamError(error, endpoint),
+        });
+      },
+      onConnectFailed: (error, attempt, countAsFailure) => {
+        if (countAsFailure) iam.count('connectFailures');
+        iam.emit('connectFailed', { error });
+        const { code, errno } = errorFacts(error);
+        publishLoginFailed({ ...identity, attempt, reason: 'final', willRetry: false, code, errno, error });
+      },
+      onAcquired: (ms) => iam.recordAcquireTime(ms),
+      onTimeout: (error) => {
+        iam.count('acquireTimeouts');
+        iam.emit('acquireTimeout', { error });
+        publishAcquireTimeout({ ...identity, timeoutMs: error.timeoutMs, pool: error.pool, error });
+      },
+      retire,
+      giveBack: (connection) => {
+        if (ending) quitConnection(connection);
+        else connection.release();
+      },
+    },
+  );
+
+  const counts = (): PoolConnectionCounts => {
+    const { all, free } = connectionCounts(core);
+    let opening = 0;
+    for (const connection of allConnections(core)) if (!lifetimes.isOpen(connection)) opening++;
+    return { total: all, idle: free, borrowed: all - free - opening, opening, waiting: acquirer.waiting };
+  };
+  iam.attach({ counts, loginsDelayed: () => limiter.delayed });
+
+  core.on('connection', (connection) => {
+    iam.count('connectionsOpened');
+    lifetimes.opened(connection);
+  });
+  core.on('release', (connection) => {
+    lifetimes.released(connection);
+    if (ending) quitConnection(connection);
+    else if (lifetimes.isRetired(connection)) retire(connection, 'max-lifetime');
+  });
+  core.getConnection = acquirer.getConnection.bind(acquirer) as CorePool['getConnection'];
+
+  // Idle connections past their lifetime are closed even when nobody borrows them.
+  const housekeeping =
+    settings.maxLifetimeMs > 0
+      ? setInterval(
+          () => {
+            for (const connection of freeConnections(core)) {
+              if (lifetimes.isRetired(connection)) retire(connection, 'max-lifetime');
+            }
+          },
+          Math.min(30_000, Math.max(1000, settings.maxLifetimeMs / 60)),
+        )
+      : undefined;
+  housekeeping?.unref();
+
+  const endCore = core.end.bind(core);
+  let ended: Promise<void> | undefined;
+  core.end = ((callback?: (err: NodeJS.ErrnoException | null) => void) => {
+    ended ??= (async () => {
+      ending = true;
+      clearInterval(housekeeping);
+      limiter.close(new IamPoolClosedError());
+      await drainPool(core, {
+        timeoutMs: settings.endTimeoutMs,
+        onInterrupted: (connection) => {
+          iam.count('connectionsInterrupted');
+          const message: ConnectionRetiredMessage = {
+            ...identity,
+            reason: 'end-timeout',
+            threadId: connection.threadId ?? undefined,
+            ageMs: lifetimes.ageMs(connection),
+          };
+          iam.emit('connectionRetired', message);
+          publishConnectionRetired(message);
+        },
+      });
+      await new Promise<void>((resolve, reject) => endCore((err) => (err ? reject(err) : resolve())));
+    })();
+    ended.then(
+      () => callback?.(null),
+      (err: NodeJS.ErrnoException) => callback?.(err),
+    );
+  }) as CorePool['end'];
 
   const pool = core.promise() as IamPool;
   Object.defineProperty(pool, 'iam', { value: iam, enumerable: false });
@@ -164,55 +364,12 @@ export function createIamPool(options: IamPoolOptions): IamPool {
   return pool;
 }
 
-/**
- * mysql2's pool opens connections inside `getConnection`, which `query` and `execute` call too;
- * wrapping it on this one instance puts every new login under the retry policy.
- */
-function installRetryingGetConnection(
-  core: CorePool,
-  iam: IamPoolHandle,
-  resolved: ResolvedIamOptions,
-): void {
-  const getConnection = core.getConnection.bind(core);
-  const endpoint = `${resolved.host}:${resolved.port}`;
-  core.getConnection = ((
-    callback: (err: NodeJS.ErrnoException | null, connection: CorePoolConnection) => void,
-  ) => {
-    let attempt: ConnectAttempt = {};
-    connectWithRetry(
-      () =>
-        new Promise<CorePoolConnection>((resolve, reject) => {
-          attempt = {};
-          connectAttempt.run(attempt, () =>
-            getConnection((err, connection) => (err ? reject(err) : resolve(connection))),
-          );
-        }),
-      resolved.retry,
-      {
-        onAuthRejected: () => iam.dropRefusedToken(attempt),
-        onRetry: (failure, attempt, error) => {
-          iam.count(failure === 'auth-rejected' ? 'authRetries' : 'transientRetries');
-          iam.emit('retry', {
-            attempt,
-            reason: failure === 'auth-rejected' ? 'auth-rejected' : 'transient',
-            code: (error as { code?: string }).code,
-          });
-        },
-      },
-    ).then(
-      (connection) => callback(null, connection),
-      (err: unknown) => {
-        if (classifyConnectError(err) !== 'final' || isConnectError(err)) iam.count('connectFailures');
-        const error = toIamError(err, endpoint);
-        iam.emit('connectFailed', { error });
-        callback(error as NodeJS.ErrnoException, undefined as unknown as CorePoolConnection);
-      },
-    );
-  }) as CorePool['getConnection'];
-}
-
-function isConnectError(err: unknown): boolean {
-  return err instanceof Error && !/Pool is closed|Queue limit|No connections available/.test(err.message);
+function errorFacts(error: unknown): { code: string | undefined; errno: number | undefined } {
+  const e = (error ?? {}) as { code?: unknown; errno?: unknown };
+  return {
+    code: typeof e.code === 'string' ? e.code : undefined,
+    errno: typeof e.errno === 'number' ? e.errno : undefined,
+  };
 }
 
 /** The Node provider chain, loaded on first use so the main entry stays light at cold start. */

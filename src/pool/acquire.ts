@@ -1,0 +1,248 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Pool as CorePool, PoolConnection as CorePoolConnection } from 'mysql2';
+import type { IamRetryOptions } from '../options.js';
+import { type ConnectFailure, classifyConnectError, connectWithRetry, toIamError } from '../retry.js';
+import type { RetirementReason } from './diagnostics.js';
+import { IamAcquireTimeoutError, IamPoolClosedError, type PoolConnectionCounts } from './errors.js';
+import type { ConnectionLifetimes } from './lifetime.js';
+import { type GetConnectionCallback, isKnownDead, removeQueuedCallback } from './mysql2-internals.js';
+import { answersPing } from './validate.js';
+
+/** One try at getting a connection from mysql2; a login, when it sends a token, notes which. */
+export interface ConnectAttempt {
+  /** Which token (by signing time) the attempt's login sent, once it sent one. */
+  tokenSignedAt?: number;
+}
+
+/**
+ * The connect attempt a login belongs to. mysql2 runs the auth plugin from socket callbacks; the
+ * socket is created inside the attempt, so the async context carries the attempt to the plugin.
+ */
+export const connectAttempt = new AsyncLocalStorage<ConnectAttempt>();
+
+export interface AcquireSettings {
+  acquireTimeoutMs: number;
+  validateAfterIdleMs: number;
+  validationTimeoutMs: number;
+  retry: Required<IamRetryOptions>;
+  /** host:port, for error messages. */
+  endpoint: string;
+}
+
+/** What the acquirer needs from the pool around it. */
+export interface AcquireHooks {
+  /** True once end() has begun: borrows fail with IamPoolClosedError. */
+  isEnding(): boolean;
+  counts(): PoolConnectionCounts;
+  /** The server refused the token that attempt sent: drop it so the retry signs a new one. */
+  dropRefusedToken(attempt: ConnectAttempt): void;
+  /** A connect attempt failed and will be retried. */
+  onRetry(failure: ConnectFailure, attemptNumber: number, error: unknown): void;
+  /** Connecting failed for good; `error` is what the caller receives. */
+  onConnectFailed(error: unknown, attemptNumber: number, countAsFailure: boolean): void;
+  /** A caller got a connection after waiting `ms`. */
+  onAcquired(ms: number): void;
+  onTimeout(error: IamAcquireTimeoutError): void;
+  /** Close a connection that must not reach a caller, and report why. */
+  retire(connection: CorePoolConnection, reason: RetirementReason): void;
+  /** Give a connection back that its caller no longer waits for. */
+  giveBack(connection: CorePoolConnection): void;
+}
+
+/** Thrown inside the retry loop once the caller has stopped waiting; 'final', so no retry follows. */
+class AbandonedBorrow extends Error {}
+
+interface Borrow {
+  startedAt: number;
+  deadline: number;
+  /** Set once the caller got its answer (a connection, a timeout or an error). */
+  settled: boolean;
+  /** The error of the last failed connect attempt, reported by a timeout. */
+  lastError: unknown;
+  /** Our callback while mysql2 holds it in its wait queue. */
+  queued: GetConnectionCallback | undefined;
+}
+
+/**
+ * `getConnection` with HikariCP's guarantees, on top of mysql2's own: bounded waiting
+ * (`acquireTimeoutMs`), logins under the retry policy, and no connection reaching a caller that is
+ * known dead, past its lifetime, or idle and not answering a ping. query() and execute() call
+ * getConnection too, so they get the same.
+ */
+export class Acquirer {
+  readonly #core: CorePool;
+  readonly #getConnection: (callback: GetConnectionCallback) => void;
+  readonly #settings: AcquireSettings;
+  readonly #lifetimes: ConnectionLifetimes;
+  readonly #hooks: AcquireHooks;
+  /** Our callbacks that mysql2 may hand back to getConnection, with the attempt each belongs to. */
+  readonly #ownCallbacks = new WeakMap<GetConnectionCallback, ConnectAttempt>();
+  #waiting = 0;
+
+  constructor(
+    core: CorePool,
+    settings: AcquireSettings,
+    lifetimes: ConnectionLifetimes,
+    hooks: AcquireHooks,
+  ) {
+    this.#core = core;
+    this.#getConnection = core.getConnection.bind(core) as (callback: GetConnectionCallback) => void;
+    this.#settings = settings;
+    this.#lifetimes = lifetimes;
+    this.#hooks = hooks;
+  }
+
+  /** Callers waiting for a connection right now. */
+  get waiting(): number {
+    return this.#waiting;
+  }
+
+  /** The replacement for `core.getConnection`. */
+  getConnection(callback: GetConnectionCallback): void {
+    const attempt = this.#ownCallbacks.get(callback);
+    if (attempt !== undefined) {
+      // mysql2 re-dispatches a queued waiter through `this.getConnection` when a connection leaves
+      // the pool; that waiter is one of our attempts, already timed and retried by its borrow.
+      if (this.#hooks.isEnding()) {
+        process.nextTick(() => callback(new IamPoolClosedError()));
+        return;
+      }
+      connectAttempt.run(attempt, () => this.#getConnection(callback));
+      return;
+    }
+    if (this.#hooks.isEnding()) {
+      process.nextTick(() => callback(new IamPoolClosedError()));
+      return;
+    }
+    // Answer outside the promise chain, so an exception in the callback is not swallowed.
+    this.#acquire().then(
+      (connection) => process.nextTick(() => callback(null, connection)),
+      (error: Error) => process.nextTick(() => callback(error)),
+    );
+  }
+
+  async #acquire(): Promise<CorePoolConnection> {
+    const startedAt = performance.now();
+    const borrow: Borrow = {
+      startedAt,
+      deadline: startedAt + this.#settings.acquireTimeoutMs,
+      settled: false,
+      lastError: undefined,
+      queued: undefined,
+    };
+    this.#waiting++;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        if (borrow.settled) return;
+        // Leave mysql2's wait queue now, so the next released connection goes to someone waiting.
+        if (borrow.queued) removeQueuedCallback(this.#core, borrow.queued);
+        const error = new IamAcquireTimeoutError(
+          this.#settings.acquireTimeoutMs,
+          this.#settings.endpoint,
+          this.#hooks.counts(),
+          borrow.lastError === undefined ? undefined : toIamError(borrow.lastError, this.#settings.endpoint),
+        );
+        this.#hooks.onTimeout(error);
+        reject(error);
+      }, this.#settings.acquireTimeoutMs);
+    });
+    const borrowed = this.#borrow(borrow);
+    // After a timeout the borrow still finishes in the background; its outcome is handled there.
+    borrowed.catch(() => {});
+    try {
+      const connection = await Promise.race([borrowed, timedOut]);
+      this.#hooks.onAcquired(performance.now() - startedAt);
+      return connection;
+    } finally {
+      borrow.settled = true;
+      clearTimeout(timer);
+      this.#waiting--;
+    }
+  }
+
+  /** Gets connections from mysql2 until one is fit to hand out. */
+  async #borrow(borrow: Borrow): Promise<CorePoolConnection> {
+    for (;;) {
+      const connection = await this.#connect(borrow);
+      if (borrow.settled || this.#hooks.isEnding()) {
+        this.#hooks.giveBack(connection);
+        throw this.#hooks.isEnding() ? new IamPoolClosedError() : new AbandonedBorrow();
+      }
+      const unfit = await this.#unfitness(connection, borrow);
+      if (unfit === undefined) {
+        if (borrow.settled || this.#hooks.isEnding()) {
+          this.#hooks.giveBack(connection);
+          throw this.#hooks.isEnding() ? new IamPoolClosedError() : new AbandonedBorrow();
+        }
+        this.#lifetimes.borrowed(connection);
+        return connection;
+      }
+      // Replaced before the caller saw it: nothing was sent on it, so nothing can have run twice.
+      this.#hooks.retire(connection, unfit);
+    }
+  }
+
+  /** Why this connection must not be handed out, or undefined if it may. */
+  async #unfitness(connection: CorePoolConnection, borrow: Borrow): Promise<RetirementReason | undefined> {
+    if (isKnownDead(connection)) return 'dead';
+    if (this.#lifetimes.isRetired(connection)) return 'max-lifetime';
+    if (
+      this.#lifetimes.wasIdle(connection) &&
+      this.#lifetimes.idleMs(connection) >= this.#settings.validateAfterIdleMs
+    ) {
+      const left = borrow.deadline - performance.now();
+      const alive = await answersPing(connection, Math.min(this.#settings.validationTimeoutMs, left));
+      if (!alive) return 'failed-validation';
+      if (isKnownDead(connection)) return 'dead';
+    }
+    return undefined;
+  }
+
+  /** One connection from mysql2 (idle, new, or after waiting in its queue), logins retried. */
+  #connect(borrow: Borrow): Promise<CorePoolConnection> {
+    let attempt: ConnectAttempt = {};
+    let attempts = 0;
+    return connectWithRetry(
+      () => {
+        if (this.#hooks.isEnding()) throw new IamPoolClosedError();
+        if (borrow.settled) throw new AbandonedBorrow();
+        attempts++;
+        return new Promise<CorePoolConnection>((resolve, reject) => {
+          attempt = {};
+          const callback: GetConnectionCallback = (err, connection) => {
+            if (borrow.queued === callback) borrow.queued = undefined;
+            if (err || !connection) reject(err ?? new Error('mysql2 returned no connection'));
+            else resolve(connection);
+          };
+          this.#ownCallbacks.set(callback, attempt);
+          borrow.queued = callback;
+          connectAttempt.run(attempt, () => this.#getConnection(callback));
+        });
+      },
+      this.#settings.retry,
+      {
+        onAuthRejected: () => this.#hooks.dropRefusedToken(attempt),
+        onRetry: (failure, attemptNumber, error) => {
+          borrow.lastError = error;
+          this.#hooks.onRetry(failure, attemptNumber, error);
+        },
+      },
+    ).catch((err: unknown) => {
+      if (err instanceof AbandonedBorrow || err instanceof IamPoolClosedError) throw err;
+      if (this.#hooks.isEnding() || /Pool is closed/.test(String((err as Error)?.message))) {
+        throw new IamPoolClosedError();
+      }
+      borrow.lastError = err;
+      const error = toIamError(err, this.#settings.endpoint);
+      const countAsFailure = classifyConnectError(err) !== 'final' || isConnectError(err);
+      if (!borrow.settled) this.#hooks.onConnectFailed(error, attempts, countAsFailure);
+      throw error;
+    });
+  }
+}
+
+/** mysql2's own refusals (queue limit, no waiting) are not failed connects. */
+function isConnectError(err: unknown): boolean {
+  return err instanceof Error && !/Queue limit|No connections available/.test(err.message);
+}

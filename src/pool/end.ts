@@ -1,0 +1,49 @@
+import type { Pool as CorePool, PoolConnection as CorePoolConnection } from 'mysql2';
+import { IamPoolClosedError } from './errors.js';
+import {
+  allConnections,
+  connectionCounts,
+  freeConnections,
+  interruptConnection,
+  quitConnection,
+  takeQueuedCallbacks,
+} from './mysql2-internals.js';
+
+/** How often end() looks whether the last borrowed connection has come back. */
+const DRAIN_POLL_MS = 10;
+
+export interface GracefulEndOptions {
+  /** How long to wait for borrowed connections to come back. */
+  timeoutMs: number;
+  /** Called for each connection still out when the wait ends, before it is cut off. */
+  onInterrupted(connection: CorePoolConnection): void;
+}
+
+/**
+ * Drains a pool whose new borrows already fail: callers still queued get IamPoolClosedError, idle
+ * connections are closed now, borrowed ones as they are released; whatever is still out after
+ * `timeoutMs` is cut off, so its pending command fails instead of keeping end() (and the process)
+ * waiting. Resolves when the pool holds no connection.
+ */
+export async function drainPool(core: CorePool, options: GracefulEndOptions): Promise<void> {
+  for (const callback of takeQueuedCallbacks(core)) {
+    process.nextTick(() => callback(new IamPoolClosedError()));
+  }
+  const deadline = performance.now() + options.timeoutMs;
+  for (;;) {
+    for (const connection of freeConnections(core)) quitConnection(connection);
+    if (connectionCounts(core).all === 0) return;
+    if (performance.now() >= deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+  }
+  const stillOut = allConnections(core);
+  for (const connection of stillOut) {
+    options.onInterrupted(connection);
+    interruptConnection(
+      connection,
+      new IamPoolClosedError(
+        `end() waited ${options.timeoutMs} ms (endTimeoutMs) for this connection to be released, then closed it.`,
+      ),
+    );
+  }
+}
