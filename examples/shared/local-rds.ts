@@ -1,0 +1,92 @@
+/**
+ * A stand-in for an RDS endpoint on this machine, for the examples: the local RDS IAM emulator in
+ * front of MariaDB on 127.0.0.1:3306, and a database of the example's own. In production you need
+ * none of this: point the IAM options at your RDS endpoint and leave `ssl`, `connectHost`,
+ * `connectPort`, `credentials` and `clock` out.
+ */
+import mysql from 'mysql2/promise';
+import { type Emulator, startEmulator } from '../../src/emulator/index.js';
+
+const MARIADB = {
+  host: process.env.MARIADB_HOST ?? '127.0.0.1',
+  port: Number(process.env.MARIADB_PORT ?? 3306),
+  user: process.env.MARIADB_USER ?? 'root',
+  password: process.env.MARIADB_PASSWORD ?? '',
+};
+
+// Test credentials the emulator trusts. They are not AWS keys and sign nothing outside this machine.
+const EXAMPLE_KEY = {
+  accessKeyId: 'AKIAEXAMPLEEMULATOR1',
+  secretAccessKey: 'example-secret-for-the-local-emulator',
+};
+
+export interface LocalRds {
+  emulator: Emulator;
+  /** The example's database, created empty. */
+  database: string;
+  /** IAM options for this endpoint, as you would write them for RDS plus the local-only parts. */
+  iamOptions: {
+    host: string;
+    port: number;
+    user: string;
+    database: string;
+    connectHost: string;
+    connectPort: number;
+    ssl: { ca: string };
+    credentials: () => Promise<typeof EXAMPLE_KEY>;
+    clock: () => number;
+  };
+  /** Moves the clock of the app and of the emulator, to show what happens 16 minutes later. */
+  advanceClock(ms: number): void;
+  /** Stops the emulator and drops the database. */
+  stop(): Promise<void>;
+}
+
+/** Starts the emulator (IAM user `app_iam`) and creates an empty database for the example. */
+export async function startLocalRds(name: string): Promise<LocalRds> {
+  const database = process.env.EXAMPLE_DATABASE ?? `rip_example_${name}`;
+  if (!/^\w+$/.test(database)) throw new Error(`EXAMPLE_DATABASE must be a plain name, got ${database}`);
+  const root = await mysql.createConnection(MARIADB);
+  try {
+    await root.query(`DROP DATABASE IF EXISTS \`${database}\``);
+    await root.query(`CREATE DATABASE \`${database}\``);
+  } finally {
+    await root.end();
+  }
+
+  const emulator = await startEmulator({ backend: MARIADB, users: { app_iam: {} }, keys: [EXAMPLE_KEY] });
+  let clockOffsetMs = 0;
+  return {
+    emulator,
+    database,
+    iamOptions: {
+      host: emulator.host, // the RDS endpoint name: the token and the TLS check use it
+      port: emulator.endpointPort,
+      user: 'app_iam',
+      database,
+      connectHost: '127.0.0.1', // where TCP goes (the emulator), like an SSH tunnel
+      connectPort: emulator.port,
+      ssl: { ca: emulator.ca }, // the emulator's CA; on RDS the bundled RDS CAs apply
+      credentials: async () => EXAMPLE_KEY,
+      clock: () => Date.now() + clockOffsetMs,
+    },
+    advanceClock(ms) {
+      clockOffsetMs += ms;
+      emulator.faults.shiftClock(ms);
+    },
+    async stop() {
+      await emulator.stop();
+      const root = await mysql.createConnection(MARIADB);
+      try {
+        await root.query(`DROP DATABASE IF EXISTS \`${database}\``);
+      } finally {
+        await root.end();
+      }
+    },
+  };
+}
+
+/** Lets a pool see the server-side close before the next query borrows a connection. */
+export const settle = (ms = 200) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export const MINUTES = 60_000;
