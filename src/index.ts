@@ -1,3 +1,10 @@
+export type {
+  IamConnectionEvents,
+  IamConnectionOptions,
+  IamConnectionOptionsInput,
+  IamConnectionStats,
+} from './connection-options.js';
+export { createIamConnectionOptions, IamConnectionHandle } from './connection-options.js';
 export type { IamAuthStep, IamErrorCode } from './errors.js';
 export {
   IamAuthError,
