@@ -5,7 +5,13 @@ import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { AuthPlugin, ConnectionOptions, SslOptions } from 'mysql2';
 import { createAuthPlugins } from './auth-plugin.js';
 import { IamOptionsError } from './errors.js';
-import { type IamOptions, type IamPoolOptions, resolveOptions } from './options.js';
+import {
+  DEFAULT_POOL_BEHAVIOUR,
+  type IamOptions,
+  type IamPoolBehaviourOptions,
+  type IamPoolOptions,
+  resolveOptions,
+} from './options.js';
 import { buildSslOptions } from './tls/ssl-options.js';
 import { TokenCache, type TokenRequest, type TokenSignedInfo } from './token/cache.js';
 
@@ -24,14 +30,17 @@ type OwnedConnectionOption =
 
 /**
  * Options for connections that a library opens itself from a config object (Sequelize, MikroORM,
- * your own `mysql.createConnection`): the IAM options without `retry`, which only a pool created by
- * `createIamPool` can apply, plus any mysql2 connection option.
+ * your own `mysql.createConnection`): the IAM options without `retry` and the pool behaviour
+ * options, which only a pool created by `createIamPool` can apply, plus any mysql2 connection option.
  */
 export type IamConnectionOptionsInput = Omit<
   ConnectionOptions,
   OwnedConnectionOption | 'host' | 'port' | 'user' | 'ssl'
 > &
-  Omit<IamOptions, 'retry'>;
+  Omit<IamOptions, 'retry' | keyof IamPoolBehaviourOptions>;
+
+/** Options only `createIamPool` can apply; refused here rather than silently ignored. */
+const POOL_ONLY_OPTIONS = ['retry', ...Object.keys(DEFAULT_POOL_BEHAVIOUR)];
 
 /**
  * mysql2 `ConnectionOptions` that log in with IAM: every connection created from them asks the
@@ -153,12 +162,15 @@ const ACCESS_DENIED = new Set([1045, 1698]);
  * pool, hand it `createIamPool()` instead.
  */
 export function createIamConnectionOptions(options: IamConnectionOptionsInput): IamConnectionOptions {
-  if ((options as { retry?: unknown } | null)?.retry !== undefined) {
-    throw new IamOptionsError(
-      'retry',
-      'has no effect on connections a library opens itself from connection options',
-      'Remove it. Login retries need a pool: pass createIamPool() to libraries that accept one.',
-    );
+  for (const option of POOL_ONLY_OPTIONS) {
+    if ((options as Record<string, unknown> | null)?.[option] !== undefined) {
+      throw new IamOptionsError(
+        option,
+        'has no effect on connections a library opens itself from connection options',
+        'Remove it, or pass createIamPool() to libraries that accept a pool: only a pool retries logins, ' +
+          'times out acquires, validates and retires connections.',
+      );
+    }
   }
   const resolved = resolveOptions(options as IamPoolOptions);
   const request: TokenRequest = {

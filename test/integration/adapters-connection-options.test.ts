@@ -91,6 +91,9 @@ describe('createIamConnectionOptions: connections a library opens itself, throug
     expect(() => createIamConnectionOptions({ ...direct, retry: { retries: 1 } } as never)).toThrow(
       IamOptionsError,
     );
+    expect(() => createIamConnectionOptions({ ...direct, maxLifetimeMs: 60_000 } as never)).toThrow(
+      /maxLifetimeMs/,
+    );
     expect(() => createIamConnectionOptions({ ...direct, password: 'static' } as never)).toThrow(/password/);
   });
 });
