@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+/**
+ * The `rds-iam-pool` command: token, doctor, setup-sql, policy, emulator. Also importable as
+ * `rds-iam-pool/cli` (`runCli`), which runs nothing on import. See docs/cli.md.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { COMMANDS } from './commands/index.js';
+import { formatHelp, parseFlags } from './shared/args.js';
+import { CommandFailure, ExitCode, safeMessage, UsageError } from './shared/failures.js';
+import { type CliIo, Output } from './shared/output.js';
+
+export { ExitCode } from './shared/failures.js';
+export type { CliIo } from './shared/output.js';
+
+const BIN_NAME = 'rds-iam-pool';
+
+function globalHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.spec.name.length)) + 2;
+  return [
+    `${BIN_NAME}: set up and diagnose IAM database authentication for RDS / Aurora MySQL and MariaDB`,
+    '',
+    `Usage: ${BIN_NAME} <command> [flags]`,
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`),
+    '',
+    `Run ${BIN_NAME} <command> --help for a command's flags. Every command takes --json.`,
+    'Exit codes: 0 ok, 1 a check failed (or the command could not do its job), 2 usage error.',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Runs one command line (without the `node` and script arguments) and resolves to the exit code.
+ * Never calls `process.exit`, so it can be embedded and tested in-process.
+ */
+export async function runCli(
+  argv: readonly string[],
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env },
+): Promise<number> {
+  const out = new Output(io);
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    (name === undefined ? io.stderr : io.stdout).write(globalHelp());
+    return name === undefined ? ExitCode.usage : ExitCode.ok;
+  }
+  const command = COMMANDS.find((c) => c.spec.name === name);
+  const json = rest.includes('--json');
+  if (command === undefined) {
+    return reportError(
+      out,
+      json,
+      new UsageError(
+        `unknown command "${name}"`,
+        `Commands: ${COMMANDS.map((c) => c.spec.name).join(', ')}.`,
+      ),
+    );
+  }
+  try {
+    const flags = parseFlags(command.spec, rest);
+    if (flags.boolean('help')) {
+      io.stdout.write(formatHelp(command.spec, BIN_NAME));
+      return ExitCode.ok;
+    }
+    return await command.run({ flags, out, io, json: flags.boolean('json'), binName: BIN_NAME });
+  } catch (err) {
+    return reportError(out, json, err, command.spec.name);
+  }
+}
+
+function reportError(out: Output, json: boolean, err: unknown, commandName?: string): number {
+  const usage = err instanceof UsageError;
+  const exitCode = usage ? ExitCode.usage : ExitCode.failed;
+  const message = safeMessage(err);
+  const hint = err instanceof UsageError || err instanceof CommandFailure ? err.hint : undefined;
+  if (json) {
+    out.json({ ok: false, error: { kind: usage ? 'usage' : 'failed', message, ...(hint ? { hint } : {}) } });
+  }
+  out.errorLine(
+    `${BIN_NAME}${commandName ? ` ${commandName}` : ''}: ${out.paintErr('red', 'error:')} ${message}`,
+  );
+  if (hint) out.errorLine(hint);
+  if (usage) out.errorLine(`Run ${BIN_NAME} ${commandName ?? ''}${commandName ? ' ' : ''}--help for usage.`);
+  return exitCode;
+}
+
+/** This file's path in both builds (ESM: import.meta.url; CommonJS: __filename). */
+function thisFile(): string | undefined {
+  if (typeof __filename === 'string') return __filename;
+  try {
+    return fileURLToPath(import.meta.url);
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when this file is the program being run (through the npm bin symlink too), not an import. */
+function invokedDirectly(): boolean {
+  const script = process.argv[1];
+  const self = thisFile();
+  if (script === undefined || self === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(self);
+  } catch {
+    return false;
+  }
+}
+
+if (invokedDirectly()) {
+  runCli(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`${BIN_NAME}: ${safeMessage(err)}\n`);
+      process.exitCode = ExitCode.failed;
+    },
+  );
+}

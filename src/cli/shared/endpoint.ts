@@ -1,0 +1,84 @@
+import type { IamOptionsError } from '../../errors.js';
+import { inferRegion, resolveOptions } from '../../options.js';
+
+/** Where the region a token is signed for came from. */
+export type RegionSource = '--region' | 'host name' | 'AWS_REGION' | 'AWS_DEFAULT_REGION';
+
+export interface EndpointInput {
+  hostname: string;
+  port?: number | undefined;
+  username: string;
+  region?: string | undefined;
+  connectHost?: string | undefined;
+  connectPort?: number | undefined;
+}
+
+/** What a token is signed for, validated by the same rules as `createIamPool()`. */
+export interface Endpoint {
+  hostname: string;
+  port: number;
+  username: string;
+  region: string;
+  regionSource: RegionSource;
+  /** The region the host name carries, if it is an RDS endpoint name. */
+  hostRegion: string | undefined;
+  connectHost: string | undefined;
+  connectPort: number | undefined;
+}
+
+/**
+ * Region: --region, else the one in the RDS host name, else AWS_REGION / AWS_DEFAULT_REGION (for a
+ * CNAME). The host name wins over the environment because the token must name the instance's own
+ * region, whatever region the rest of the application runs in.
+ * Throws `IamOptionsError` (from the library's option validation) for anything invalid.
+ */
+export function resolveEndpoint(input: EndpointInput, env: NodeJS.ProcessEnv): Endpoint {
+  const hostRegion = typeof input.hostname === 'string' ? inferRegion(input.hostname) : undefined;
+  const envRegion = env.AWS_REGION?.trim() || undefined;
+  const envDefaultRegion = env.AWS_DEFAULT_REGION?.trim() || undefined;
+  const [region, regionSource]: [string | undefined, RegionSource] =
+    input.region !== undefined
+      ? [input.region, '--region']
+      : hostRegion !== undefined
+        ? [undefined, 'host name']
+        : envRegion !== undefined
+          ? [envRegion, 'AWS_REGION']
+          : [envDefaultRegion, 'AWS_DEFAULT_REGION'];
+  const resolved = resolveOptions({
+    host: input.hostname,
+    user: input.username,
+    ...(input.port === undefined ? {} : { port: input.port }),
+    ...(region === undefined ? {} : { region }),
+    ...(input.connectHost === undefined ? {} : { connectHost: input.connectHost }),
+    ...(input.connectPort === undefined ? {} : { connectPort: input.connectPort }),
+  });
+  return {
+    hostname: resolved.host,
+    port: resolved.port,
+    username: resolved.user,
+    region: resolved.region,
+    regionSource,
+    hostRegion,
+    connectHost: resolved.connectHost,
+    connectPort: resolved.connectPort,
+  };
+}
+
+const FLAG_FOR_OPTION: Record<string, string> = {
+  host: '--hostname',
+  user: '--username',
+  port: '--port',
+  region: '--region',
+  connectHost: '--connect-host',
+  connectPort: '--connect-port',
+  ssl: '--ca',
+  'ssl.ca': '--ca',
+};
+
+/** The library's option error, reworded with command-line flag names instead of option names. */
+export function describeOptionError(err: IamOptionsError): { message: string; hint: string } {
+  const rest = err.message.replace(/^Invalid option `[^`]+`: /, '');
+  const flag = FLAG_FOR_OPTION[err.option] ?? err.option;
+  const hint = err.hint.replace(/`([A-Za-z.]+)`/g, (whole, name: string) => FLAG_FOR_OPTION[name] ?? whole);
+  return { message: `${flag} ${rest}`, hint };
+}

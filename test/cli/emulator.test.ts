@@ -1,0 +1,100 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { dirname } from 'node:path';
+import { createInterface } from 'node:readline';
+import mysql from 'mysql2/promise';
+import { describe, expect, it } from 'vitest';
+import { signAuthToken } from '../../src/token/sign.js';
+import { MARIADB } from '../helpers/emulator-harness.js';
+import { runCli, spawnCli } from './run-cli.js';
+
+const BACKEND_URL = `mysql://${MARIADB.user}@${MARIADB.host}:${MARIADB.port}`;
+
+interface ReadyLine {
+  event: 'ready';
+  endpoint: { host: string; port: number; region: string };
+  listen: { host: string; port: number };
+  caFile: string;
+  users: Record<string, string>;
+  env: { AWS_ACCESS_KEY_ID: string; AWS_SECRET_ACCESS_KEY: string };
+}
+
+describe('rds-iam-pool emulator', () => {
+  it('prints its endpoint, CA and credentials, relays an IAM login, and exits 0 on SIGINT', async () => {
+    const child = spawnCli(['emulator', '--backend', BACKEND_URL, '--user', 'cli_emu_iam', '--json']);
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    const nextEvent = async () => {
+      const { value, done } = await lines.next();
+      if (done) throw new Error(`the emulator ended early; stderr: ${stderr}`);
+      return JSON.parse(value as string) as Record<string, unknown>;
+    };
+    try {
+      const ready = (await nextEvent()) as unknown as ReadyLine;
+      expect(ready).toMatchObject({
+        event: 'ready',
+        endpoint: { host: 'mydb.abc123.us-east-1.rds.amazonaws.com', port: 3306, region: 'us-east-1' },
+        listen: { host: '127.0.0.1' },
+        users: { cli_emu_iam: MARIADB.user },
+      });
+      expect(ready.env.AWS_ACCESS_KEY_ID).toMatch(/^AKIAEMULATOR[0-9A-F]{8}$/);
+      const ca = await readFile(ready.caFile, 'utf8');
+      expect(ca).toContain('-----BEGIN CERTIFICATE-----');
+
+      // Log in once the way a user following the printed instructions would: sign with the printed keys.
+      const token = await signAuthToken({
+        hostname: ready.endpoint.host,
+        port: ready.endpoint.port,
+        username: 'cli_emu_iam',
+        region: ready.endpoint.region,
+        credentials: {
+          accessKeyId: ready.env.AWS_ACCESS_KEY_ID,
+          secretAccessKey: ready.env.AWS_SECRET_ACCESS_KEY,
+        },
+      });
+      const connection = await mysql.createConnection({
+        host: ready.endpoint.host,
+        port: ready.endpoint.port,
+        user: 'cli_emu_iam',
+        stream: () => connect(ready.listen.port, ready.listen.host),
+        ssl: { ca, rejectUnauthorized: true, verifyIdentity: true },
+        authPlugins: { mysql_clear_password: () => () => Buffer.from(`${token}\0`) },
+      });
+      try {
+        const [rows] = await connection.query<mysql.RowDataPacket[]>('SELECT CURRENT_USER() AS u');
+        expect(String(rows[0]?.u)).toMatch(new RegExp(`^${MARIADB.user}@`));
+      } finally {
+        await connection.end();
+      }
+      expect(await nextEvent()).toMatchObject({ event: 'login-accepted', count: 1 });
+
+      child.kill('SIGINT');
+      expect(await nextEvent()).toMatchObject({
+        event: 'stopped',
+        signal: 'SIGINT',
+        stats: { loginsAccepted: 1 },
+      });
+      expect(await exited).toBe(0);
+      // The CA lived in a temporary directory of its own, removed on exit.
+      expect(existsSync(dirname(ready.caFile))).toBe(false);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('exits 2 without --backend and 1 when the backend does not answer', async () => {
+    const [usage, unreachable] = await Promise.all([
+      runCli(['emulator']),
+      runCli(['emulator', '--backend', 'mysql://root@127.0.0.1:1']),
+    ]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('--backend is required');
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toContain('The emulator could not start');
+  });
+});

@@ -1,0 +1,98 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root: the CLI runs from source through tsx, so `npm test` works before a build. */
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CLI_ARGS = ['--import', 'tsx', 'src/cli/main.ts'];
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * An environment with no AWS settings from the machine running the tests: no keys, no profile, no
+ * ~/.aws files, and IMDS disabled so the SDK chain never reaches for a network endpoint.
+ */
+export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('AWS_') && key !== 'NO_COLOR' && key !== 'FORCE_COLOR') env[key] = value;
+  }
+  Object.assign(env, {
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: '/nonexistent/rds-iam-pool-test/config',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/rds-iam-pool-test/credentials',
+  });
+  for (const [key, value] of Object.entries(extra)) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
+  return env;
+}
+
+/** Starts `rds-iam-pool <args>` from source. */
+export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv = cliEnv()): ChildProcess {
+  return spawn(process.execPath, [...CLI_ARGS, ...args], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/**
+ * At most this many CLI processes at once: the machine has two cores, and concurrent tests that each
+ * start a Node process would otherwise slow every one of them towards the test timeout.
+ */
+const MAX_PROCESSES = 2;
+let running = 0;
+const waiting: Array<() => void> = [];
+
+async function withProcessSlot<T>(fn: () => Promise<T>): Promise<T> {
+  if (running >= MAX_PROCESSES) await new Promise<void>((resolve) => waiting.push(resolve));
+  running++;
+  try {
+    return await fn();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
+/** Runs `rds-iam-pool <args>` to completion (killed after `timeoutMs`) and collects its output. */
+export function runCli(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = cliEnv(),
+  timeoutMs = 20_000,
+): Promise<CliResult> {
+  return withProcessSlot(() => runToCompletion(args, env, timeoutMs));
+}
+
+function runToCompletion(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawnCli(args, env);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+    });
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
