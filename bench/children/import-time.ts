@@ -1,0 +1,42 @@
+/**
+ * Cold start, part 1: how long `import` of one variant's entry takes in a fresh process.
+ * argv[2]: mysql2 | ours | hand-wired | wrapper.
+ */
+import { pathToFileURL } from 'node:url';
+import type { PackageEntry } from '../lib/pools.js';
+import { readChildConfig, report } from './config.js';
+
+const variant = process.argv[2];
+const oursUrl = pathToFileURL(readChildConfig().packageEntry).href;
+
+const start = performance.now();
+const since = (t: number) => performance.now() - t;
+let result: Record<string, number>;
+switch (variant) {
+  case 'mysql2':
+    await import('mysql2/promise');
+    result = { importMs: since(start) };
+    break;
+  case 'ours': {
+    const entry = (await import(oursUrl)) as PackageEntry;
+    const importMs = since(start);
+    // Not part of the import: what the first pool pays to assemble the bundled RDS CAs.
+    const caStart = performance.now();
+    entry.defaultRdsCa();
+    result = { importMs, defaultCaMs: since(caStart) };
+    break;
+  }
+  case 'hand-wired':
+    await Promise.all([import('mysql2/promise'), import('@aws-sdk/rds-signer')]);
+    result = { importMs: since(start) };
+    break;
+  case 'wrapper':
+    await import('aws-advanced-nodejs-wrapper/mysql');
+    result = { importMs: since(start) };
+    break;
+  default:
+    throw new Error(`unknown variant ${variant}`);
+}
+report(result);
+// Some entries leave handles behind; the measurement is done.
+process.exit(0);

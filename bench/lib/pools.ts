@@ -1,0 +1,140 @@
+import net from 'node:net';
+import { Signer } from '@aws-sdk/rds-signer';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import mysql, { type Pool } from 'mysql2/promise';
+import type { IamPool, IamPoolOptions } from '../../src/index.js';
+import type { BackendLogin } from './database.js';
+import type { EmulatorAddress } from './emulator-process.js';
+import { BENCH_KEY, IAM_USER, MARIADB } from './env.js';
+
+/** The package's public entry, as built (`createIamPool` from the private tsup build). */
+export type PackageEntry = typeof import('../../src/index.js');
+
+/** A credential provider that counts its calls, answering with the benchmark key. */
+export function countingCredentials(): AwsCredentialIdentityProvider & { calls: number } {
+  const provider = Object.assign(
+    async () => {
+      provider.calls++;
+      return { ...BENCH_KEY };
+    },
+    { calls: 0 },
+  );
+  return provider;
+}
+
+/** What both sides of every comparison share: pool size, database, TLS verified against the emulator CA. */
+export interface VariantOptions {
+  emulator: EmulatorAddress;
+  database: string;
+  connectionLimit: number;
+}
+
+function verifiedTls(emulator: EmulatorAddress) {
+  return { ca: emulator.ca, rejectUnauthorized: true, verifyIdentity: true, minVersion: 'TLSv1.2' } as const;
+}
+
+/** Sections that open connections as fast as they can switch the login cap (default 20/s) off. */
+export const NO_LOGIN_CAP = { maxLoginsPerSecond: 0 } as const;
+
+/**
+ * rds-iam-pool: `createIamPool` with a cached token, pointed at the emulator like a tunnel; every
+ * other setting at its default unless `settings` says otherwise.
+ */
+export function oursPool(
+  entry: PackageEntry,
+  o: VariantOptions,
+  credentials: AwsCredentialIdentityProvider = countingCredentials(),
+  settings: Partial<IamPoolOptions> = {},
+): IamPool {
+  return entry.createIamPool({
+    host: o.emulator.host,
+    port: o.emulator.endpointPort,
+    user: IAM_USER,
+    database: o.database,
+    connectionLimit: o.connectionLimit,
+    connectHost: o.emulator.listenHost,
+    connectPort: o.emulator.port,
+    ssl: { ca: o.emulator.ca },
+    credentials,
+    ...settings,
+  });
+}
+
+/**
+ * The static-password baseline: raw mysql2 with one pre-signed token as its fixed password
+ * (`password` + `enableCleartextPlugin`, exactly what hand-wiring `password: token` does), over the
+ * same TLS settings and the same emulator path. The emulator accepts the token for 15 minutes,
+ * longer than any section runs.
+ */
+export function staticTokenPool(o: VariantOptions, token: string): Pool {
+  return mysql.createPool({
+    host: o.emulator.host,
+    port: o.emulator.endpointPort,
+    user: IAM_USER,
+    database: o.database,
+    connectionLimit: o.connectionLimit,
+    password: token,
+    enableCleartextPlugin: true,
+    ssl: verifiedTls(o.emulator),
+    stream: () => net.connect(o.emulator.port, o.emulator.listenHost),
+  });
+}
+
+/**
+ * Hand-wired signing per connection: raw mysql2 whose cleartext auth plugin asks
+ * `@aws-sdk/rds-signer` for a new token at every login, the usual fix for `password: token` expiring.
+ */
+export function signPerConnectionPool(
+  o: VariantOptions,
+  credentials: AwsCredentialIdentityProvider = countingCredentials(),
+  signings = { count: 0 },
+): Pool {
+  const signer = new Signer({
+    hostname: o.emulator.host,
+    port: o.emulator.endpointPort,
+    username: IAM_USER,
+    region: o.emulator.region,
+    credentials,
+  });
+  return mysql.createPool({
+    host: o.emulator.host,
+    port: o.emulator.endpointPort,
+    user: IAM_USER,
+    database: o.database,
+    connectionLimit: o.connectionLimit,
+    ssl: verifiedTls(o.emulator),
+    stream: () => net.connect(o.emulator.port, o.emulator.listenHost),
+    authPlugins: {
+      mysql_clear_password: () => async () => {
+        signings.count++;
+        return Buffer.from(`${await signer.getAuthToken()}\0`);
+      },
+    },
+  });
+}
+
+/**
+ * Reference only, not a baseline: mysql2 straight to MariaDB with the backend user's password, no
+ * TLS and no emulator relay. Shows what the local test path itself costs.
+ */
+export function directMariaDbPool(backend: BackendLogin, connectionLimit: number): Pool {
+  return mysql.createPool({
+    host: MARIADB.host,
+    port: MARIADB.port,
+    user: backend.user,
+    password: backend.password,
+    database: backend.database,
+    connectionLimit,
+  });
+}
+
+/** One token for the static baseline, signed with the same key the emulator trusts. */
+export function presignStaticToken(entry: PackageEntry, emulator: EmulatorAddress): Promise<string> {
+  return entry.signAuthToken({
+    hostname: emulator.host,
+    port: emulator.endpointPort,
+    username: IAM_USER,
+    region: emulator.region,
+    credentials: BENCH_KEY,
+  });
+}

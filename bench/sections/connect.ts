@@ -1,0 +1,120 @@
+import type { Pool } from 'mysql2/promise';
+import type { BenchContext } from '../lib/context.js';
+import {
+  countingCredentials,
+  directMariaDbPool,
+  NO_LOGIN_CAP,
+  oursPool,
+  signPerConnectionPool,
+  staticTokenPool,
+} from '../lib/pools.js';
+import type { ResultRow } from '../lib/report.js';
+import { timedRounds } from '../lib/rounds.js';
+import { pairedRatio, summarize } from '../lib/stats.js';
+import { loginBurst } from '../lib/workload.js';
+
+const TARGET = 1.05;
+/** [connections per sample, opened at once]: a pool filling up, and logins one after another. */
+const SHAPES = [
+  { connections: 16, atOnce: 16, metric: '16 logins at once' },
+  { connections: 8, atOnce: 1, metric: '8 logins one by one' },
+] as const;
+
+/**
+ * New-connection cost: TCP + TLS + IAM login through the emulator (and its backend login), per
+ * connection. Ours presents the cached token; the baselines present a fixed token, or sign one
+ * per connection with @aws-sdk/rds-signer. Ours runs without its login cap (default 20 logins/s,
+ * a deliberate spacing, not a cost); one extra row shows what the default cap does to a burst.
+ */
+export async function newConnectionCost(ctx: BenchContext): Promise<ResultRow[]> {
+  const options = { emulator: ctx.emulator.address, database: ctx.backend.database, connectionLimit: 16 };
+  const pools: Record<string, Pool> = {
+    ours: oursPool(ctx.entry, options, countingCredentials(), NO_LOGIN_CAP),
+    static: staticTokenPool(options, ctx.staticToken),
+    signEach: signPerConnectionPool(options),
+    direct: directMariaDbPool(ctx.backend, 16),
+  };
+  const labels: Record<string, string> = {
+    ours: 'rds-iam-pool (cached token, no login cap)',
+    signEach: 'mysql2 + rds-signer per connection',
+    direct: 'direct MariaDB, no TLS/emulator',
+  };
+  const rows: ResultRow[] = [];
+  try {
+    for (const shape of SHAPES) {
+      const tasks = Object.entries(pools).map(([name, pool]) => ({
+        name,
+        fn: () => loginBurst(pool, shape.connections, shape.atOnce),
+      }));
+      const results = await timedRounds(tasks, {
+        rounds: ctx.quick ? 2 : 5,
+        timeMs: ctx.quick ? 150 : 500,
+        warmupMs: 100,
+      });
+      const perLogin = (name: string) => (results[name] ?? []).map((r) => r.meanMs / shape.connections);
+      const runs = (name: string) =>
+        `${results[name]?.length ?? 0} rounds, ${(results[name] ?? []).reduce((n, r) => n + r.samples, 0) * shape.connections}+${(results.static ?? []).reduce((n, r) => n + r.samples, 0) * shape.connections} logins`;
+      for (const name of ['ours', 'signEach', 'direct']) {
+        const ratio = pairedRatio(perLogin(name), perLogin('static'));
+        rows.push({
+          section: 'New-connection cost (per login)',
+          metric: shape.metric,
+          subject: labels[name] ?? name,
+          baseline: 'mysql2 static token',
+          unit: 'ms',
+          subjectValue: summarize(perLogin(name)),
+          baselineValue: summarize(perLogin('static')),
+          ratio,
+          better: 'lower',
+          runs: runs(name),
+          ...(name === 'ours'
+            ? { target: { text: `<= ${TARGET}x`, value: TARGET, met: ratio.median <= TARGET } }
+            : {}),
+          ...(name === 'direct' ? { reference: true } : {}),
+        });
+      }
+      ctx.log(
+        `connect ${shape.metric}: ours/static ${pairedRatio(perLogin('ours'), perLogin('static')).median.toFixed(3)}`,
+      );
+      if (shape.atOnce > 1) rows.push(await defaultLoginCap(ctx, shape.connections, perLogin('static')));
+    }
+  } finally {
+    await Promise.all(Object.values(pools).map((p) => p.end()));
+  }
+  return rows;
+}
+
+/** The same burst with every default, login cap included: logins spaced 1/20 s apart by design. */
+async function defaultLoginCap(
+  ctx: BenchContext,
+  connections: number,
+  staticMs: number[],
+): Promise<ResultRow> {
+  const options = { emulator: ctx.emulator.address, database: ctx.backend.database, connectionLimit: 16 };
+  const pool = oursPool(ctx.entry, options);
+  const perLogin: number[] = [];
+  try {
+    for (let run = 0; run < (ctx.quick ? 1 : 3); run++) {
+      const start = performance.now();
+      await loginBurst(pool, connections, connections);
+      perLogin.push((performance.now() - start) / connections);
+    }
+  } finally {
+    await pool.end();
+  }
+  const value = summarize(perLogin);
+  const baselineValue = summarize(staticMs);
+  return {
+    section: 'New-connection cost (per login)',
+    metric: `${connections} logins at once`,
+    subject: 'rds-iam-pool, default login cap (20/s)',
+    baseline: 'mysql2 static token',
+    unit: 'ms',
+    subjectValue: value,
+    baselineValue,
+    ratio: summarize([value.median / baselineValue.median]),
+    better: 'lower',
+    runs: `${perLogin.length} bursts (ratio of medians)`,
+    reference: true,
+  };
+}
