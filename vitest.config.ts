@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     globalSetup: ['test/helpers/global-setup.ts'],
+    // Scans every file's console output, pool events, errors and inspected pools for secrets.
+    setupFiles: ['test/helpers/leak-scan-setup.ts'],
   },
 });

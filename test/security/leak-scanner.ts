@@ -1,0 +1,125 @@
+/**
+ * Finds secrets in text: the values a test run actually used (secret access keys, session tokens,
+ * token signatures, learned as they are signed) and anything shaped like part of an IAM auth token.
+ * Pure functions over strings, so the scan itself can be tested with planted leaks.
+ */
+
+export interface LeakFinding {
+  /** Where the text came from, e.g. `console.error` or `event connectFailed`. */
+  source: string;
+  /** What was found, never the secret itself: `token parameter X-Amz-Signature=`, `secret access key`... */
+  kind: string;
+  /** The text around the find, with the secret replaced by `[SECRET]`. */
+  excerpt: string;
+}
+
+/** Shortest piece of a known secret that counts as a leak of it. */
+const SECRET_WINDOW = 16;
+
+/** Token parameters whose presence means (part of) a presigned token got out. */
+const TOKEN_PARAMETERS = /X-Amz-(Signature|Security-Token|Credential)=[^&\s'"]*/gi;
+/** A bare SigV4 signature: exactly 64 hex digits. */
+const SIGNATURE_SHAPED = /(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])/gi;
+/** A credential field printed with its value (as util.inspect or JSON would print a credentials object). */
+const CREDENTIAL_FIELD =
+  /\b(?:secretAccessKey|SecretAccessKey|sessionToken|SessionToken|aws_secret_access_key|aws_session_token)\b['"]?\s*[:=]\s*['"]?(?!\[REDACTED\])[^\s'",}]{6,}/g;
+
+/** The secrets one test run has handed out, each under a label that is safe to print. */
+export class SecretRegistry {
+  readonly #secrets = new Map<string, string>();
+  readonly #windows = new Map<string, string>();
+
+  /** Registers a secret (and every 16-character piece of it, so fragments are caught too). */
+  add(label: string, value: string | undefined): void {
+    if (typeof value !== 'string' || value.length < 8 || this.#secrets.has(value)) return;
+    this.#secrets.set(value, label);
+    for (let i = 0; i + SECRET_WINDOW <= value.length; i++) {
+      const piece = value.slice(i, i + SECRET_WINDOW);
+      if (!this.#windows.has(piece)) this.#windows.set(piece, label);
+    }
+  }
+
+  get size(): number {
+    return this.#secrets.size;
+  }
+
+  /** Every registered secret and fragment found in `text`, as [label, start, end]. */
+  find(text: string): Array<[string, number, number]> {
+    const hits: Array<[string, number, number]> = [];
+    for (const [value, label] of this.#secrets) {
+      const at = text.indexOf(value);
+      if (at >= 0) hits.push([label, at, at + value.length]);
+    }
+    if (hits.length > 0 || this.#windows.size === 0) return hits;
+    // Fragments: slide over the text once; a Map lookup per position keeps this linear.
+    for (let i = 0; i + SECRET_WINDOW <= text.length; i++) {
+      const label = this.#windows.get(text.slice(i, i + SECRET_WINDOW));
+      if (label !== undefined) {
+        hits.push([`fragment of ${label}`, i, i + SECRET_WINDOW]);
+        i += SECRET_WINDOW - 1;
+      }
+    }
+    return hits;
+  }
+}
+
+/** Expands `<Buffer 58 2d ...>` in util.inspect output to its bytes, so a token held in a Buffer is seen. */
+export function decodeInspectedBuffers(text: string): string {
+  const decoded: string[] = [];
+  for (const match of text.matchAll(/<Buffer((?: [0-9a-f]{2})+)/g)) {
+    const hex = (match[1] ?? '').replace(/ /g, '');
+    decoded.push(Buffer.from(hex, 'hex').toString('latin1'));
+  }
+  return decoded.join('\n');
+}
+
+/** Scans one piece of text; `source` names where it came from. */
+export function scanText(source: string, text: string, secrets: SecretRegistry): LeakFinding[] {
+  const findings: LeakFinding[] = [];
+  const haystacks = [text];
+  const buffers = decodeInspectedBuffers(text);
+  if (buffers) haystacks.push(buffers);
+  for (const [i, haystack] of haystacks.entries()) {
+    const where = i === 0 ? source : `${source} (bytes of an inspected Buffer)`;
+    for (const [label, start, end] of secrets.find(haystack)) {
+      findings.push({ source: where, kind: label, excerpt: excerpt(haystack, start, end, secrets) });
+    }
+    for (const [pattern, kind] of [
+      [TOKEN_PARAMETERS, 'token parameter'],
+      [SIGNATURE_SHAPED, 'signature-shaped hex (64 digits)'],
+      [CREDENTIAL_FIELD, 'credential field with a value'],
+    ] as const) {
+      for (const match of haystack.matchAll(pattern)) {
+        const start = match.index ?? 0;
+        const name = kind === 'token parameter' ? `${kind} X-Amz-${match[1]}=` : kind;
+        findings.push({
+          source: where,
+          kind: name,
+          excerpt: excerpt(haystack, start, start + match[0].length, secrets),
+        });
+      }
+    }
+  }
+  return findings;
+}
+
+/**
+ * Context around a find with the find blanked out, safe to print in a test failure: anything else
+ * in the context that could be (part of) a secret is blanked too.
+ */
+function excerpt(text: string, start: number, end: number, secrets: SecretRegistry): string {
+  let context = `${text.slice(Math.max(0, start - 40), start)}\u0000${text.slice(end, end + 40)}`;
+  for (const [, from, to] of secrets.find(context).sort((a, b) => b[1] - a[1])) {
+    context = `${context.slice(0, from)}[SECRET]${context.slice(to)}`;
+  }
+  return context
+    .replace(/X-Amz-([A-Za-z-]+)=[^&\s'"]*/g, 'X-Amz-$1=[SECRET]')
+    .replace(/[A-Za-z0-9/+=%_-]{20,}/g, '[LONG]')
+    .replace('\u0000', '[SECRET]')
+    .replace(/\s+/g, ' ');
+}
+
+/** One line per finding, for an assertion message. Never contains a secret. */
+export function formatFindings(findings: readonly LeakFinding[]): string {
+  return findings.map((f) => `- ${f.source}: ${f.kind}: …${f.excerpt}…`).join('\n');
+}
