@@ -19,12 +19,25 @@ export {
 } from './errors.js';
 export type {
   IamOptions,
+  IamPoolBehaviourOptions,
   IamPoolOptions,
   IamRetryOptions,
   IamSslOptions,
   IamTokenOptions,
 } from './options.js';
 export { inferRegion } from './options.js';
+export type { AcquireTimePercentiles } from './pool/acquire-times.js';
+export type {
+  AcquireTimeoutMessage,
+  ConnectionRetiredMessage,
+  LoginFailedMessage,
+  PoolIdentity,
+  RetirementReason,
+  TokenSignedMessage,
+} from './pool/diagnostics.js';
+export { DIAGNOSTICS_CHANNELS } from './pool/diagnostics.js';
+export type { PoolConnectionCounts } from './pool/errors.js';
+export { IamAcquireTimeoutError, IamPoolClosedError } from './pool/errors.js';
 export type { IamPool, IamPoolEvents, IamPoolStats } from './pool.js';
 export { createIamPool, IamPoolHandle } from './pool.js';
 export {

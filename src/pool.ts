@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
+import { connect as netConnect } from 'node:net';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
-import type { Pool as CorePool, PoolConnection as CorePoolConnection } from 'mysql2';
+import type { AuthPlugin, Pool as CorePool, PoolConnection as CorePoolConnection } from 'mysql2';
 import mysql from 'mysql2';
 import type { Pool } from 'mysql2/promise';
 import { createAuthPlugins } from './auth-plugin.js';
@@ -18,12 +19,13 @@ import {
 import { drainPool } from './pool/end.js';
 import { type IamAcquireTimeoutError, IamPoolClosedError, type PoolConnectionCounts } from './pool/errors.js';
 import { ConnectionLifetimes } from './pool/lifetime.js';
-import { connectWhenAllowed, LoginRateLimiter } from './pool/login-rate.js';
+import { LoginRateLimiter } from './pool/login-rate.js';
 import {
   allConnections,
   connectionCounts,
   destroyConnection,
   freeConnections,
+  isKnownDead,
   quitConnection,
 } from './pool/mysql2-internals.js';
 import { toIamError } from './retry.js';
@@ -211,23 +213,27 @@ export function createIamPool(options: IamPoolOptions): IamPool {
 
   const limiter = new LoginRateLimiter(settings.maxLoginsPerSecond);
   const lifetimes = new ConnectionLifetimes(settings.maxLifetimeMs, resolved.clock);
-  const passThrough = resolved.passThrough;
+  const { connectHost, connectPort } = resolved;
   const core = mysql.createPool({
-    ...passThrough,
+    ...resolved.passThrough,
     host: resolved.host,
     port: resolved.port,
     user: resolved.user,
     ssl: buildSslOptions(resolved.ssl),
-    authPlugins: createAuthPlugins(() => iam.getToken()),
-    // Every new socket waits for its turn under the login rate cap. mysql2 keeps `host` for the TLS
-    // server name and the certificate check, so a tunnel (`connectHost`) changes only where TCP goes.
-    stream: () =>
-      connectWhenAllowed(limiter, {
-        port: resolved.connectPort ?? resolved.port,
-        host: resolved.connectHost ?? resolved.host,
-        keepAlive: passThrough.enableKeepAlive !== false,
-        keepAliveInitialDelayMs: passThrough.keepAliveInitialDelay ?? 0,
+    // The login rate cap sits right before the token is sent: a connect that fails earlier (server
+    // down, refusing connections) costs the server no login and is not held back, so an outage
+    // fails fast instead of queueing behind the cap.
+    authPlugins: quietWhenClosed(
+      createAuthPlugins(async () => {
+        const token = await iam.getToken();
+        await limiter.acquire();
+        return token;
       }),
+    ),
+    // Through a tunnel: mysql2 keeps `host` for the TLS server name and certificate check.
+    ...(connectHost !== undefined || connectPort !== undefined
+      ? { stream: () => netConnect(connectPort ?? resolved.port, connectHost ?? resolved.host) }
+      : {}),
   });
 
   let ending = false;
@@ -305,6 +311,7 @@ export function createIamPool(options: IamPoolOptions): IamPool {
   iam.attach({ counts, loginsDelayed: () => limiter.delayed });
 
   core.on('connection', (connection) => {
+    acquirer.noteLogin();
     iam.count('connectionsOpened');
     lifetimes.opened(connection);
   });
@@ -362,6 +369,28 @@ export function createIamPool(options: IamPoolOptions): IamPool {
   Object.defineProperty(pool, 'iam', { value: iam, enumerable: false });
   Object.defineProperty(core, 'iam', { value: iam, enumerable: false });
   return pool;
+}
+
+/**
+ * A login can wait for its turn under the rate cap; if the server closes the socket meanwhile,
+ * mysql2 has already failed the connect. The plugin's own error would then reach a connection
+ * that no longer listens for errors (an unhandled rejection), so it answers nothing instead.
+ */
+function quietWhenClosed(plugins: Record<string, AuthPlugin>): Record<string, AuthPlugin> {
+  const clearPassword = plugins.mysql_clear_password;
+  if (!clearPassword) return plugins;
+  return {
+    ...plugins,
+    mysql_clear_password: (context) => {
+      const answer = clearPassword(context);
+      const connection = context.connection as unknown as CorePoolConnection;
+      return (data: Buffer) =>
+        Promise.resolve(answer(data)).catch((error: unknown) => {
+          if (isKnownDead(connection)) return null;
+          throw error;
+        }) as Promise<Buffer>;
+    },
+  };
 }
 
 function errorFacts(error: unknown): { code: string | undefined; errno: number | undefined } {

@@ -1,11 +1,17 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Pool as CorePool, PoolConnection as CorePoolConnection } from 'mysql2';
+import { IamAuthError } from '../errors.js';
 import type { IamRetryOptions } from '../options.js';
 import { type ConnectFailure, classifyConnectError, connectWithRetry, toIamError } from '../retry.js';
 import type { RetirementReason } from './diagnostics.js';
 import { IamAcquireTimeoutError, IamPoolClosedError, type PoolConnectionCounts } from './errors.js';
 import type { ConnectionLifetimes } from './lifetime.js';
-import { type GetConnectionCallback, isKnownDead, removeQueuedCallback } from './mysql2-internals.js';
+import {
+  type GetConnectionCallback,
+  isKnownDead,
+  removeQueuedCallback,
+  restoreNetworkCode,
+} from './mysql2-internals.js';
 import { answersPing } from './validate.js';
 
 /** One try at getting a connection from mysql2; a login, when it sends a token, notes which. */
@@ -78,6 +84,8 @@ export class Acquirer {
   /** Our callbacks that mysql2 may hand back to getConnection, with the attempt each belongs to. */
   readonly #ownCallbacks = new WeakMap<GetConnectionCallback, ConnectAttempt>();
   #waiting = 0;
+  /** Connect attempts in a row, pool-wide, that failed on the network (reset by a login). */
+  #networkFailuresInARow = 0;
 
   constructor(
     core: CorePool,
@@ -90,6 +98,20 @@ export class Acquirer {
     this.#settings = settings;
     this.#lifetimes = lifetimes;
     this.#hooks = hooks;
+  }
+
+  /** A connection logged in: the endpoint answers again. */
+  noteLogin(): void {
+    this.#networkFailuresInARow = 0;
+  }
+
+  /**
+   * True once a whole retry cycle's worth of connect attempts has failed in a row across the pool:
+   * the endpoint is down. Borrows then make one attempt each instead of every caller retrying on
+   * its own, so callers hear about the outage at once and a restarting server is not hammered.
+   */
+  #endpointDown(): boolean {
+    return this.#networkFailuresInARow > this.#settings.retry.retries;
   }
 
   /** Callers waiting for a connection right now. */
@@ -207,11 +229,19 @@ export class Acquirer {
       () => {
         if (this.#hooks.isEnding()) throw new IamPoolClosedError();
         if (borrow.settled) throw new AbandonedBorrow();
+        if (attempts > 0 && this.#endpointDown()) {
+          // Typed errors are final: no further retries for this borrow.
+          throw toIamError(borrow.lastError, this.#settings.endpoint);
+        }
         attempts++;
         return new Promise<CorePoolConnection>((resolve, reject) => {
           attempt = {};
           const callback: GetConnectionCallback = (err, connection) => {
+            if (err) restoreNetworkCode(err);
             if (borrow.queued === callback) borrow.queued = undefined;
+            if (err && !(err instanceof IamAuthError) && classifyConnectError(err) === 'transient') {
+              this.#networkFailuresInARow++;
+            }
             if (err || !connection) reject(err ?? new Error('mysql2 returned no connection'));
             else resolve(connection);
           };

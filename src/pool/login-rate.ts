@@ -1,5 +1,3 @@
-import { Socket } from 'node:net';
-
 interface Waiter {
   resolve(): void;
   reject(error: Error): void;
@@ -85,35 +83,4 @@ export class LoginRateLimiter {
     }
     this.#schedule();
   }
-}
-
-export interface GatedConnectOptions {
-  port: number;
-  host: string;
-  /** mysql2's `enableKeepAlive` / `keepAliveInitialDelay` (it applies them only to sockets it opens). */
-  keepAlive: boolean;
-  keepAliveInitialDelayMs: number;
-}
-
-/**
- * A socket for mysql2's `stream` option that connects only when the limiter grants the login. It is
- * returned unconnected, so mysql2's connect timeout also bounds the wait for a turn. A socket that
- * mysql2 gave up on (destroyed) while it waited gives its turn away.
- */
-export function connectWhenAllowed(limiter: LoginRateLimiter, options: GatedConnectOptions): Socket {
-  const socket = new Socket();
-  socket.once('connect', () => {
-    // What mysql2 does for sockets it opens itself: send packets at once, notice dead peers.
-    socket.setNoDelay(true);
-    if (options.keepAlive) socket.setKeepAlive(true, options.keepAliveInitialDelayMs);
-  });
-  limiter
-    .acquire(() => socket.destroyed)
-    .then(
-      () => {
-        if (!socket.destroyed) socket.connect(options.port, options.host);
-      },
-      (error: Error) => socket.destroy(error),
-    );
-  return socket;
 }
