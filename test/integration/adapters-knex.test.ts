@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIamKnex } from '../../src/adapters/knex.js';
 import { createEmulatorFixture, type EmulatorFixture } from '../helpers/emulator-harness.js';
@@ -46,6 +47,27 @@ describe('createIamKnex through the emulator against MariaDB', () => {
       expect(Object.keys(info)).toEqual(['id', 'name']);
       expect(info.name).toMatchObject({ type: 'varchar', maxLength: 50, nullable: true });
       expect(await db.schema.hasColumn('items', 'name')).toBe(true);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('runs Knex migrations (lock table, transactions) on the IAM pool', async () => {
+    const db = createIamKnex(iamOptionsFor(fx));
+    const migrationSource = {
+      getMigrations: async () => ['001_create_knex_tags'],
+      getMigrationName: (name: string) => name,
+      getMigration: async () => ({
+        up: (k: Knex) => k.schema.createTable('knex_tags', (t) => t.string('name').primary()),
+        down: (k: Knex) => k.schema.dropTable('knex_tags'),
+      }),
+    };
+    try {
+      const [batch, applied] = await db.migrate.latest({ migrationSource });
+      expect([batch, applied]).toEqual([1, ['001_create_knex_tags']]);
+      expect(await db.schema.hasTable('knex_tags')).toBe(true);
+      const [, pending] = await db.migrate.list({ migrationSource });
+      expect(pending).toEqual([]);
     } finally {
       await db.destroy();
     }

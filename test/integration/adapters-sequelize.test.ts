@@ -1,4 +1,4 @@
-import { DataTypes, QueryTypes } from 'sequelize';
+import { AccessDeniedError, DataTypes, QueryTypes } from 'sequelize';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIamSequelize } from '../../src/adapters/sequelize.js';
 import { IamOptionsError } from '../../src/index.js';
@@ -83,6 +83,26 @@ describe('createIamSequelize through the emulator against MariaDB', () => {
       expect(refusals).toEqual([1045]);
       // ...and the next one logs in with a freshly signed token.
       await sequelize.query('SELECT 1');
+      expect(sequelize.iam.stats()).toMatchObject({ tokensSigned: 2, loginsRefused: 1 });
+    } finally {
+      await sequelize.close();
+      fx.emulator.faults.reset();
+    }
+  });
+
+  it("rides out a refused login with Sequelize's own retry, on a freshly signed token", async () => {
+    const sequelize = createIamSequelize(iamOptionsFor(fx), {
+      logging: false,
+      pool: { max: 1 },
+      retry: { max: 3, match: [AccessDeniedError] },
+    });
+    try {
+      await sequelize.query('SELECT 1');
+      fx.emulator.faults.rejectNextLogins(1);
+      fx.emulator.faults.dropAllConnections();
+      await settle();
+      const [rows] = await sequelize.query('SELECT 2 AS two');
+      expect(rows).toEqual([{ two: 2 }]);
       expect(sequelize.iam.stats()).toMatchObject({ tokensSigned: 2, loginsRefused: 1 });
     } finally {
       await sequelize.close();
