@@ -219,7 +219,8 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
   if (typeof resolvedRegion !== 'string' || !REGION_SHAPE.test(resolvedRegion)) {
     throw new IamOptionsError(
       'region',
-      `"${String(resolvedRegion)}" is not an AWS region name`,
+      // describe(): String() throws on an object without a prototype (Object.create(null)).
+      `${describe(resolvedRegion)} is not an AWS region name`,
       'Use a region code such as "us-east-1" or "eu-west-3".',
     );
   }
