@@ -83,6 +83,18 @@ describe('resolveOptions', () => {
       { ...base, token: { refreshBeforeExpiryMs: 15 * 60_000 } },
       'token.refreshBeforeExpiryMs',
     ],
+    ['acquireTimeoutMs 0 (no bound)', { ...base, acquireTimeoutMs: 0 }, 'acquireTimeoutMs'],
+    [
+      'acquireTimeoutMs Infinity',
+      { ...base, acquireTimeoutMs: Number.POSITIVE_INFINITY },
+      'acquireTimeoutMs',
+    ],
+    ['acquireTimeoutMs as a string', { ...base, acquireTimeoutMs: '1000' }, 'acquireTimeoutMs'],
+    ['negative validateAfterIdleMs', { ...base, validateAfterIdleMs: -1 }, 'validateAfterIdleMs'],
+    ['validationTimeoutMs 0', { ...base, validationTimeoutMs: 0 }, 'validationTimeoutMs'],
+    ['maxLifetimeMs below 30 s', { ...base, maxLifetimeMs: 5000 }, 'maxLifetimeMs'],
+    ['fractional maxLoginsPerSecond', { ...base, maxLoginsPerSecond: 2.5 }, 'maxLoginsPerSecond'],
+    ['negative endTimeoutMs', { ...base, endTimeoutMs: -5 }, 'endTimeoutMs'],
   ])('%s is refused, naming the option', (_name, options, option) => {
     const err = optionError(options);
     expect(err.option).toBe(option);
@@ -90,6 +102,33 @@ describe('resolveOptions', () => {
     expect(err.step).toBe('options');
     expect(err.hint.length).toBeGreaterThan(10);
     expect(err.message).toContain(option);
+  });
+
+  it('applies the production pool defaults, and takes 0 where 0 means "off"', () => {
+    expect(resolveOptions(base).pool).toEqual({
+      acquireTimeoutMs: 10_000,
+      validateAfterIdleMs: 500,
+      validationTimeoutMs: 2000,
+      maxLifetimeMs: 1_800_000,
+      maxLoginsPerSecond: 20,
+      endTimeoutMs: 10_000,
+    });
+    const r = resolveOptions({
+      ...base,
+      connectionLimit: 5,
+      validateAfterIdleMs: 0,
+      maxLifetimeMs: 0,
+      maxLoginsPerSecond: 0,
+      endTimeoutMs: 0,
+    });
+    expect(r.pool).toMatchObject({
+      validateAfterIdleMs: 0,
+      maxLifetimeMs: 0,
+      maxLoginsPerSecond: 0,
+      endTimeoutMs: 0,
+    });
+    // Pool options are ours, not mysql2's: they do not pass through.
+    expect(r.passThrough).toEqual({ connectionLimit: 5 });
   });
 
   it('does not echo a password it refuses', () => {

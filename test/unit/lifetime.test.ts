@@ -1,0 +1,54 @@
+import type { PoolConnection } from 'mysql2';
+import { describe, expect, it } from 'vitest';
+import { ConnectionLifetimes, LIFETIME_JITTER, retirementAge } from '../../src/pool/lifetime.js';
+
+const connection = () => ({}) as PoolConnection;
+
+describe('connection lifetimes', () => {
+  it('retires between 90% and 100% of maxLifetimeMs, spread by the random draw', () => {
+    expect(retirementAge(60_000, () => 0)).toBe(60_000);
+    expect(retirementAge(60_000, () => 0.999_999)).toBeCloseTo(60_000 * (1 - LIFETIME_JITTER), 0);
+    const ages = Array.from({ length: 200 }, () => retirementAge(1_800_000));
+    expect(Math.min(...ages)).toBeGreaterThanOrEqual(1_620_000);
+    expect(Math.max(...ages)).toBeLessThanOrEqual(1_800_000);
+    // Connections opened together do not retire together.
+    expect(new Set(ages.map((a) => Math.round(a / 1000))).size).toBeGreaterThan(100);
+  });
+
+  it('never retires with maxLifetimeMs 0', () => {
+    expect(retirementAge(0)).toBe(Number.POSITIVE_INFINITY);
+    let now = 0;
+    const lifetimes = new ConnectionLifetimes(0, () => now);
+    const c = connection();
+    lifetimes.opened(c);
+    now = 365 * 86_400_000;
+    expect(lifetimes.isRetired(c)).toBe(false);
+  });
+
+  it('tracks idle time from release to borrow on the pool clock', () => {
+    let now = 1000;
+    const lifetimes = new ConnectionLifetimes(
+      60_000,
+      () => now,
+      () => 0.5,
+    );
+    const c = connection();
+    expect(lifetimes.isOpen(c)).toBe(false);
+    lifetimes.opened(c);
+    expect(lifetimes.isOpen(c)).toBe(true);
+    expect(lifetimes.wasIdle(c)).toBe(false);
+    now += 100;
+    lifetimes.released(c);
+    now += 700;
+    expect(lifetimes.wasIdle(c)).toBe(true);
+    expect(lifetimes.idleMs(c)).toBe(700);
+    lifetimes.borrowed(c);
+    expect(lifetimes.wasIdle(c)).toBe(false);
+    expect(lifetimes.idleMs(c)).toBe(0);
+    expect(lifetimes.ageMs(c)).toBe(800);
+    now = 1000 + 56_999;
+    expect(lifetimes.isRetired(c)).toBe(false); // retires at 57 s with a draw of 0.5
+    now = 1000 + 57_000;
+    expect(lifetimes.isRetired(c)).toBe(true);
+  });
+});
