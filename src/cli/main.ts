@@ -108,6 +108,12 @@ function invokedDirectly(): boolean {
 }
 
 if (invokedDirectly()) {
+  // `rds-iam-pool setup-sql ... | head`: a reader that stops early is not an error worth a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+    });
+  }
   runCli(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -190,6 +190,8 @@ describe.concurrent('rds-iam-pool doctor against the emulator', () => {
     expect(step(report, 'tcp').summary).toContain('ECONNREFUSED');
     expect(step(report, 'tcp').fix).toContain('--connect-port');
     expect(status).toMatchObject({ dns: 'pass', tls: 'skip', credentials: 'pass', login: 'skip' });
+    // A skipped step names the failure at its root, not the skipped step in between.
+    expect(step(report, 'login').summary).toBe('not attempted: tcp failed');
   });
 
   it('fails at credentials when the credentials say they have expired (AWS_CREDENTIAL_EXPIRATION)', async () => {
@@ -202,6 +204,7 @@ describe.concurrent('rds-iam-pool doctor against the emulator', () => {
     expect(result.code, result.stdout + result.stderr).toBe(1);
     expect(report.failedStep).toBe('credentials');
     expect(status).toMatchObject({ tls: 'pass', credentials: 'fail', token: 'skip', login: 'skip' });
+    expect(step(report, 'login').summary).toBe('not attempted: credentials failed');
     expect(step(report, 'credentials').summary).toContain(
       `expired at ${EXPIRED_SESSION_KEY.expiration.toISOString()}`,
     );

@@ -263,7 +263,8 @@ function printReady(out: Output, ready: ReadyInfo, binName: string): void {
       `--connect-host ${ready.listen.host} --connect-port ${ready.listen.port} --ca ${ready.caFile}`,
   );
   out.line(
-    'Connect with the mysql client (MySQL 8 client; with the MariaDB client use --ssl-verify-server-cert):',
+    'Connect with the mysql client (MySQL 8 client; the MariaDB client takes --ssl-verify-server-cert instead of ' +
+      '--ssl-mode and needs no --enable-cleartext-plugin):',
   );
   out.line(
     `  mysql -h ${ready.listen.host} -P ${ready.listen.port} -u ${firstUser} --ssl-ca=${ready.caFile} --ssl-mode=VERIFY_IDENTITY ` +

@@ -51,7 +51,7 @@ export async function checkCredentials(state: DoctorState): Promise<StepOutcome>
     return pass(`from ${from}`, details);
   }
   const expiresAt = facts.expiration.getTime();
-  details.push(`expire at ${facts.expiration.toISOString()}`);
+  details.push(`expiry ${facts.expiration.toISOString()}`);
   if (expiresAt <= now) {
     return fail(
       `the credentials from ${from} expired at ${facts.expiration.toISOString()} (${minutes(now - expiresAt)} ago by this machine's clock)`,

@@ -12,7 +12,7 @@ interface StepDefinition {
   title: string;
   /** Steps that must have passed (or warned) for this one to run. */
   needs: StepId[];
-  /** Why the step did not run when a need failed. */
+  /** Why the step did not run, given the failed step that blocked it (directly or through a skip). */
   skippedBecause: (failed: StepId) => string;
   run(state: DoctorState): Promise<StepOutcome>;
 }
@@ -60,19 +60,24 @@ export interface DoctorHooks {
 export async function runDoctor(input: DoctorInput, hooks: DoctorHooks = {}): Promise<DoctorReport> {
   const state: DoctorState = { input };
   const results = new Map<StepId, StepResult>();
+  // For a skipped step: the failed step at the root of the skip, so the report names the real cause.
+  const skippedBecauseOf = new Map<StepId, StepId>();
   try {
     for (const step of DOCTOR_STEPS) {
-      const blocked = step.needs.find((need) => {
+      let root: StepId | undefined;
+      for (const need of step.needs) {
         const status = results.get(need)?.status;
-        return status === 'fail' || status === 'skip';
-      });
+        if (status === 'fail') root ??= need;
+        if (status === 'skip') root ??= skippedBecauseOf.get(need);
+      }
       let result: StepResult;
-      if (blocked !== undefined) {
+      if (root !== undefined) {
+        skippedBecauseOf.set(step.id, root);
         result = {
           id: step.id,
           title: step.title,
           status: 'skip',
-          summary: step.skippedBecause(blocked),
+          summary: step.skippedBecause(root),
           details: [],
           durationMs: 0,
         };
