@@ -26,36 +26,51 @@ const CREDENTIAL_FIELD =
 
 /** The secrets one test run has handed out, each under a label that is safe to print. */
 export class SecretRegistry {
-  readonly #secrets = new Map<string, string>();
-  readonly #windows = new Map<string, string>();
+  /** Secrets too short for the window index, searched for whole. */
+  readonly #short = new Map<string, string>();
+  /** Every 16-character piece of every longer secret -> where it comes from. */
+  readonly #windows = new Map<string, { label: string; secret: string; offset: number }>();
+  readonly #known = new Set<string>();
 
   /** Registers a secret (and every 16-character piece of it, so fragments are caught too). */
   add(label: string, value: string | undefined): void {
-    if (typeof value !== 'string' || value.length < 8 || this.#secrets.has(value)) return;
-    this.#secrets.set(value, label);
-    for (let i = 0; i + SECRET_WINDOW <= value.length; i++) {
-      const piece = value.slice(i, i + SECRET_WINDOW);
-      if (!this.#windows.has(piece)) this.#windows.set(piece, label);
+    if (typeof value !== 'string' || value.length < 8 || this.#known.has(value)) return;
+    this.#known.add(value);
+    if (value.length < SECRET_WINDOW) {
+      this.#short.set(value, label);
+      return;
+    }
+    for (let offset = 0; offset + SECRET_WINDOW <= value.length; offset++) {
+      const piece = value.slice(offset, offset + SECRET_WINDOW);
+      if (!this.#windows.has(piece)) this.#windows.set(piece, { label, secret: value, offset });
     }
   }
 
   get size(): number {
-    return this.#secrets.size;
+    return this.#known.size;
   }
 
-  /** Every registered secret and fragment found in `text`, as [label, start, end]. */
+  /**
+   * Every registered secret found in `text`, whole or as a 16-character fragment, as
+   * [label, start, end]. One pass over the text with a Map lookup per position: linear in the
+   * text, whatever the number of secrets.
+   */
   find(text: string): Array<[string, number, number]> {
     const hits: Array<[string, number, number]> = [];
-    for (const [value, label] of this.#secrets) {
-      const at = text.indexOf(value);
-      if (at >= 0) hits.push([label, at, at + value.length]);
+    for (const [value, label] of this.#short) {
+      for (let at = text.indexOf(value); at >= 0; at = text.indexOf(value, at + value.length)) {
+        hits.push([label, at, at + value.length]);
+      }
     }
-    if (hits.length > 0 || this.#windows.size === 0) return hits;
-    // Fragments: slide over the text once; a Map lookup per position keeps this linear.
     for (let i = 0; i + SECRET_WINDOW <= text.length; i++) {
-      const label = this.#windows.get(text.slice(i, i + SECRET_WINDOW));
-      if (label !== undefined) {
-        hits.push([`fragment of ${label}`, i, i + SECRET_WINDOW]);
+      const window = this.#windows.get(text.slice(i, i + SECRET_WINDOW));
+      if (window === undefined) continue;
+      const start = i - window.offset;
+      if (start >= 0 && text.startsWith(window.secret, start)) {
+        hits.push([window.label, start, start + window.secret.length]);
+        i = start + window.secret.length - 1;
+      } else {
+        hits.push([`fragment of ${window.label}`, i, i + SECRET_WINDOW]);
         i += SECRET_WINDOW - 1;
       }
     }
