@@ -75,11 +75,12 @@ try {
         iamUser: IAM_USER,
         database: backend.database,
         staticToken,
+        backend,
       },
     },
   };
   rows = [
-    ...(await queryThroughput(ctx)),
+    ...queryThroughput(ctx),
     ...(await newConnectionCost(ctx)),
     ...(await signingCounts(ctx)),
     ...coldStart(ctx),
@@ -127,7 +128,11 @@ if (quick) {
 }
 log(`done in ${elapsed().toFixed(0)} s`);
 
+/** The commit measured, and whether src/ had uncommitted changes (the build takes the working tree). */
 function gitCommit(): string {
-  const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' });
-  return head.status === 0 ? head.stdout.trim() : 'unknown';
+  const git = (...args: string[]) => spawnSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' });
+  const head = git('rev-parse', '--short', 'HEAD');
+  if (head.status !== 0) return 'unknown';
+  const dirty = git('status', '--porcelain', '--', 'src').stdout.trim() !== '';
+  return `${head.stdout.trim()}${dirty ? ' + uncommitted src/ changes' : ''}`;
 }

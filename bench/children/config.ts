@@ -1,4 +1,5 @@
 import net from 'node:net';
+import type { BackendLogin } from '../lib/database.js';
 import type { EmulatorAddress } from '../lib/emulator-process.js';
 
 /** How a child ends when it tried to reach anything but loopback (see offline-guard.ts). */
@@ -13,6 +14,8 @@ export interface ChildConfig {
   database: string;
   /** A token the emulator accepts, for the static-password variants. */
   staticToken: string;
+  /** The backend login, for the direct-to-MariaDB reference. */
+  backend: BackendLogin;
 }
 
 export function readChildConfig(): ChildConfig {

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { CACHE_DIR, REPO_ROOT } from './env.js';
 
-/** The child scripts that run in fresh `node` processes (cold start, memory). */
-export const CHILD_SCRIPTS = ['import-time', 'first-query', 'memory', 'offline-guard'] as const;
+/** The child scripts that run in fresh `node` processes (throughput, cold start, memory). */
+export const CHILD_SCRIPTS = ['throughput', 'import-time', 'first-query', 'memory', 'offline-guard'] as const;
 export type ChildScript = (typeof CHILD_SCRIPTS)[number];
 
 /**

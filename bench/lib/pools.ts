@@ -1,5 +1,4 @@
 import net from 'node:net';
-import { Signer } from '@aws-sdk/rds-signer';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import mysql, { type Pool } from 'mysql2/promise';
 import type { IamPool, IamPoolOptions } from '../../src/index.js';
@@ -29,7 +28,7 @@ export interface VariantOptions {
   connectionLimit: number;
 }
 
-function verifiedTls(emulator: EmulatorAddress) {
+export function verifiedTls(emulator: EmulatorAddress) {
   return { ca: emulator.ca, rejectUnauthorized: true, verifyIdentity: true, minVersion: 'TLSv1.2' } as const;
 }
 
@@ -77,39 +76,6 @@ export function staticTokenPool(o: VariantOptions, token: string): Pool {
     enableCleartextPlugin: true,
     ssl: verifiedTls(o.emulator),
     stream: () => net.connect(o.emulator.port, o.emulator.listenHost),
-  });
-}
-
-/**
- * Hand-wired signing per connection: raw mysql2 whose cleartext auth plugin asks
- * `@aws-sdk/rds-signer` for a new token at every login, the usual fix for `password: token` expiring.
- */
-export function signPerConnectionPool(
-  o: VariantOptions,
-  credentials: AwsCredentialIdentityProvider = countingCredentials(),
-  signings = { count: 0 },
-): Pool {
-  const signer = new Signer({
-    hostname: o.emulator.host,
-    port: o.emulator.endpointPort,
-    username: IAM_USER,
-    region: o.emulator.region,
-    credentials,
-  });
-  return mysql.createPool({
-    host: o.emulator.host,
-    port: o.emulator.endpointPort,
-    user: IAM_USER,
-    database: o.database,
-    connectionLimit: o.connectionLimit,
-    ssl: verifiedTls(o.emulator),
-    stream: () => net.connect(o.emulator.port, o.emulator.listenHost),
-    authPlugins: {
-      mysql_clear_password: () => async () => {
-        signings.count++;
-        return Buffer.from(`${await signer.getAuthToken()}\0`);
-      },
-    },
   });
 }
 

@@ -5,11 +5,11 @@ import {
   directMariaDbPool,
   NO_LOGIN_CAP,
   oursPool,
-  signPerConnectionPool,
   staticTokenPool,
 } from '../lib/pools.js';
 import type { ResultRow } from '../lib/report.js';
 import { timedRounds } from '../lib/rounds.js';
+import { signPerConnectionPool } from '../lib/sign-per-connection.js';
 import { pairedRatio, summarize } from '../lib/stats.js';
 import { loginBurst } from '../lib/workload.js';
 

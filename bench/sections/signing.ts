@@ -1,9 +1,10 @@
 import { Signer } from '@aws-sdk/rds-signer';
 import type { BenchContext } from '../lib/context.js';
 import { BENCH_KEY, IAM_USER } from '../lib/env.js';
-import { countingCredentials, NO_LOGIN_CAP, oursPool, signPerConnectionPool } from '../lib/pools.js';
+import { countingCredentials, NO_LOGIN_CAP, oursPool } from '../lib/pools.js';
 import type { ResultRow } from '../lib/report.js';
 import { timedRounds } from '../lib/rounds.js';
+import { signPerConnectionPool } from '../lib/sign-per-connection.js';
 import { pairedRatio, summarize } from '../lib/stats.js';
 import { loginBurst } from '../lib/workload.js';
 

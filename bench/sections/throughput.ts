@@ -1,107 +1,82 @@
-import type { Pool } from 'mysql2/promise';
 import type { BenchContext } from '../lib/context.js';
-import { directMariaDbPool, oursPool, staticTokenPool } from '../lib/pools.js';
 import type { ResultRow } from '../lib/report.js';
-import { timedRounds } from '../lib/rounds.js';
+import { interleaved, runChild } from '../lib/spawn.js';
 import { pairedRatio, summarize } from '../lib/stats.js';
-import { closedLoop, fillPool } from '../lib/workload.js';
+import { batchSize, CONCURRENCIES, type ThroughputResult } from '../lib/throughput-shape.js';
 
-const POOL_SIZE = 16;
-const CONCURRENCIES = [1, 16, 64] as const;
+const SECTION = 'Query throughput (16 connections)';
 const TARGET = 0.98;
 
 /**
  * Query throughput: `SELECT 1` (the cheapest query, so any per-query overhead of ours shows the
- * most) at concurrency 1, 16 and 64 over a 16-connection pool, connections already open.
+ * most) at concurrency 1, 16 and 64 over a 16-connection pool, connections already open. Each
+ * variant runs in a fresh process per round; rounds alternate the variants.
  */
-export async function queryThroughput(ctx: BenchContext): Promise<ResultRow[]> {
-  const options = {
-    emulator: ctx.emulator.address,
-    database: ctx.backend.database,
-    connectionLimit: POOL_SIZE,
-  };
-  const pools: Record<string, Pool> = {
-    ours: oursPool(ctx.entry, options),
-    static: staticTokenPool(options, ctx.staticToken),
-    direct: directMariaDbPool(ctx.backend, POOL_SIZE),
-  };
+export function queryThroughput(ctx: BenchContext): ResultRow[] {
+  const rounds = ctx.quick ? 2 : 5;
+  const runs = interleaved(['ours', 'static', 'direct'] as const, rounds, (variant) =>
+    runChild<{ results: ThroughputResult[] }>(ctx.runner, ctx.children.throughput, [
+      variant,
+      ctx.quick ? 'quick' : 'full',
+    ]),
+  );
   const rows: ResultRow[] = [];
-  try {
-    for (const pool of Object.values(pools)) await fillPool(pool, POOL_SIZE);
-    for (const concurrency of CONCURRENCIES) {
-      // Enough queries per sample that the last callers' tail is a small part of it.
-      const batch = Math.max(64, concurrency * 8);
-      // Client CPU per query: the overhead itself, and much less sensitive than wall-clock
-      // throughput to other work on a shared machine.
-      const cpu = Object.fromEntries(Object.keys(pools).map((name) => [name, { micros: 0, queries: 0 }]));
-      const tasks = Object.entries(pools).map(([name, pool]) => ({
-        name,
-        fn: async () => {
-          const before = process.cpuUsage();
-          await closedLoop(batch, concurrency, () => pool.query('SELECT 1 AS one'));
-          const used = process.cpuUsage(before);
-          const total = cpu[name];
-          if (total) {
-            total.micros += used.user + used.system;
-            total.queries += batch;
-          }
-        },
-      }));
-      const results = await timedRounds(tasks, {
-        rounds: ctx.quick ? 2 : 6,
-        timeMs: ctx.quick ? 150 : 400,
-        warmupMs: 100,
+  for (const concurrency of CONCURRENCIES) {
+    const batch = batchSize(concurrency);
+    const at = (variant: keyof typeof runs) =>
+      runs[variant].map((run) => {
+        const result = run.results.find((r) => r.concurrency === concurrency);
+        if (!result) throw new Error(`${variant}: no result at concurrency ${concurrency}`);
+        return result;
       });
-      const qps = (name: string) => (results[name] ?? []).map((r) => (batch * 1000) / r.meanMs);
-      const samples = (name: string) => (results[name] ?? []).reduce((n, r) => n + r.samples, 0);
-      const rounds = results.ours?.length ?? 0;
-      const metric = `concurrency ${concurrency}`;
-      const ratio = pairedRatio(qps('ours'), qps('static'));
-      rows.push({
-        section: 'Query throughput (16 connections)',
-        metric,
+    const qps = (variant: keyof typeof runs) => at(variant).map((r) => (batch * 1000) / r.meanMs);
+    const cpu = (variant: keyof typeof runs) => at(variant).map((r) => r.cpuMicrosPerQuery);
+    const samples = (variant: keyof typeof runs) => at(variant).reduce((n, r) => n + r.samples, 0);
+    const ratio = pairedRatio(qps('ours'), qps('static'));
+    const common = {
+      section: SECTION,
+      baseline: 'mysql2 static token',
+      unit: 'queries/s',
+      better: 'higher' as const,
+    };
+    rows.push(
+      {
+        ...common,
+        metric: `concurrency ${concurrency}`,
         subject: 'rds-iam-pool',
-        baseline: 'mysql2 static token',
-        unit: 'queries/s',
         subjectValue: summarize(qps('ours')),
         baselineValue: summarize(qps('static')),
         ratio,
-        better: 'higher',
-        runs: `${rounds} rounds, ${samples('ours')}+${samples('static')} samples of ${batch} queries`,
+        runs: `${rounds} processes each, ${samples('ours')}+${samples('static')} samples of ${batch} queries`,
         target: { text: `>= ${TARGET}x`, value: TARGET, met: ratio.median >= TARGET },
-      });
-      rows.push({
-        section: 'Query throughput (16 connections)',
-        metric,
+      },
+      {
+        ...common,
+        metric: `concurrency ${concurrency}`,
         subject: 'direct MariaDB, no TLS/emulator',
-        baseline: 'mysql2 static token',
-        unit: 'queries/s',
         subjectValue: summarize(qps('direct')),
         baselineValue: summarize(qps('static')),
         ratio: pairedRatio(qps('direct'), qps('static')),
-        better: 'higher',
-        runs: `${rounds} rounds, ${samples('direct')} samples`,
+        runs: `${rounds} processes, ${samples('direct')} samples`,
         reference: true,
-      });
-      const cpuPerQuery = (name: string) => (cpu[name]?.micros ?? 0) / (cpu[name]?.queries ?? 1);
-      rows.push({
-        section: 'Query throughput (16 connections)',
+      },
+      {
+        ...common,
+        // Client CPU per query: the overhead itself, and far less sensitive than wall-clock
+        // throughput to other work on a shared machine.
         metric: `client CPU per query, concurrency ${concurrency}`,
         subject: 'rds-iam-pool',
-        baseline: 'mysql2 static token',
         unit: 'µs',
-        subjectValue: summarize([cpuPerQuery('ours')]),
-        baselineValue: summarize([cpuPerQuery('static')]),
-        ratio: summarize([cpuPerQuery('ours') / cpuPerQuery('static')]),
         better: 'lower',
-        runs: `${cpu.ours?.queries ?? 0}+${cpu.static?.queries ?? 0} queries (process.cpuUsage)`,
-      });
-      ctx.log(
-        `throughput c=${concurrency}: ours/static ${ratio.median.toFixed(3)}, CPU/query ${cpuPerQuery('ours').toFixed(0)} vs ${cpuPerQuery('static').toFixed(0)} µs`,
-      );
-    }
-  } finally {
-    await Promise.all(Object.values(pools).map((p) => p.end()));
+        subjectValue: summarize(cpu('ours')),
+        baselineValue: summarize(cpu('static')),
+        ratio: pairedRatio(cpu('ours'), cpu('static')),
+        runs: `${rounds} processes each (process.cpuUsage)`,
+      },
+    );
+    ctx.log(
+      `throughput c=${concurrency}: ours/static ${ratio.median.toFixed(3)}, CPU/query ${summarize(cpu('ours')).median.toFixed(0)} vs ${summarize(cpu('static')).median.toFixed(0)} µs`,
+    );
   }
   return rows;
 }
