@@ -15,8 +15,9 @@ function targetHost(args: unknown[]): string | undefined {
   // net.connect() passes its normalized [options, callback] pair.
   if (Array.isArray(first)) first = first[0];
   if (typeof first === 'object' && first !== null) {
-    const options = first as { host?: string; path?: string };
-    if (options.path !== undefined) return undefined;
+    const options = first as { host?: string; path?: string | null };
+    // As net does: a truthy `path` is a local (IPC) socket; https passes `path: null`.
+    if (options.path) return undefined;
     return options.host ?? 'localhost';
   }
   if (typeof first === 'number' || (typeof first === 'string' && /^\d+$/.test(first))) {
