@@ -29,7 +29,7 @@ export class SecretRegistry {
   /** Secrets too short for the window index, searched for whole. */
   readonly #short = new Map<string, string>();
   /** Every 16-character piece of every longer secret -> where it comes from. */
-  readonly #windows = new Map<string, { label: string; secret: string; offset: number }>();
+  readonly #windows = new Map<string, Array<{ label: string; secret: string; offset: number }>>();
   readonly #known = new Set<string>();
 
   /** Registers a secret (and every 16-character piece of it, so fragments are caught too). */
@@ -42,7 +42,9 @@ export class SecretRegistry {
     }
     for (let offset = 0; offset + SECRET_WINDOW <= value.length; offset++) {
       const piece = value.slice(offset, offset + SECRET_WINDOW);
-      if (!this.#windows.has(piece)) this.#windows.set(piece, { label, secret: value, offset });
+      const owners = this.#windows.get(piece);
+      if (owners) owners.push({ label, secret: value, offset });
+      else this.#windows.set(piece, [{ label, secret: value, offset }]);
     }
   }
 
@@ -63,14 +65,16 @@ export class SecretRegistry {
       }
     }
     for (let i = 0; i + SECRET_WINDOW <= text.length; i++) {
-      const window = this.#windows.get(text.slice(i, i + SECRET_WINDOW));
-      if (window === undefined) continue;
-      const start = i - window.offset;
-      if (start >= 0 && text.startsWith(window.secret, start)) {
-        hits.push([window.label, start, start + window.secret.length]);
-        i = start + window.secret.length - 1;
+      const owners = this.#windows.get(text.slice(i, i + SECRET_WINDOW));
+      if (owners === undefined) continue;
+      // Secrets can share a piece (a common prefix); prefer one that is there whole.
+      const whole = owners.find((o) => i >= o.offset && text.startsWith(o.secret, i - o.offset));
+      if (whole) {
+        const start = i - whole.offset;
+        hits.push([whole.label, start, start + whole.secret.length]);
+        i = start + whole.secret.length - 1;
       } else {
-        hits.push([`fragment of ${window.label}`, i, i + SECRET_WINDOW]);
+        hits.push([`fragment of ${owners[0]?.label}`, i, i + SECRET_WINDOW]);
         i += SECRET_WINDOW - 1;
       }
     }
