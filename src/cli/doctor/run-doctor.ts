@@ -42,7 +42,7 @@ export const DOCTOR_STEPS: readonly StepDefinition[] = [
     needs: ['tls', 'token'],
     skippedBecause: (failed) =>
       failed === 'tls'
-        ? 'not attempted: TLS did not verify, and a token is sent only over verified TLS'
+        ? 'not attempted: TLS failed, and a token is sent only over verified TLS'
         : `not attempted: ${failed} failed`,
     run: checkLogin,
   },
