@@ -1,6 +1,7 @@
 /**
  * Cold start, part 1: how long `import` of one variant's entry takes in a fresh process.
- * argv[2]: mysql2 | ours | hand-wired | wrapper.
+ * argv[2]: mysql2 | ours | hand-wired | wrapper | ours-steps (where ours' import time goes: its
+ * dependencies one after another, then the entry itself).
  */
 import { pathToFileURL } from 'node:url';
 import type { PackageEntry } from '../lib/pools.js';
@@ -24,6 +25,24 @@ switch (variant) {
     const caStart = performance.now();
     entry.defaultRdsCa();
     result = { importMs, defaultCaMs: since(caStart) };
+    break;
+  }
+  case 'ours-steps': {
+    result = {};
+    let stepStart = start;
+    const step = (name: string) => {
+      result[name] = since(stepStart);
+      stepStart = performance.now();
+    };
+    await import('mysql2');
+    step('mysql2');
+    await import('lru-cache');
+    step('lru-cache');
+    await import('@smithy/signature-v4');
+    step('@smithy/signature-v4');
+    await import(oursUrl);
+    step('rds-iam-pool itself');
+    result.importMs = since(start);
     break;
   }
   case 'hand-wired':

@@ -48,8 +48,8 @@ export async function signingCounts(ctx: BenchContext): Promise<ResultRow[]> {
     throw new Error(`expected ${logins} logins, the pool counted ${oursStats.connectionsOpened}`);
   }
   ctx.log(`signing counts: ours ${oursStats.tokensSigned} signed / hand-wired ${handSignings.count}`);
-  const metric = `${logins.toLocaleString('en-US')} new connections, one refresh window`;
-  const runs = `1 run of ${logins} logins each`;
+  const metric = `${logins.toLocaleString('en-US')} new connections`;
+  const runs = `1 run of ${logins} logins each, within one refresh window`;
   const detail = {
     oursLogins: oursStats.connectionsOpened,
     oursCacheHits: oursStats.cacheHits,
@@ -61,7 +61,7 @@ export async function signingCounts(ctx: BenchContext): Promise<ResultRow[]> {
   const rows: ResultRow[] = [
     {
       section: SECTION,
-      metric: `tokens signed, ${metric}`,
+      metric: `tokens signed for ${metric}`,
       subject: 'rds-iam-pool',
       baseline: 'mysql2 + rds-signer per connection',
       unit: 'count',
@@ -75,7 +75,7 @@ export async function signingCounts(ctx: BenchContext): Promise<ResultRow[]> {
     },
     {
       section: SECTION,
-      metric: `credential-provider calls, ${metric}`,
+      metric: `credential calls for ${metric}`,
       subject: 'rds-iam-pool',
       baseline: 'mysql2 + rds-signer per connection',
       unit: 'count',
