@@ -285,10 +285,9 @@ export class Session {
       return session;
     } catch (err) {
       if (err instanceof BackendRefused) throw new LoginRejected('backend-refused', err.payload);
-      throw new LoginRejected(
-        'backend-unavailable',
-        encodeErr(2013, 'HY000', 'Lost connection to backend during login'),
-      );
+      // What a MySQL server says to a login it cannot serve while going down or coming up. (2013 is
+      // a client-side error number no server sends; drivers have no code for it.)
+      throw new LoginRejected('backend-unavailable', encodeErr(1053, '08S01', 'Server shutdown in progress'));
     }
   }
 
