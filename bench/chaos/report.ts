@@ -1,0 +1,96 @@
+import type { Verification, WorkloadCounts } from './workload.js';
+
+/** One line of the matrix. */
+export interface ScenarioRow {
+  name: string;
+  counts: WorkloadCounts;
+  verification: Verification;
+  /** Logins the emulator accepted (server side). */
+  logins: number;
+  /** Tokens the pool signed. */
+  signings: number;
+  /** From the end of the fault to the first request started after it that succeeded; undefined = never. */
+  recoveryMs: number | undefined;
+  /** pool.end() did not settle within the hang bound. */
+  endHung: boolean;
+  /** Failure codes, most frequent first, and the emulator's refusal reasons. */
+  failureCodes: Record<string, number>;
+  refusals: Record<string, number>;
+  problems: string[];
+}
+
+export const COLUMNS = [
+  'scenario',
+  'requests',
+  'ok',
+  'failed (typed)',
+  'untyped',
+  'hangs',
+  'lost',
+  'duplicated',
+  'ambiguous',
+  'logins',
+  'signings',
+  'recovery',
+  'verdict',
+] as const;
+
+export function cells(row: ScenarioRow): string[] {
+  const failed = row.counts.requests - row.counts.ok - row.counts.hangs;
+  const untyped = sum(row.counts.untypedFailures);
+  return [
+    row.name,
+    String(row.counts.requests),
+    String(row.counts.ok),
+    String(failed - untyped),
+    String(untyped),
+    String(row.counts.hangs + (row.endHung ? 1 : 0)),
+    String(row.verification.lost),
+    String(row.verification.duplicated),
+    String(row.verification.ambiguous),
+    String(row.logins),
+    String(row.signings),
+    row.recoveryMs === undefined ? 'never' : `${(row.recoveryMs / 1000).toFixed(2)} s`,
+    row.problems.length === 0 ? 'PASS' : 'FAIL',
+  ];
+}
+
+function sum(record: Record<string, number>): number {
+  return Object.values(record).reduce((a, b) => a + b, 0);
+}
+
+export function topCounts(record: Record<string, number>, limit = 4): string {
+  const entries = Object.entries(record).sort((a, b) => b[1] - a[1]);
+  if (entries.length === 0) return 'none';
+  const shown = entries.slice(0, limit).map(([k, v]) => `${k} ×${v}`);
+  return entries.length > limit ? `${shown.join(', ')}, …` : shown.join(', ');
+}
+
+export function textTable(rows: readonly ScenarioRow[]): string {
+  const table = [COLUMNS.map(String), ...rows.map(cells)];
+  const widths = COLUMNS.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
+  return table
+    .map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '))
+    .join('\n');
+}
+
+export function markdownTable(rows: readonly ScenarioRow[]): string {
+  const header = `| ${COLUMNS.join(' | ')} |`;
+  const rule = `| ${COLUMNS.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`;
+  const body = rows.map((row) => `| ${cells(row).join(' | ')} |`);
+  return [header, rule, ...body].join('\n');
+}
+
+/** Per scenario: what failed with which code, and why the emulator refused logins. */
+export function detailLines(rows: readonly ScenarioRow[]): string {
+  return rows
+    .map((row) => {
+      const lines = [
+        `${row.name}: failures ${topCounts(row.failureCodes)}; server refused ${topCounts(row.refusals)}; ` +
+          `committed ${row.verification.committed}, torn ${row.verification.torn}, unexpected ${row.verification.unexpected}`,
+      ];
+      for (const problem of row.problems) lines.push(`  PROBLEM: ${problem}`);
+      return lines.join('\n');
+    })
+    .join('\n');
+}

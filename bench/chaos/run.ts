@@ -1,0 +1,197 @@
+/**
+ * `npm run chaos`: a fault matrix through the local RDS IAM emulator against the real MariaDB,
+ * with a steady workload of reads, single-row writes and two-row transactions, then a long fuzz
+ * run. Every hop is on loopback; nothing talks to AWS. Prints one line per scenario and exits
+ * non-zero when any scenario breaks a promise (a hang, a lost, duplicated or torn write, an
+ * untyped error, a scenario check) or a fuzz property fails.
+ *
+ *   npm run chaos                                   the whole matrix and 10 000 fuzz inputs per property
+ *   npm run chaos -- --only tcp-refused,baseline    some scenarios
+ *   npm run chaos -- --fuzz-runs 0                  no fuzzing
+ *   npm run chaos -- --markdown out.md              also write the matrix as a markdown table
+ *   npm run chaos -- --seed 42                      reproduce a fuzz run (the seed is printed)
+ *   npm run chaos -- --plant-damage --only baseline --fuzz-runs 0
+ *                                                   checks the checker: deletes one committed row and
+ *                                                   copies another before the read-back; must FAIL
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import {
+  type BackendLogin,
+  createChaosDatabase,
+  dropChaosDatabase,
+  jumpableClock,
+  rootConnection,
+  startStack,
+} from './environment.js';
+import { runLongFuzz } from './fuzz.js';
+import { detailLines, markdownTable, type ScenarioRow, textTable } from './report.js';
+import { SCENARIOS, type Scenario, sleep } from './scenarios.js';
+import { Workload } from './workload.js';
+
+/** The whole run is killed past this, whatever state it is in: it must stop by itself. */
+const RUN_LIMIT_MS = 8 * 60_000;
+/** A request (or pool.end()) not settled within this is a hang. */
+const HANG_BOUND_MS = 15_000;
+const WARMUP_MS = 2000;
+/** After the fault: at least this long, and until one request succeeded (at most RECOVERY_LIMIT_MS). */
+const RECOVERY_MS = 3000;
+const RECOVERY_LIMIT_MS = 20_000;
+const WORKLOAD = { workers: 8, hangBoundMs: HANG_BOUND_MS, pauseMs: 5 };
+
+const { values: args } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    'fuzz-runs': { type: 'string', default: '10000' },
+    seed: { type: 'string' },
+    markdown: { type: 'string' },
+    'plant-damage': { type: 'boolean', default: false },
+  },
+});
+
+const started = performance.now();
+const log = (line: string) =>
+  console.log(`[${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}`);
+
+const watchdog = setTimeout(() => {
+  console.error(`chaos: still running after ${RUN_LIMIT_MS / 60_000} min; stopping (this is a failure)`);
+  process.exit(2);
+}, RUN_LIMIT_MS);
+watchdog.unref();
+
+function withBound<T>(promise: Promise<T>, ms: number): Promise<T | 'timed-out'> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<'timed-out'>((resolve) => {
+      timer = setTimeout(() => resolve('timed-out'), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+async function runScenario(scenario: Scenario, login: BackendLogin): Promise<ScenarioRow> {
+  const table = `w_${scenario.name.replace(/[^a-z0-9]/g, '_')}`;
+  const root = await rootConnection();
+  try {
+    await root.query(`DROP TABLE IF EXISTS ${table}`);
+    await root.query(Workload.createTableSql(table));
+    const setup = scenario.setup?.() ?? {};
+    const clock = jumpableClock();
+    const stack = await startStack({
+      login,
+      ...(setup.keys ? { keys: setup.keys } : {}),
+      ...(setup.credentials ? { credentials: setup.credentials } : {}),
+      emulatorClock: clock.now,
+      pool: { clock: clock.now, ...setup.pool },
+    });
+    const workload = new Workload(stack.pool, table, WORKLOAD);
+    const ctx = { stack, clock, workload };
+    try {
+      workload.start();
+      await sleep(WARMUP_MS);
+      const window = await scenario.inject(ctx);
+      await sleep(RECOVERY_MS);
+      const recoveryDeadline = performance.now() + RECOVERY_LIMIT_MS;
+      while (workload.recoveryMs(window.end) === undefined && performance.now() < recoveryDeadline) {
+        await sleep(100);
+      }
+      await workload.stop();
+      const ended = await withBound(stack.pool.end(), HANG_BOUND_MS);
+      if (args['plant-damage']) {
+        // A lost write and a duplicated one, behind the workload's back: the read-back must see both.
+        await root.query(`DELETE FROM ${table} ORDER BY seq LIMIT 1`);
+        await root.query(
+          `INSERT INTO ${table} (id, worker) SELECT id, worker FROM ${table} ORDER BY seq DESC LIMIT 1`,
+        );
+      }
+      const verification = await workload.verify(root);
+      const counts = workload.counts;
+      const emulatorStats = stack.emulator.stats();
+      const row: ScenarioRow = {
+        name: scenario.name,
+        counts,
+        verification,
+        logins: emulatorStats.loginsAccepted,
+        signings: stack.pool.iam.stats().tokensSigned,
+        recoveryMs: workload.recoveryMs(window.end),
+        endHung: ended === 'timed-out',
+        failureCodes: { ...counts.typedFailures, ...counts.untypedFailures },
+        refusals: emulatorStats.loginsRejected,
+        problems: [],
+      };
+      const p = row.problems;
+      if (counts.hangs > 0) p.push(`${counts.hangs} request(s) did not settle within ${HANG_BOUND_MS} ms`);
+      if (row.endHung) p.push(`pool.end() did not settle within ${HANG_BOUND_MS} ms`);
+      if (verification.lost > 0) p.push(`${verification.lost} committed write(s) missing`);
+      if (verification.duplicated > 0) p.push(`${verification.duplicated} id(s) written more than once`);
+      if (verification.torn > 0) p.push(`${verification.torn} transaction(s) half applied`);
+      if (verification.unexpected > 0) p.push(`${verification.unexpected} row(s) nobody wrote`);
+      const untyped = Object.keys(counts.untypedFailures);
+      if (untyped.length > 0) p.push(`errors without a code: ${untyped.join('; ')}`);
+      if (row.recoveryMs === undefined) p.push('no request succeeded after the fault');
+      if (verification.committed === 0) p.push('no write committed at all: the workload did not run');
+      p.push(...(scenario.check?.(ctx, window) ?? []));
+      return row;
+    } finally {
+      await workload.stop();
+      await withBound(stack.pool.end(), HANG_BOUND_MS);
+      await stack.close();
+    }
+  } finally {
+    await root.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+    await root.end();
+  }
+}
+
+async function main(): Promise<number> {
+  const only = args.only?.split(',').map((s) => s.trim());
+  const scenarios = only ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS;
+  if (only && scenarios.length !== only.length) {
+    const known = SCENARIOS.map((s) => s.name).join(', ');
+    console.error(`unknown scenario in --only; known: ${known}`);
+    return 2;
+  }
+  const fuzzRuns = Number(args['fuzz-runs']);
+  const seed = args.seed === undefined ? Date.now() % 1_000_000 : Number(args.seed);
+
+  log(
+    `chaos: ${scenarios.length} scenario(s), fuzz ${fuzzRuns} inputs per property (seed ${seed}); loopback only`,
+  );
+  const login = await createChaosDatabase();
+  const rows: ScenarioRow[] = [];
+  let fuzzFailed = false;
+  try {
+    for (const scenario of scenarios) {
+      log(`${scenario.name}: ${scenario.fault}`);
+      const row = await runScenario(scenario, login);
+      rows.push(row);
+      log(`${scenario.name}: ${row.problems.length === 0 ? 'PASS' : `FAIL (${row.problems.join('; ')})`}`);
+    }
+    if (fuzzRuns > 0) {
+      const results = await runLongFuzz(login, fuzzRuns, seed, log);
+      fuzzFailed = results.some((r) => r.failure !== undefined);
+    }
+  } finally {
+    await dropChaosDatabase();
+  }
+
+  console.log(`\n${textTable(rows)}\n\n${detailLines(rows)}\n`);
+  if (args.markdown) {
+    writeFileSync(args.markdown, `${markdownTable(rows)}\n`);
+    log(`markdown table written to ${args.markdown}`);
+  }
+  const failed = rows.filter((r) => r.problems.length > 0).length;
+  log(
+    `chaos: ${rows.length - failed} of ${rows.length} scenario(s) passed` +
+      (fuzzRuns > 0 ? `, fuzz ${fuzzFailed ? 'FAILED' : 'passed'}` : ''),
+  );
+  return failed > 0 || fuzzFailed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error('chaos: the runner itself failed:', err);
+    process.exit(2);
+  },
+);
