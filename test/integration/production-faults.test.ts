@@ -197,4 +197,32 @@ describe('production faults: 50 callers through the emulator', () => {
       await pool.end();
     }
   });
+
+  it('shares the retry budget while the endpoint is down: one attempt per borrow after a full failed cycle', async () => {
+    const pool = poolFor(fx, { retry: { retries: 3, minTimeoutMs: 5, maxTimeoutMs: 10 } });
+    try {
+      await pool.query('SELECT 1');
+      fx.emulator.faults.stopAccepting();
+      fx.emulator.faults.dropAllConnections();
+      await settle();
+      const retriesOf = async () => {
+        const before = pool.iam.stats().transientRetries;
+        const error = await pool.query('SELECT 1').catch((err: unknown) => err);
+        expect(error).toBeInstanceOf(IamConnectError);
+        return pool.iam.stats().transientRetries - before;
+      };
+      expect(await retriesOf()).toBe(3); // the first borrow finds out: four attempts
+      expect(await retriesOf()).toBe(1); // later ones try once more and fail at once
+      expect(await retriesOf()).toBe(1);
+      fx.emulator.faults.resumeAccepting();
+      await pool.query('SELECT 1'); // a login succeeds: the endpoint is up again
+      fx.emulator.faults.stopAccepting();
+      fx.emulator.faults.dropAllConnections();
+      await settle();
+      expect(await retriesOf()).toBe(3); // a new outage gets a full cycle again
+    } finally {
+      fx.emulator.faults.reset();
+      await pool.end();
+    }
+  });
 });

@@ -34,14 +34,27 @@ async function connectionId(pool: IamPool): Promise<number> {
  * on open connections are swallowed and nothing is closed, as when a NAT forgets a flow or a
  * failed-over instance vanishes. New connections still pass.
  */
-async function startRelay(targetPort: number) {
+async function startRelay(targetPort: number, options: { cutTlsHandshakes?: number } = {}) {
   const open = new Set<{ client: net.Socket; upstream: net.Socket }>();
   const silenced: net.Socket[] = [];
+  let toCut = options.cutTlsHandshakes ?? 0;
   const server = net.createServer((client) => {
     const upstream = net.connect(targetPort, '127.0.0.1');
     const pair = { client, upstream };
     open.add(pair);
-    client.pipe(upstream);
+    if (toCut > 0) {
+      // Cut this connection as the TLS handshake starts: once the client has sent more than its
+      // SSLRequest (4 + 32 bytes), what follows is the ClientHello.
+      toCut--;
+      let sent = 0;
+      client.on('data', (chunk: Buffer) => {
+        sent += chunk.length;
+        if (sent > 36) {
+          client.destroy();
+          upstream.destroy();
+        } else upstream.write(chunk);
+      });
+    } else client.pipe(upstream);
     upstream.pipe(client);
     const close = () => {
       open.delete(pair);
@@ -118,7 +131,7 @@ describe('production pool behaviour through the emulator', () => {
 
     it('bounds a login that does not finish, and names the pool state', async () => {
       fx.emulator.faults.delayHandshake(3000);
-      const pool = poolFor(fx, { acquireTimeoutMs: 250 });
+      const pool = poolFor(fx, { acquireTimeoutMs: 250, endTimeoutMs: 50 });
       try {
         const error = await pool.query('SELECT 1').catch((err: unknown) => err);
         expect(error).toBeInstanceOf(IamAcquireTimeoutError);
@@ -172,6 +185,21 @@ describe('production pool behaviour through the emulator', () => {
         clock.advance(60_000);
         expect(await connectionId(pool)).not.toBe(first);
         expect(pool.iam.stats()).toMatchObject({ deadOnBorrow: 1, connectionsOpened: 2 });
+      } finally {
+        await pool.end();
+        await relay.close();
+      }
+    });
+  });
+
+  describe('a server that drops the connection during the TLS handshake', () => {
+    it('is retried like any network failure, not reported as a certificate that failed verification', async () => {
+      const relay = await startRelay(fx.emulator.port, { cutTlsHandshakes: 2 });
+      const pool = poolFor(fx, { connectPort: relay.port });
+      try {
+        const [rows] = await pool.query<Row[]>('SELECT 1 AS ok');
+        expect(rows[0]?.ok).toBe(1);
+        expect(pool.iam.stats()).toMatchObject({ transientRetries: 2, connectionsOpened: 1 });
       } finally {
         await pool.end();
         await relay.close();
