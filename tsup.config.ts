@@ -9,7 +9,9 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node20',
-  splitting: false,
+  // Shared chunks: an adapter and the main entry load one copy of the core, so `instanceof
+  // IamAuthError` holds across subpaths (esbuild splitting; tsup applies it to CJS too).
+  splitting: true,
   // p-retry 7 ships ESM only; bundling it keeps the CommonJS build loadable on every Node 20.
   noExternal: ['p-retry', 'is-network-error'],
 });
