@@ -1,0 +1,50 @@
+// Checks on the built package, run after `npm run build` by `npm run check:package`:
+// the main entry stays light, and every subpath shares one copy of the core.
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const failures = [];
+
+const esm = await import('rds-iam-pool');
+const { createIamDrizzle } = await import('rds-iam-pool/adapters/drizzle');
+try {
+  createIamDrizzle({ host: 'db.example.com', user: 'u' }); // no region: throws IamOptionsError
+  failures.push('createIamDrizzle accepted options without a region');
+} catch (err) {
+  if (!(err instanceof esm.IamAuthError))
+    failures.push('ESM: an adapter error is not an instance of IamAuthError');
+}
+
+const cjs = require('rds-iam-pool');
+const { createIamKnex } = require('rds-iam-pool/adapters/knex');
+try {
+  createIamKnex({ host: 'db.example.com', user: 'u' });
+  failures.push('createIamKnex accepted options without a region');
+} catch (err) {
+  if (!(err instanceof cjs.IamAuthError))
+    failures.push('CJS: an adapter error is not an instance of IamAuthError');
+}
+
+// The main entry must not load the emulator, the CLI or an ORM (cold start): ask a fresh process.
+const loaded = JSON.parse(
+  execFileSync(
+    process.execPath,
+    ['-e', "require('rds-iam-pool'); console.log(JSON.stringify(Object.keys(require.cache)))"],
+    {
+      encoding: 'utf8',
+    },
+  ),
+);
+const heavy = loaded.filter((path) =>
+  /node-forge|[\\/]emulator[\\/]|[\\/]cli[\\/]|[\\/](knex|sequelize|typeorm|drizzle-orm|kysely|@aws-sdk)[\\/]/.test(
+    path,
+  ),
+);
+if (heavy.length > 0) failures.push(`require('rds-iam-pool') loaded: ${heavy.slice(0, 3).join(', ')}`);
+
+if (failures.length > 0) {
+  console.error(`check-dist: ${failures.length} problem(s)\n- ${failures.join('\n- ')}`);
+  process.exit(1);
+}
+console.log('check-dist: adapters share the core; the main entry loads no emulator, CLI or ORM');
