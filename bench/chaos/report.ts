@@ -16,6 +16,8 @@ export interface ScenarioRow {
   /** Failure codes, most frequent first, and the emulator's refusal reasons. */
   failureCodes: Record<string, number>;
   refusals: Record<string, number>;
+  /** Errors, events and diagnostics messages checked for secrets, and what was found. */
+  leakScan: { scanned: number; findings: number };
   problems: string[];
 }
 
@@ -87,7 +89,8 @@ export function detailLines(rows: readonly ScenarioRow[]): string {
     .map((row) => {
       const lines = [
         `${row.name}: failures ${topCounts(row.failureCodes)}; server refused ${topCounts(row.refusals)}; ` +
-          `committed ${row.verification.committed}, torn ${row.verification.torn}, unexpected ${row.verification.unexpected}`,
+          `committed ${row.verification.committed}, torn ${row.verification.torn}, unexpected ${row.verification.unexpected}; ` +
+          `leak scan ${row.leakScan.scanned} errors/events/messages, ${row.leakScan.findings} finding(s)`,
       ];
       for (const problem of row.problems) lines.push(`  PROBLEM: ${problem}`);
       return lines.join('\n');

@@ -11,13 +11,14 @@
  *   npm run chaos -- --markdown out.md              also write the matrix as a markdown table
  *   npm run chaos -- --seed 42                      reproduce a fuzz run (the seed is printed)
  *   npm run chaos -- --plant-damage --only baseline --fuzz-runs 0
- *                                                   checks the checker: deletes one committed row and
- *                                                   copies another before the read-back; must FAIL
+ *                                                   checks the checker: deletes one committed row,
+ *                                                   copies another and plants a secret in an error; must FAIL
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   type BackendLogin,
+  CHAOS_KEY,
   createChaosDatabase,
   dropChaosDatabase,
   jumpableClock,
@@ -25,6 +26,7 @@ import {
   startStack,
 } from './environment.js';
 import { runLongFuzz } from './fuzz.js';
+import { LeakCheck } from './leak-check.js';
 import { detailLines, markdownTable, type ScenarioRow, textTable } from './report.js';
 import { SCENARIOS, type Scenario, sleep } from './scenarios.js';
 import { Workload } from './workload.js';
@@ -76,6 +78,7 @@ async function runScenario(scenario: Scenario, login: BackendLogin): Promise<Sce
     await root.query(`DROP TABLE IF EXISTS ${table}`);
     await root.query(Workload.createTableSql(table));
     const setup = scenario.setup?.() ?? {};
+    const leaks = new LeakCheck(setup.keys ?? [CHAOS_KEY]);
     const clock = jumpableClock();
     const stack = await startStack({
       login,
@@ -84,7 +87,11 @@ async function runScenario(scenario: Scenario, login: BackendLogin): Promise<Sce
       emulatorClock: clock.now,
       pool: { clock: clock.now, ...setup.pool },
     });
-    const workload = new Workload(stack.pool, table, WORKLOAD);
+    leaks.watch(stack.pool);
+    const workload = new Workload(stack.pool, table, {
+      ...WORKLOAD,
+      onError: (error) => leaks.scan('a failed request', error),
+    });
     const ctx = { stack, clock, workload };
     try {
       workload.start();
@@ -103,6 +110,8 @@ async function runScenario(scenario: Scenario, login: BackendLogin): Promise<Sce
         await root.query(
           `INSERT INTO ${table} (id, worker) SELECT id, worker FROM ${table} ORDER BY seq DESC LIMIT 1`,
         );
+        // And an error that carries the secret key: the leak check must see it.
+        leaks.scan('a planted error', new Error(`credentials: ${CHAOS_KEY.secretAccessKey}`));
       }
       const verification = await workload.verify(root);
       const counts = workload.counts;
@@ -117,6 +126,7 @@ async function runScenario(scenario: Scenario, login: BackendLogin): Promise<Sce
         endHung: ended === 'timed-out',
         failureCodes: { ...counts.typedFailures, ...counts.untypedFailures },
         refusals: emulatorStats.loginsRejected,
+        leakScan: { scanned: leaks.scanned, findings: leaks.findings.length },
         problems: [],
       };
       const p = row.problems;
@@ -130,12 +140,14 @@ async function runScenario(scenario: Scenario, login: BackendLogin): Promise<Sce
       if (untyped.length > 0) p.push(`errors without a code: ${untyped.join('; ')}`);
       if (row.recoveryMs === undefined) p.push('no request succeeded after the fault');
       if (verification.committed === 0) p.push('no write committed at all: the workload did not run');
+      for (const finding of leaks.findings.slice(0, 5)) p.push(`leak: ${finding.source}: ${finding.kind}`);
       p.push(...(scenario.check?.(ctx, window) ?? []));
       return row;
     } finally {
       await workload.stop();
       await withBound(stack.pool.end(), HANG_BOUND_MS);
       await stack.close();
+      leaks.close();
     }
   } finally {
     await root.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);

@@ -16,6 +16,8 @@ export interface WorkloadOptions {
   hangBoundMs: number;
   /** Pause between one caller's requests, to keep two shared cores usable by the emulator. */
   pauseMs: number;
+  /** Sees every error a request failed with (the leak check inspects them). */
+  onError?: (error: unknown) => void;
 }
 
 export interface WorkloadCounts {
@@ -205,6 +207,7 @@ export class Workload {
         this.#outcomes.push({ startedAt, ok: true });
       }
     } catch (err) {
+      this.#options.onError?.(err);
       const code = errorCode(err);
       this.#outcomes.push({ startedAt, ok: false, ...(code === undefined ? {} : { code }) });
       const bucket = code === undefined ? this.#counts.untypedFailures : this.#counts.typedFailures;
