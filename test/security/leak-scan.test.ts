@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
 import diagnosticsChannel, { channel } from 'node:diagnostics_channel';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IamConnectError, IamLoginError, type IamPool, signAuthToken } from '../../src/index.js';
 import {
@@ -147,10 +149,39 @@ describe('secret-leak scan', () => {
     Reflect.deleteProperty(pool.iam, 'lastToken');
     expect(findings.map((f) => f.source)).toEqual(
       expect.arrayContaining([
-        'mysql2 pool of createIamPool (util.inspect) (bytes of an inspected Buffer)',
+        'mysql2 pool of createIamPool (util.inspect) (bytes shown as hex)',
         'pool.iam (util.inspect)',
       ]),
     );
+  });
+
+  it("catches a token in mysql2's packet dump (debug: true prints every packet as hex)", async () => {
+    resetCollected();
+    const state = leakScanState();
+    state.muted = true;
+    try {
+      const connection = await mysql.createConnection({
+        host: fx.emulator.host,
+        port: fx.emulator.endpointPort,
+        user: 'iam_app',
+        database: fx.database,
+        stream: () => net.connect(fx.emulator.port, '127.0.0.1'),
+        ssl: { ca: fx.emulator.ca, rejectUnauthorized: true, verifyIdentity: true },
+        authPlugins: { mysql_clear_password: () => () => Buffer.from(`${token}\0`) },
+        debug: true,
+      });
+      await connection.end();
+    } finally {
+      state.muted = false;
+    }
+    const findings = scanCollected();
+    resetCollected();
+    expect(
+      findings.some(
+        (f) =>
+          f.source === 'console.log (bytes shown as hex)' && f.kind === 'token parameter X-Amz-Signature=',
+      ),
+    ).toBe(true);
   });
 
   it('never prints the secret it found', () => {

@@ -82,11 +82,18 @@ export class SecretRegistry {
   }
 }
 
-/** Expands `<Buffer 58 2d ...>` in util.inspect output to its bytes, so a token held in a Buffer is seen. */
-export function decodeInspectedBuffers(text: string): string {
+/**
+ * Bytes shown as hex, decoded: `<Buffer 58 2d ...>` from util.inspect and long unbroken hex runs
+ * such as mysql2's `debug: true` packet dumps. A token held in a Buffer or dumped as hex is then
+ * seen like any text.
+ */
+export function decodeHexDumps(text: string): string {
   const decoded: string[] = [];
   for (const match of text.matchAll(/<Buffer((?: [0-9a-f]{2})+)/g)) {
-    const hex = (match[1] ?? '').replace(/ /g, '');
+    decoded.push(Buffer.from((match[1] ?? '').replace(/ /g, ''), 'hex').toString('latin1'));
+  }
+  for (const match of text.matchAll(/[0-9a-f]{32,}/gi)) {
+    const hex = match[0].length % 2 === 0 ? match[0] : match[0].slice(0, -1);
     decoded.push(Buffer.from(hex, 'hex').toString('latin1'));
   }
   return decoded.join('\n');
@@ -96,10 +103,10 @@ export function decodeInspectedBuffers(text: string): string {
 export function scanText(source: string, text: string, secrets: SecretRegistry): LeakFinding[] {
   const findings: LeakFinding[] = [];
   const haystacks = [text];
-  const buffers = decodeInspectedBuffers(text);
-  if (buffers) haystacks.push(buffers);
+  const bytes = decodeHexDumps(text);
+  if (bytes) haystacks.push(bytes);
   for (const [i, haystack] of haystacks.entries()) {
-    const where = i === 0 ? source : `${source} (bytes of an inspected Buffer)`;
+    const where = i === 0 ? source : `${source} (bytes shown as hex)`;
     for (const [label, start, end] of secrets.find(haystack)) {
       findings.push({ source: where, kind: label, excerpt: excerpt(haystack, start, end, secrets) });
     }
