@@ -117,6 +117,9 @@ if (invokedDirectly()) {
   runCli(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
+      // Normally nothing is left and Node exits now. A credential provider still retrying after the
+      // doctor's timeout (IMDS, SSO) would hold the process open; this bounds that, without holding it itself.
+      setTimeout(() => process.exit(code), 2000).unref();
     },
     (err: unknown) => {
       process.stderr.write(`${BIN_NAME}: ${safeMessage(err)}\n`);

@@ -12,7 +12,7 @@ import {
   TEST_KEY,
   TEST_SESSION_KEY,
 } from '../helpers/emulator-harness.js';
-import { type CliResult, cliEnv, runCli } from './run-cli.js';
+import { type CliResult, cliEnv, runCli, runInProcess } from './run-cli.js';
 
 /** Temporary credentials the emulator knows have expired (its `credentials-expired` refusal). */
 const EXPIRED_SESSION_KEY = {
@@ -237,7 +237,7 @@ describe.concurrent('rds-iam-pool doctor against the emulator', () => {
   });
 
   it('exits 2 without --username', async () => {
-    const result = await runCli(['doctor', '--hostname', fixture.emulator.host], keyEnv(TEST_KEY));
+    const result = await runInProcess(['doctor', '--hostname', fixture.emulator.host]);
     expect(result.code, result.stdout + result.stderr).toBe(2);
     expect(result.stderr).toContain('--username is required');
   });

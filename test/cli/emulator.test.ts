@@ -7,7 +7,7 @@ import mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import { signAuthToken } from '../../src/token/sign.js';
 import { MARIADB } from '../helpers/emulator-harness.js';
-import { runCli, spawnCli } from './run-cli.js';
+import { runInProcess, spawnCli } from './run-cli.js';
 
 const BACKEND_URL = `mysql://${MARIADB.user}@${MARIADB.host}:${MARIADB.port}`;
 
@@ -89,8 +89,8 @@ describe('rds-iam-pool emulator', () => {
 
   it('exits 2 without --backend and 1 when the backend does not answer', async () => {
     const [usage, unreachable] = await Promise.all([
-      runCli(['emulator']),
-      runCli(['emulator', '--backend', 'mysql://root@127.0.0.1:1']),
+      runInProcess(['emulator']),
+      runInProcess(['emulator', '--backend', 'mysql://root@127.0.0.1:1']),
     ]);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('--backend is required');

@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { runCli as runCliInProcess } from '../../src/cli/main.js';
 
 /** The repository root: the CLI runs from source through tsx, so `npm test` works before a build. */
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -95,4 +97,27 @@ function runToCompletion(
       resolve({ code, signal, stdout, stderr });
     });
   });
+}
+
+/**
+ * Runs the CLI inside the test process with captured output: for checks of argument validation and
+ * help text, which need no credentials and no network, so they need not pay for a Node start each.
+ */
+export async function runInProcess(
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; isTTY?: boolean } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const isTTY = options.isTTY ?? false;
+  const stdout = Object.assign(new PassThrough(), { isTTY });
+  const stderr = Object.assign(new PassThrough(), { isTTY });
+  const text = { stdout: '', stderr: '' };
+  stdout.on('data', (d: Buffer) => {
+    text.stdout += d.toString();
+  });
+  stderr.on('data', (d: Buffer) => {
+    text.stderr += d.toString();
+  });
+  const code = await runCliInProcess(args, { stdout, stderr, env: options.env ?? cliEnv() });
+  await new Promise((resolve) => setImmediate(resolve));
+  return { code, ...text };
 }

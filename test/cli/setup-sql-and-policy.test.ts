@@ -1,7 +1,7 @@
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MARIADB } from '../helpers/emulator-harness.js';
-import { runCli } from './run-cli.js';
+import { runCli, runInProcess } from './run-cli.js';
 
 /** This file's own database and stand-in user on the shared MariaDB. */
 const DATABASE = 'rip_cli_setup_sql';
@@ -62,7 +62,7 @@ describe.concurrent('rds-iam-pool setup-sql', () => {
 
     // A local MariaDB has no AWSAuthenticationPlugin: 1524 means the statement parsed (1064 would not).
     await expect(root.query(create!)).rejects.toMatchObject({ errno: 1524 });
-    const mysqlFlavour = await runCli(['setup-sql', '--user', USER, '--json']);
+    const mysqlFlavour = await runInProcess(['setup-sql', '--user', USER, '--json']);
     const [mysqlCreate] = (JSON.parse(mysqlFlavour.stdout) as { statements: string[] }).statements;
     await expect(root.query(mysqlCreate!)).rejects.toMatchObject({ errno: 1524 });
 
@@ -76,7 +76,7 @@ describe.concurrent('rds-iam-pool setup-sql', () => {
   });
 
   it('prints the GRANT as a comment without --database', async () => {
-    const result = await runCli(['setup-sql', '--user', 'app_iam']);
+    const result = await runInProcess(['setup-sql', '--user', 'app_iam']);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(
       "-- GRANT SELECT, INSERT, UPDATE, DELETE ON `your_database`.* TO 'app_iam'@'%';",
@@ -85,9 +85,9 @@ describe.concurrent('rds-iam-pool setup-sql', () => {
 
   it('refuses names that cannot go into SQL or an ARN, and unknown engines (exit 2)', async () => {
     const [quote, tooLong, engine] = await Promise.all([
-      runCli(['setup-sql', '--user', "app'; DROP USER root; --"]),
-      runCli(['setup-sql', '--user', 'a'.repeat(33)]),
-      runCli(['setup-sql', '--user', 'app_iam', '--engine', 'postgres']),
+      runInProcess(['setup-sql', '--user', "app'; DROP USER root; --"]),
+      runInProcess(['setup-sql', '--user', 'a'.repeat(33)]),
+      runInProcess(['setup-sql', '--user', 'app_iam', '--engine', 'postgres']),
     ]);
     expect(quote.code).toBe(2);
     expect(quote.stdout).toBe('');
@@ -127,7 +127,7 @@ describe.concurrent('rds-iam-pool policy', () => {
   });
 
   it('lists one ARN per user, for clusters and other partitions', async () => {
-    const result = await runCli([
+    const result = await runInProcess([
       'policy',
       '--region',
       'cn-north-1',
@@ -153,9 +153,9 @@ describe.concurrent('rds-iam-pool policy', () => {
   it('refuses an instance name, a lower-case id and a short account id, with the fix (exit 2)', async () => {
     const base = ['policy', '--region', 'us-east-1', '--user', 'app_iam'];
     const [name, lower, account] = await Promise.all([
-      runCli([...base, '--account', '123456789012', '--resource-id', 'mydb']),
-      runCli([...base, '--account', '123456789012', '--resource-id', 'db-abcdef']),
-      runCli([...base, '--account', '12345', '--resource-id', 'db-ABCDEF', '--json']),
+      runInProcess([...base, '--account', '123456789012', '--resource-id', 'mydb']),
+      runInProcess([...base, '--account', '123456789012', '--resource-id', 'db-abcdef']),
+      runInProcess([...base, '--account', '12345', '--resource-id', 'db-ABCDEF', '--json']),
     ]);
     expect(name.code).toBe(2);
     expect(name.stderr).toContain('DbiResourceId');

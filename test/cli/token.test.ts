@@ -5,7 +5,7 @@ import {
   TEST_KEY,
   TEST_SESSION_KEY,
 } from '../helpers/emulator-harness.js';
-import { cliEnv, runCli } from './run-cli.js';
+import { cliEnv, runCli, runInProcess } from './run-cli.js';
 
 let fixture: EmulatorFixture;
 
@@ -89,32 +89,35 @@ describe.concurrent('rds-iam-pool token', () => {
     expect(withRegion.code, withRegion.stderr).toBe(0);
     expect(withRegion.stdout).toContain('%2Feu-west-3%2Frds-db%2Faws4_request');
 
-    const without = await runCli(args, keyEnv(TEST_KEY));
+    const without = await runInProcess(args, { env: keyEnv(TEST_KEY) });
     expect(without.code).toBe(2);
     expect(without.stderr).toContain('--region cannot be inferred from host "db.internal.example.com"');
     expect(without.stdout).toBe('');
   });
 
-  it('refuses an IP address as --hostname (exit 2)', async () => {
-    const result = await runCli(
-      ['token', '--hostname', '10.0.0.12', '--username', 'iam_app'],
-      keyEnv(TEST_KEY),
-    );
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain('--hostname is an IP address');
-    expect(result.stdout).toBe('');
-  });
-
-  it('exits 2 for a missing --username and 1 when there are no credentials', async () => {
-    const [missing, noCredentials] = await Promise.all([
-      runCli(['token', '--hostname', fixture.emulator.host], keyEnv(TEST_KEY)),
-      runCli(['token', '--hostname', fixture.emulator.host, '--username', 'iam_app'], cliEnv()),
-    ]);
+  it('refuses an IP address as --hostname and a missing --username (exit 2)', async () => {
+    const ip = await runInProcess(['token', '--hostname', '10.0.0.12', '--username', 'iam_app'], {
+      env: keyEnv(TEST_KEY),
+    });
+    expect(ip.code).toBe(2);
+    expect(ip.stderr).toContain('--hostname is an IP address');
+    expect(ip.stderr).toContain('point the mysql client at the IP or tunnel with its own -h');
+    expect(ip.stdout).toBe('');
+    const missing = await runInProcess(['token', '--hostname', fixture.emulator.host], {
+      env: keyEnv(TEST_KEY),
+    });
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('--username is required');
-    expect(noCredentials.code).toBe(1);
-    expect(noCredentials.stderr).toContain('No AWS credentials');
-    expect(noCredentials.stdout).toBe('');
+  });
+
+  it('exits 1 when there are no credentials', async () => {
+    const result = await runCli(
+      ['token', '--hostname', fixture.emulator.host, '--username', 'iam_app'],
+      cliEnv(),
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('No AWS credentials');
+    expect(result.stdout).toBe('');
   });
 
   it('exits 1 without a token when the credentials have expired', async () => {

@@ -63,7 +63,13 @@ export const tokenCommand: Command = {
     } catch (err) {
       if (err instanceof IamOptionsError) {
         const { message, hint } = describeOptionError(err);
-        throw new UsageError(message, hint);
+        // token has no --connect-host: the client connects wherever it likes, the token names the endpoint.
+        throw new UsageError(
+          message,
+          err.option === 'host'
+            ? 'Pass the RDS endpoint name as --hostname; point the mysql client at the IP or tunnel with its own -h.'
+            : hint,
+        );
       }
       throw err;
     }

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import {
   checkServerIdentity,
   type DetailedPeerCertificate,
@@ -69,11 +70,7 @@ export async function checkTls(state: DoctorState): Promise<StepOutcome> {
   }
 }
 
-function handshake(
-  socket: import('node:net').Socket,
-  servername: string,
-  trust: TrustStore,
-): Promise<TLSSocket> {
+function handshake(socket: Socket, servername: string, trust: TrustStore): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     const secure = tlsConnect({
       socket,
