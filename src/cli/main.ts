@@ -10,6 +10,7 @@ import { formatHelp, parseFlags } from './shared/args.js';
 import { CommandFailure, ExitCode, safeMessage, UsageError } from './shared/failures.js';
 import { type CliIo, Output } from './shared/output.js';
 
+export type { Cause, DoctorReport, StepId, StepResult, StepStatus } from './doctor/report.js';
 export { ExitCode } from './shared/failures.js';
 export type { CliIo } from './shared/output.js';
 
