@@ -8,6 +8,7 @@ import { IamAcquireTimeoutError, IamPoolClosedError, type PoolConnectionCounts }
 import type { ConnectionLifetimes } from './lifetime.js';
 import {
   type GetConnectionCallback,
+  hasFreeConnection,
   isKnownDead,
   removeQueuedCallback,
   restoreNetworkCode,
@@ -136,15 +137,56 @@ export class Acquirer {
       process.nextTick(() => callback(new IamPoolClosedError()));
       return;
     }
+    if (hasFreeConnection(this.#core)) {
+      this.#borrowIdle(callback);
+      return;
+    }
+    this.#acquireFor(callback);
+  }
+
+  /**
+   * The common case, kept cheap: an idle connection is there, mysql2 hands it over on the next
+   * tick, and if it is fit no timer, retry loop or async context is needed. One that must be
+   * pinged, retired or replaced goes down the full path.
+   */
+  #borrowIdle(callback: GetConnectionCallback): void {
+    const startedAt = performance.now();
+    this.#getConnection((err, connection) => {
+      if (err || !connection) {
+        this.#acquireFor(callback);
+        return;
+      }
+      if (
+        !isKnownDead(connection) &&
+        !this.#lifetimes.isRetired(connection) &&
+        !this.#needsPing(connection) &&
+        !this.#hooks.isEnding()
+      ) {
+        this.#lifetimes.borrowed(connection);
+        this.#hooks.onAcquired(performance.now() - startedAt);
+        callback(null, connection);
+        return;
+      }
+      this.#acquireFor(callback, connection, startedAt);
+    });
+  }
+
+  #acquireFor(callback: GetConnectionCallback, candidate?: CorePoolConnection, startedAt?: number): void {
     // Answer outside the promise chain, so an exception in the callback is not swallowed.
-    this.#acquire().then(
+    this.#acquire(candidate, startedAt).then(
       (connection) => process.nextTick(() => callback(null, connection)),
       (error: Error) => process.nextTick(() => callback(error)),
     );
   }
 
-  async #acquire(): Promise<CorePoolConnection> {
-    const startedAt = performance.now();
+  #needsPing(connection: CorePoolConnection): boolean {
+    return (
+      this.#lifetimes.wasIdle(connection) &&
+      this.#lifetimes.idleMs(connection) >= this.#settings.validateAfterIdleMs
+    );
+  }
+
+  async #acquire(candidate?: CorePoolConnection, startedAt = performance.now()): Promise<CorePoolConnection> {
     const borrow: Borrow = {
       startedAt,
       deadline: startedAt + this.#settings.acquireTimeoutMs,
@@ -169,7 +211,7 @@ export class Acquirer {
         reject(error);
       }, this.#settings.acquireTimeoutMs);
     });
-    const borrowed = this.#borrow(borrow);
+    const borrowed = this.#borrow(borrow, candidate);
     // After a timeout the borrow still finishes in the background; its outcome is handled there.
     borrowed.catch(() => {});
     try {
@@ -184,9 +226,10 @@ export class Acquirer {
   }
 
   /** Gets connections from mysql2 until one is fit to hand out. */
-  async #borrow(borrow: Borrow): Promise<CorePoolConnection> {
+  async #borrow(borrow: Borrow, candidate?: CorePoolConnection): Promise<CorePoolConnection> {
     for (;;) {
-      const connection = await this.#connect(borrow);
+      const connection = candidate ?? (await this.#connect(borrow));
+      candidate = undefined;
       if (borrow.settled || this.#hooks.isEnding()) {
         this.#hooks.giveBack(connection);
         throw this.#hooks.isEnding() ? new IamPoolClosedError() : new AbandonedBorrow();
@@ -209,10 +252,7 @@ export class Acquirer {
   async #unfitness(connection: CorePoolConnection, borrow: Borrow): Promise<RetirementReason | undefined> {
     if (isKnownDead(connection)) return 'dead';
     if (this.#lifetimes.isRetired(connection)) return 'max-lifetime';
-    if (
-      this.#lifetimes.wasIdle(connection) &&
-      this.#lifetimes.idleMs(connection) >= this.#settings.validateAfterIdleMs
-    ) {
+    if (this.#needsPing(connection)) {
       const left = borrow.deadline - performance.now();
       const alive = await answersPing(connection, Math.min(this.#settings.validationTimeoutMs, left));
       if (!alive) return 'failed-validation';
@@ -225,50 +265,65 @@ export class Acquirer {
   #connect(borrow: Borrow): Promise<CorePoolConnection> {
     let attempt: ConnectAttempt = {};
     let attempts = 0;
-    return connectWithRetry(
-      () => {
-        if (this.#hooks.isEnding()) throw new IamPoolClosedError();
-        if (borrow.settled) throw new AbandonedBorrow();
-        if (attempts > 0 && this.#endpointDown()) {
-          // Typed errors are final: no further retries for this borrow.
-          throw toIamError(borrow.lastError, this.#settings.endpoint);
-        }
-        attempts++;
-        return new Promise<CorePoolConnection>((resolve, reject) => {
-          attempt = {};
-          const callback: GetConnectionCallback = (err, connection) => {
-            if (err) restoreNetworkCode(err);
-            if (borrow.queued === callback) borrow.queued = undefined;
-            if (err && !(err instanceof IamAuthError) && classifyConnectError(err) === 'transient') {
-              this.#networkFailuresInARow++;
-            }
-            if (err || !connection) reject(err ?? new Error('mysql2 returned no connection'));
-            else resolve(connection);
-          };
-          this.#ownCallbacks.set(callback, attempt);
-          borrow.queued = callback;
-          connectAttempt.run(attempt, () => this.#getConnection(callback));
-        });
-      },
-      this.#settings.retry,
-      {
-        onAuthRejected: () => this.#hooks.dropRefusedToken(attempt),
-        onRetry: (failure, attemptNumber, error) => {
-          borrow.lastError = error;
-          this.#hooks.onRetry(failure, attemptNumber, error);
-        },
-      },
-    ).catch((err: unknown) => {
-      if (err instanceof AbandonedBorrow || err instanceof IamPoolClosedError) throw err;
-      if (this.#hooks.isEnding() || /Pool is closed/.test(String((err as Error)?.message))) {
-        throw new IamPoolClosedError();
+    const tryOnce = (): Promise<CorePoolConnection> => {
+      if (this.#hooks.isEnding()) return Promise.reject(new IamPoolClosedError());
+      if (borrow.settled) return Promise.reject(new AbandonedBorrow());
+      if (attempts > 0 && this.#endpointDown()) {
+        // Typed errors are final: no further retries for this borrow.
+        return Promise.reject(toIamError(borrow.lastError, this.#settings.endpoint));
       }
-      borrow.lastError = err;
-      const error = toIamError(err, this.#settings.endpoint);
-      const countAsFailure = classifyConnectError(err) !== 'final' || isConnectError(err);
-      if (!borrow.settled) this.#hooks.onConnectFailed(error, attempts, countAsFailure);
-      throw error;
-    });
+      attempts++;
+      return new Promise<CorePoolConnection>((resolve, reject) => {
+        attempt = {};
+        const callback: GetConnectionCallback = (err, connection) => {
+          if (err) restoreNetworkCode(err);
+          if (borrow.queued === callback) borrow.queued = undefined;
+          if (err && !(err instanceof IamAuthError) && classifyConnectError(err) === 'transient') {
+            this.#networkFailuresInARow++;
+          }
+          if (err || !connection) reject(err ?? new Error('mysql2 returned no connection'));
+          else resolve(connection);
+        };
+        this.#ownCallbacks.set(callback, attempt);
+        borrow.queued = callback;
+        connectAttempt.run(attempt, () => this.#getConnection(callback));
+      });
+    };
+    // The retry machinery starts only after a first failure; the first attempt's error is replayed
+    // into it, so attempt numbers, hooks and backoff are exactly those of one retry loop.
+    const retryAfter = (firstError: unknown) => {
+      let replay = true;
+      return connectWithRetry(
+        () => {
+          if (!replay) return tryOnce();
+          replay = false;
+          return Promise.reject(firstError);
+        },
+        this.#settings.retry,
+        {
+          onAuthRejected: () => this.#hooks.dropRefusedToken(attempt),
+          onRetry: (failure, attemptNumber, error) => {
+            borrow.lastError = error;
+            this.#hooks.onRetry(failure, attemptNumber, error);
+          },
+        },
+      );
+    };
+    return tryOnce()
+      .catch((err: unknown) =>
+        classifyConnectError(err) === 'final' ? Promise.reject(err) : retryAfter(err),
+      )
+      .catch((err: unknown) => {
+        if (err instanceof AbandonedBorrow || err instanceof IamPoolClosedError) throw err;
+        if (this.#hooks.isEnding() || /Pool is closed/.test(String((err as Error)?.message))) {
+          throw new IamPoolClosedError();
+        }
+        borrow.lastError = err;
+        const error = toIamError(err, this.#settings.endpoint);
+        const countAsFailure = classifyConnectError(err) !== 'final' || isConnectError(err);
+        if (!borrow.settled) this.#hooks.onConnectFailed(error, attempts, countAsFailure);
+        throw error;
+      });
   }
 }
 

@@ -50,6 +50,11 @@ export function connectionCounts(core: CorePool): { all: number; free: number; q
   };
 }
 
+/** Whether an idle connection is waiting to be borrowed. */
+export function hasFreeConnection(core: CorePool): boolean {
+  return pool(core)._freeConnections.length > 0;
+}
+
 /** A snapshot of every connection the pool holds. */
 export function allConnections(core: CorePool): CorePoolConnection[] {
   return snapshot(pool(core)._allConnections);
