@@ -236,6 +236,23 @@ describe.concurrent('rds-iam-pool doctor against the emulator', () => {
     expect(result.stderr).toBe('');
   });
 
+  it('fails at options, and runs nothing else, for an IP address as --hostname', async () => {
+    const result = await runInProcess([
+      'doctor',
+      '--hostname',
+      '10.1.2.3',
+      '--username',
+      'iam_app',
+      '--json',
+    ]);
+    expect(result.code).toBe(1);
+    const report = JSON.parse(result.stdout) as DoctorReport;
+    expect(report.failedStep).toBe('options');
+    expect(report.steps.filter((s) => s.status !== 'skip').map((s) => s.id)).toEqual(['options']);
+    expect(step(report, 'options').summary).toContain('--hostname is an IP address');
+    expect(step(report, 'options').fix).toContain('--connect-host');
+  });
+
   it('exits 2 without --username', async () => {
     const result = await runInProcess(['doctor', '--hostname', fixture.emulator.host]);
     expect(result.code, result.stdout + result.stderr).toBe(2);
