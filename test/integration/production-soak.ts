@@ -7,7 +7,7 @@
  * (reconnects, validation and retries stay exercised). It prints the heap before and after
  * (after a full GC, V8's `heapUsed`) and, at the end, the server's own count of this pool's
  * sessions (`information_schema.PROCESSLIST`) against the pool's; it exits non-zero when the heap
- * grew by more than 5 MB or the counts differ.
+ * grew by more than 5 MB or the counts differ. `SOAK_MS` shortens or lengthens the run.
  */
 import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { createEmulatorFixture, MARIADB } from '../helpers/emulator-harness.js';
@@ -99,7 +99,12 @@ try {
   const startedAt = Date.now();
   const load = Array.from({ length: CALLERS }, (_, id) => caller(id));
   const killer = kills();
-  await sleep(SOAK_MS);
+  // A heap sample every 10 s (after a full GC) shows a trend, not just two points.
+  const heapSamplesMB: number[] = [];
+  for (let waited = 0; waited < SOAK_MS; waited += 10_000) {
+    await sleep(Math.min(10_000, SOAK_MS - waited));
+    if (waited + 10_000 < SOAK_MS) heapSamplesMB.push(+(heapUsed() / 1048576).toFixed(2));
+  }
   running = false;
   await Promise.all(load);
   const elapsedMs = Date.now() - startedAt;
@@ -120,6 +125,7 @@ try {
     failureCodes,
     heapBeforeMB: +(heapBefore / 1048576).toFixed(2),
     heapAfterMB: +(heapAfter / 1048576).toFixed(2),
+    heapSamplesMB,
     heapGrowthMB: +((heapAfter - heapBefore) / 1048576).toFixed(2),
     poolConnections: stats.connections,
     serverProcesslist: onServer,
