@@ -78,7 +78,7 @@ export function textTable(rows: readonly ScenarioRow[]): string {
 
 export function markdownTable(rows: readonly ScenarioRow[]): string {
   const header = `| ${COLUMNS.join(' | ')} |`;
-  const rule = `| ${COLUMNS.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`;
+  const rule = `| ${COLUMNS.map((c) => (c === 'scenario' || c === 'verdict' ? '---' : '---:')).join(' | ')} |`;
   const body = rows.map((row) => `| ${cells(row).join(' | ')} |`);
   return [header, rule, ...body].join('\n');
 }

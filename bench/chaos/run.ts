@@ -9,12 +9,15 @@
  *   npm run chaos -- --only tcp-refused,baseline    some scenarios
  *   npm run chaos -- --fuzz-runs 0                  no fuzzing
  *   npm run chaos -- --markdown out.md              also write the matrix as a markdown table
+ *   npm run chaos -- --update-docs                  and put it into docs/reliability.md (only if all passed)
  *   npm run chaos -- --seed 42                      reproduce a fuzz run (the seed is printed)
  *   npm run chaos -- --plant-damage --only baseline --fuzz-runs 0
  *                                                   checks the checker: deletes one committed row,
  *                                                   copies another and plants a secret in an error; must FAIL
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   type BackendLogin,
@@ -40,6 +43,9 @@ const WARMUP_MS = 2000;
 const RECOVERY_MS = 3000;
 const RECOVERY_LIMIT_MS = 20_000;
 const WORKLOAD = { workers: 8, hangBoundMs: HANG_BOUND_MS, pauseMs: 5 };
+const DOC_FILE = fileURLToPath(new URL('../../docs/reliability.md', import.meta.url));
+const TABLE_START = '<!-- chaos-matrix:start -->';
+const TABLE_END = '<!-- chaos-matrix:end -->';
 
 const { values: args } = parseArgs({
   options: {
@@ -48,6 +54,7 @@ const { values: args } = parseArgs({
     seed: { type: 'string' },
     markdown: { type: 'string' },
     'plant-damage': { type: 'boolean', default: false },
+    'update-docs': { type: 'boolean', default: false },
   },
 });
 
@@ -193,6 +200,26 @@ async function main(): Promise<number> {
     log(`markdown table written to ${args.markdown}`);
   }
   const failed = rows.filter((r) => r.problems.length > 0).length;
+  if (args['update-docs'] && failed === 0 && !fuzzFailed && !only) {
+    const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
+    const load = loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' / ');
+    const fuzz = fuzzRuns > 0 ? `, fuzz ${fuzzRuns} inputs per property (seed ${seed})` : '';
+    const run =
+      `Run of ${when} UTC, \`npm run chaos -- --update-docs\`, Node ${process.version}, ` +
+      `${cpus().length} cores (load average ${load} at the end)${fuzz}, ` +
+      `${((performance.now() - started) / 1000).toFixed(0)} s in all.`;
+    const doc = readFileSync(DOC_FILE, 'utf8');
+    const [head, rest] = doc.split(TABLE_START);
+    const tail = rest?.split(TABLE_END)[1];
+    if (head === undefined || tail === undefined) throw new Error(`no table markers in ${DOC_FILE}`);
+    writeFileSync(
+      DOC_FILE,
+      `${head}${TABLE_START}\n${run}\n\n${markdownTable(rows)}\n\n\`\`\`text\n${detailLines(rows)}\n\`\`\`\n${TABLE_END}${tail}`,
+    );
+    log(`matrix written to ${DOC_FILE}`);
+  }
   log(
     `chaos: ${rows.length - failed} of ${rows.length} scenario(s) passed` +
       (fuzzRuns > 0 ? `, fuzz ${fuzzFailed ? 'FAILED' : 'passed'}` : ''),
