@@ -15,7 +15,8 @@ describe('Lambda handler with a module-scope pool', () => {
   const savedEnv = { ...process.env };
 
   beforeAll(async () => {
-    fx = await createEmulatorFixture({ name: 'lambda' });
+    // Own database per file, and per run: another engineer's run of this same file must not drop it.
+    fx = await createEmulatorFixture({ name: `lambda_${process.pid}` });
     Object.assign(process.env, {
       DB_HOST: fx.emulator.host,
       DB_PORT: String(fx.emulator.endpointPort),

@@ -70,7 +70,8 @@ const isConnectionLost = (error: unknown) =>
 describe('production faults: 50 callers through the emulator', () => {
   let fx: EmulatorFixture;
   beforeAll(async () => {
-    fx = await createEmulatorFixture({ name: 'production_faults' });
+    // Own database per file, and per run: another engineer's run of this same file must not drop it.
+    fx = await createEmulatorFixture({ name: `production_faults_${process.pid}` });
   });
   afterAll(async () => {
     await fx?.teardown();

@@ -94,7 +94,8 @@ async function startRelay(targetPort: number, options: { cutTlsHandshakes?: numb
 describe('production pool behaviour through the emulator', () => {
   let fx: EmulatorFixture;
   beforeAll(async () => {
-    fx = await createEmulatorFixture({ name: 'production_pool' });
+    // Own database per file, and per run: another engineer's run of this same file must not drop it.
+    fx = await createEmulatorFixture({ name: `production_pool_${process.pid}` });
   });
   afterAll(async () => {
     await fx?.teardown();

@@ -27,7 +27,8 @@ function heapUsed(): number {
   return process.memoryUsage().heapUsed;
 }
 
-const fx = await createEmulatorFixture({ name: 'production_soak' });
+// Own database per run: another engineer's run of this same script must not drop it.
+const fx = await createEmulatorFixture({ name: `production_soak_${process.pid}` });
 const backendUser = Object.values(fx.backendUsers)[0] as string;
 const root = await mysql.createConnection({ ...MARIADB });
 const serverSessions = async () => {
