@@ -4,47 +4,19 @@
  * through createIamPool and prints what happens: token signed, cached, reused, refreshed.
  */
 import type { RowDataPacket } from 'mysql2';
-import { startEmulator } from '../src/emulator/index.js';
 import { createIamPool } from '../src/index.js';
+import { MINUTES, settle, startLocalRds } from './shared/local-rds.js';
 
-const MARIADB = {
-  host: process.env.MARIADB_HOST ?? '127.0.0.1',
-  port: Number(process.env.MARIADB_PORT ?? 3306),
-  user: process.env.MARIADB_USER ?? 'root',
-  password: process.env.MARIADB_PASSWORD ?? '',
-};
-// Test credentials the emulator trusts. They are not AWS keys and sign nothing outside this demo.
-const DEMO_KEY = {
-  accessKeyId: 'AKIADEMOEMULATOR0001',
-  secretAccessKey: 'demo-secret-for-the-local-emulator',
-};
-
-/** Lets the pool see the server-side close before the next query borrows a connection. */
-const settle = () => new Promise((resolve) => setTimeout(resolve, 200));
 const step = (text: string) => console.log(`\n== ${text}`);
 const note = (text: string) => console.log(`   ${text}`);
 
-const emulator = await startEmulator({
-  backend: MARIADB,
-  users: { app_iam: {} },
-  keys: [DEMO_KEY],
-});
+const rds = await startLocalRds('demo');
+const { emulator } = rds;
 step(
   `emulator: ${emulator.host}:${emulator.endpointPort} (region ${emulator.region}) on 127.0.0.1:${emulator.port}`,
 );
 
-let clockOffsetMs = 0; // lets the demo move time past the 15-minute token lifetime without waiting
-const pool = createIamPool({
-  host: emulator.host,
-  user: 'app_iam',
-  database: 'test',
-  connectionLimit: 5,
-  connectHost: '127.0.0.1',
-  connectPort: emulator.port,
-  ssl: { ca: emulator.ca },
-  credentials: async () => DEMO_KEY,
-  clock: () => Date.now() + clockOffsetMs,
-});
+const pool = createIamPool({ ...rds.iamOptions, connectionLimit: 5 });
 pool.iam.on('tokenSigned', (info) =>
   note(
     `token signed for ${info.username}@${info.hostname}:${info.port}, valid until ${info.expiresAt.toISOString()}`,
@@ -68,8 +40,7 @@ try {
   );
 
   step('16 minutes later (clock moved on both sides): the first token has expired');
-  clockOffsetMs += 16 * 60_000;
-  emulator.faults.shiftClock(16 * 60_000);
+  rds.advanceClock(16 * MINUTES);
   emulator.faults.dropAllConnections(); // force new logins
   await settle();
   const [rows] = await pool.query<Array<RowDataPacket & { ok: number }>>('SELECT 1 AS ok');
@@ -93,5 +64,5 @@ try {
   );
 } finally {
   await pool.end();
-  await emulator.stop();
+  await rds.stop();
 }

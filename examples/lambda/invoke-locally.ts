@@ -5,19 +5,8 @@
  * connection, and invokes it again. No AWS account, nothing leaves the machine.
  */
 import { startEmulator } from '../../src/emulator/index.js';
+import { EXAMPLE_KEY, MARIADB } from '../shared/local-rds.js';
 import { freezeProcess } from './freeze.js';
-
-const MARIADB = {
-  host: process.env.MARIADB_HOST ?? '127.0.0.1',
-  port: Number(process.env.MARIADB_PORT ?? 3306),
-  user: process.env.MARIADB_USER ?? 'root',
-  password: process.env.MARIADB_PASSWORD ?? '',
-};
-// Test credentials the emulator trusts. They are not AWS keys and sign nothing outside this example.
-const EXAMPLE_KEY = {
-  accessKeyId: 'AKIALAMBDAEXAMPLE001',
-  secretAccessKey: 'lambda-example-secret-for-the-local-emulator',
-};
 
 const emulator = await startEmulator({ backend: MARIADB, users: { app_iam: {} }, keys: [EXAMPLE_KEY] });
 Object.assign(process.env, {

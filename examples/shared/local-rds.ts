@@ -7,7 +7,8 @@
 import mysql from 'mysql2/promise';
 import { type Emulator, startEmulator } from '../../src/emulator/index.js';
 
-const MARIADB = {
+/** The local MariaDB the emulator relays to (override with MARIADB_* variables). */
+export const MARIADB = {
   host: process.env.MARIADB_HOST ?? '127.0.0.1',
   port: Number(process.env.MARIADB_PORT ?? 3306),
   user: process.env.MARIADB_USER ?? 'root',
@@ -15,7 +16,7 @@ const MARIADB = {
 };
 
 // Test credentials the emulator trusts. They are not AWS keys and sign nothing outside this machine.
-const EXAMPLE_KEY = {
+export const EXAMPLE_KEY = {
   accessKeyId: 'AKIAEXAMPLEEMULATOR1',
   secretAccessKey: 'example-secret-for-the-local-emulator',
 };
