@@ -16,10 +16,15 @@ export interface ExampleRun {
 
 /** `node --import tsx examples/<name>/main.ts` with a database of its own. */
 export function runExample(name: string, database: string): Promise<ExampleRun> {
+  return runScript(`examples/${name}/main.ts`, database);
+}
+
+/** `node --import tsx <script>` (a path from the repository root) with a database of its own. */
+export function runScript(script: string, database: string): Promise<ExampleRun> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', `examples/${name}/main.ts`],
+      ['--import', 'tsx', script],
       { cwd: ROOT, env: { ...process.env, EXAMPLE_DATABASE: database }, timeout: 60_000 },
       (error, stdout, stderr) => {
         const code = error ? ((error as { code?: unknown }).code as number | null) : 0;
