@@ -3,8 +3,8 @@
  * The `rds-iam-pool` command: token, doctor, setup-sql, policy, emulator. Also importable as
  * `rds-iam-pool/cli` (`runCli`), which runs nothing on import. See docs/cli.md.
  */
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
 import { COMMANDS } from './commands/index.js';
 import { formatHelp, parseFlags } from './shared/args.js';
 import { CommandFailure, ExitCode, safeMessage, UsageError } from './shared/failures.js';
@@ -86,26 +86,36 @@ function reportError(out: Output, json: boolean, err: unknown, commandName?: str
   return exitCode;
 }
 
-/** This file's path in both builds (ESM: import.meta.url; CommonJS: __filename). */
-function thisFile(): string | undefined {
-  if (typeof __filename === 'string') return __filename;
-  try {
-    return fileURLToPath(import.meta.url);
-  } catch {
-    return undefined;
-  }
-}
+const PACKAGE_NAME = 'rds-iam-pool';
+/** Where this file sits in the package: the built bin (ESM and CommonJS) and the source run by tsx. */
+const ENTRY_FILES = ['dist/cli/main.js', 'dist/cli/main.cjs', 'src/cli/main.ts'];
 
-/** True when this file is the program being run (through the npm bin symlink too), not an import. */
+/**
+ * True when this file is the program being run (directly, or through the npm bin symlink), false when
+ * it is imported as `rds-iam-pool/cli`. Decided from the script path and the package it belongs to,
+ * without `import.meta` (which a CommonJS build cannot contain) or `require.main` (which ESM lacks).
+ */
 function invokedDirectly(): boolean {
   const script = process.argv[1];
-  const self = thisFile();
-  if (script === undefined || self === undefined) return false;
+  if (script === undefined) return false;
+  let file: string;
   try {
-    return realpathSync(script) === realpathSync(self);
+    file = realpathSync(script);
   } catch {
     return false;
   }
+  // The nearest package.json above the script must be ours, with the script at one of our entry paths.
+  for (let dir = dirname(file), depth = 0; depth < 4; dir = dirname(dir), depth++) {
+    const manifest = join(dir, 'package.json');
+    if (!existsSync(manifest)) continue;
+    try {
+      const { name } = JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown };
+      return name === PACKAGE_NAME && ENTRY_FILES.includes(relative(dir, file).split(sep).join('/'));
+    } catch {
+      return false;
+    }
+  }
+  return false;
 }
 
 if (invokedDirectly()) {
