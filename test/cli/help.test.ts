@@ -1,6 +1,11 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../src/cli/commands/index.js';
-import { runCli, runInProcess } from './run-cli.js';
+import { cliEnv, REPO_ROOT, runCli, runInProcess } from './run-cli.js';
 
 describe('rds-iam-pool --help', () => {
   it('runs as a subprocess: the command list on stdout with exit 0', async () => {
@@ -43,5 +48,30 @@ describe('rds-iam-pool --help', () => {
     expect(tty.stderr).toContain('\u001b[31merror:\u001b[39m');
     const noColor = await runInProcess(['policy', '--bogus'], { isTTY: true, env: { NO_COLOR: '1' } });
     expect(noColor.stderr).not.toContain('\u001b[');
+  });
+});
+
+describe('rds-iam-pool/cli as a module', () => {
+  const run = promisify(execFile);
+  const node = (args: string[]) =>
+    run(process.execPath, ['--import', 'tsx', ...args], { cwd: REPO_ROOT, env: cliEnv() });
+
+  it('runs nothing when imported, and runs when started through a symlink (the npm bin)', async () => {
+    const imported = await node([
+      '-e',
+      "import('./src/cli/main.ts').then((m) => console.log(typeof m.runCli))",
+    ]);
+    expect(imported.stdout).toBe('function\n');
+    expect(imported.stderr).toBe('');
+
+    const dir = await mkdtemp(join(tmpdir(), 'rip-cli-bin-'));
+    try {
+      const bin = join(dir, 'rds-iam-pool');
+      await symlink(join(REPO_ROOT, 'src/cli/main.ts'), bin);
+      const started = await node([bin, 'setup-sql', '--user', 'app_iam']);
+      expect(started.stdout).toContain("CREATE USER 'app_iam'@'%'");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
