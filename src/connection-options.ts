@@ -1,7 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
-import { connect as netConnect } from 'node:net';
-import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { AuthPlugin, ConnectionOptions, SslOptions } from 'mysql2';
 import { createAuthPlugins } from './auth-plugin.js';
 import { IamOptionsError } from './errors.js';
@@ -14,6 +12,8 @@ import {
 } from './options.js';
 import { buildSslOptions } from './tls/ssl-options.js';
 import { TokenCache, type TokenRequest, type TokenSignedInfo } from './token/cache.js';
+import { lazyNodeProviderChain } from './token/default-credentials.js';
+import { tunnelStreamOption } from './tunnel.js';
 
 /** mysql2 connection options that IAM login owns (see `IamPoolOptions`). */
 type OwnedConnectionOption =
@@ -191,7 +191,6 @@ export function createIamConnectionOptions(options: IamConnectionOptionsInput): 
   handle = new IamConnectionHandle(request, tokens);
   const iam = handle;
 
-  const { connectHost, connectPort } = resolved;
   const connectionOptions = {
     ...(resolved.passThrough as ConnectionOptions),
     host: resolved.host,
@@ -202,10 +201,7 @@ export function createIamConnectionOptions(options: IamConnectionOptionsInput): 
       createAuthPlugins(() => iam.tokenForLogin()),
       iam,
     ),
-    // Through a tunnel: mysql2 keeps `host` for the TLS server name and certificate check.
-    ...(connectHost !== undefined || connectPort !== undefined
-      ? { stream: () => netConnect(connectPort ?? resolved.port, connectHost ?? resolved.host) }
-      : {}),
+    ...tunnelStreamOption(resolved),
   };
   Object.defineProperty(connectionOptions, 'iam', { value: iam, enumerable: false });
   return connectionOptions as IamConnectionOptions;
@@ -240,14 +236,5 @@ function trackLogins(
       const answer = clearPassword(context);
       return (data) => currentLogin.run(login, () => answer(data));
     },
-  };
-}
-
-/** The Node provider chain, loaded on first use so importing this module stays cheap. */
-function lazyNodeProviderChain(): AwsCredentialIdentityProvider {
-  let provider: Promise<AwsCredentialIdentityProvider> | undefined;
-  return async (properties) => {
-    provider ??= import('@aws-sdk/credential-provider-node').then((m) => m.defaultProvider());
-    return (await provider)(properties);
   };
 }

@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { connect as netConnect } from 'node:net';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { AuthPlugin, Pool as CorePool, PoolConnection as CorePoolConnection } from 'mysql2';
 import mysql from 'mysql2';
@@ -31,6 +30,8 @@ import {
 import { toIamError } from './retry.js';
 import { buildSslOptions } from './tls/ssl-options.js';
 import { TokenCache, type TokenRequest, type TokenSignedInfo } from './token/cache.js';
+import { lazyNodeProviderChain } from './token/default-credentials.js';
+import { tunnelStreamOption } from './tunnel.js';
 
 export interface IamPoolStats {
   /** Tokens signed by this pool's cache. */
@@ -213,7 +214,6 @@ export function createIamPool(options: IamPoolOptions): IamPool {
 
   const limiter = new LoginRateLimiter(settings.maxLoginsPerSecond);
   const lifetimes = new ConnectionLifetimes(settings.maxLifetimeMs, resolved.clock);
-  const { connectHost, connectPort } = resolved;
   const core = mysql.createPool({
     ...resolved.passThrough,
     host: resolved.host,
@@ -230,10 +230,7 @@ export function createIamPool(options: IamPoolOptions): IamPool {
         return token;
       }),
     ),
-    // Through a tunnel: mysql2 keeps `host` for the TLS server name and certificate check.
-    ...(connectHost !== undefined || connectPort !== undefined
-      ? { stream: () => netConnect(connectPort ?? resolved.port, connectHost ?? resolved.host) }
-      : {}),
+    ...tunnelStreamOption(resolved),
   });
 
   let ending = false;
@@ -398,14 +395,5 @@ function errorFacts(error: unknown): { code: string | undefined; errno: number |
   return {
     code: typeof e.code === 'string' ? e.code : undefined,
     errno: typeof e.errno === 'number' ? e.errno : undefined,
-  };
-}
-
-/** The Node provider chain, loaded on first use so the main entry stays light at cold start. */
-function lazyNodeProviderChain(): AwsCredentialIdentityProvider {
-  let provider: Promise<AwsCredentialIdentityProvider> | undefined;
-  return async (properties) => {
-    provider ??= import('@aws-sdk/credential-provider-node').then((m) => m.defaultProvider());
-    return (await provider)(properties);
   };
 }
