@@ -31,8 +31,25 @@ const TRANSIENT_NETWORK_CODES = new Set([
   'PROTOCOL_SEQUENCE_TIMEOUT',
 ]);
 
+/** Node's message when the server closes the socket in the middle of the TLS handshake. */
+const DISCONNECTED_DURING_TLS = /socket disconnected before secure TLS connection was established/i;
+
+/**
+ * A TLS handshake the server cut off (a restart, a failover). mysql2 labels every error during the
+ * TLS upgrade HANDSHAKE_SSL_ERROR, overwriting Node's code, so only the message tells this network
+ * failure apart from a certificate that did not verify.
+ */
+function isTlsHandshakeCut(err: { code?: unknown; message?: unknown }): boolean {
+  return (
+    err.code === 'HANDSHAKE_SSL_ERROR' &&
+    typeof err.message === 'string' &&
+    DISCONNECTED_DURING_TLS.test(err.message)
+  );
+}
+
 /** Node's codes for certificates that did not verify (chain, expiry, host name). */
 function isTlsVerificationError(err: { code?: unknown; message?: unknown }): boolean {
+  if (isTlsHandshakeCut(err)) return false;
   const code = typeof err.code === 'string' ? err.code : '';
   return (
     code === 'HANDSHAKE_SSL_ERROR' ||
@@ -49,6 +66,7 @@ export function classifyConnectError(err: unknown): ConnectFailure {
   if (e.errno === ER_ACCESS_DENIED_ERROR || e.errno === ER_ACCESS_DENIED_NO_PASSWORD_ERROR)
     return 'auth-rejected';
   if (e.errno === ER_CON_COUNT_ERROR || e.errno === ER_SERVER_SHUTDOWN) return 'transient';
+  if (isTlsHandshakeCut(e)) return 'transient';
   if (isTlsVerificationError(e)) return 'final';
   if (typeof e.code === 'string' && TRANSIENT_NETWORK_CODES.has(e.code)) return 'transient';
   return 'final';
@@ -99,6 +117,9 @@ export function toIamError(err: unknown, endpoint: string): unknown {
       `TLS verification of ${endpoint} failed${serverSays}`,
       err,
     );
+  }
+  if (isTlsHandshakeCut(e)) {
+    return new IamConnectError(`${endpoint} closed the connection during the TLS handshake`, err);
   }
   if (typeof e.code === 'string' && TRANSIENT_NETWORK_CODES.has(e.code)) {
     return new IamConnectError(`Could not connect to ${endpoint} (${e.code})`, err);

@@ -11,7 +11,6 @@ import {
   hasFreeConnection,
   isKnownDead,
   removeQueuedCallback,
-  restoreNetworkCode,
 } from './mysql2-internals.js';
 import { answersPing } from './validate.js';
 
@@ -276,7 +275,6 @@ export class Acquirer {
       return new Promise<CorePoolConnection>((resolve, reject) => {
         attempt = {};
         const callback: GetConnectionCallback = (err, connection) => {
-          if (err) restoreNetworkCode(err);
           if (borrow.queued === callback) borrow.queued = undefined;
           if (err && !(err instanceof IamAuthError) && classifyConnectError(err) === 'transient') {
             this.#networkFailuresInARow++;

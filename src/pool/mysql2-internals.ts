@@ -165,18 +165,3 @@ function snapshot<T>(queue: RingQueue<T>): T[] {
   }
   return items;
 }
-
-/** Node's message when the server closes the socket in the middle of the TLS handshake. */
-const DISCONNECTED_DURING_TLS = /socket disconnected before secure TLS connection was established/i;
-
-/**
- * mysql2 labels every error during the TLS upgrade HANDSHAKE_SSL_ERROR, overwriting Node's code;
- * a server that drops the socket mid-handshake (a restart, a failover) then looks like a
- * certificate that failed verification, which is never retried. Give such an error back Node's
- * own code, ECONNRESET, so it is treated as the network failure it is. Real verification
- * failures keep mysql2's label.
- */
-export function restoreNetworkCode(error: Error): void {
-  const e = error as Error & { code?: unknown };
-  if (e.code === 'HANDSHAKE_SSL_ERROR' && DISCONNECTED_DURING_TLS.test(e.message)) e.code = 'ECONNRESET';
-}
