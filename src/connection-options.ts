@@ -26,7 +26,8 @@ type OwnedConnectionOption =
   | 'authSwitchHandler'
   | 'enableCleartextPlugin'
   | 'stream'
-  | 'socketPath';
+  | 'socketPath'
+  | 'debug';
 
 /**
  * Options for connections that a library opens itself from a config object (Sequelize, MikroORM,

@@ -3,7 +3,7 @@ import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { PoolOptions, SslOptions } from 'mysql2';
 import { IamOptionsError } from './errors.js';
 import { inferRegion, REGION_SHAPE } from './region.js';
-import type { TokenCache } from './token/cache.js';
+import { TokenCache } from './token/cache.js';
 
 /** mysql2 options that IAM login owns; passing one is a configuration mistake. */
 const OWNED_BY_IAM = [
@@ -187,6 +187,15 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
       throw new IamOptionsError(owned, 'is set, but IAM login manages it', ownedHint(owned));
     }
   }
+  // mysql2's debug mode prints every packet as hex, the login packet with the token included.
+  if ((rest as { debug?: unknown }).debug) {
+    throw new IamOptionsError(
+      'debug',
+      'would print every packet, including the login packet that carries the IAM token',
+      'Remove it. Use pool.iam events or the rds-iam-pool diagnostics channels to see logins, and ' +
+        "mysql2's own tracing channels for queries.",
+    );
+  }
 
   const hostName = requireString(
     'host',
@@ -254,7 +263,7 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
     ssl: resolveSsl(ssl),
     retry: resolveRetry(retry),
     refreshBeforeExpiryMs: resolveRefresh(token),
-    tokenCache: token?.cache,
+    tokenCache: resolveTokenCache(token),
     clock: clock ?? Date.now,
     pool: resolvePoolBehaviour({
       acquireTimeoutMs,
@@ -369,6 +378,18 @@ function resolvePoolBehaviour(given: Record<keyof IamPoolBehaviourOptions, unkno
     );
   }
   return r;
+}
+
+function resolveTokenCache(token: IamTokenOptions | undefined): TokenCache | undefined {
+  const cache = token?.cache;
+  if (cache !== undefined && !(cache instanceof TokenCache)) {
+    throw new IamOptionsError(
+      'token.cache',
+      `must be a TokenCache, got ${describe(cache)}`,
+      'Create one with `new TokenCache()` and pass the same instance to every pool that shares it.',
+    );
+  }
+  return cache;
 }
 
 function resolveRefresh(token: unknown): number {

@@ -71,6 +71,9 @@ describe('resolveOptions', () => {
     ['authPlugins', { ...base, authPlugins: {} }, 'authPlugins'],
     ['stream', { ...base, stream: () => null }, 'stream'],
     ['socketPath', { ...base, socketPath: '/tmp/mysql.sock' }, 'socketPath'],
+    ['debug (prints the login packet)', { ...base, debug: true }, 'debug'],
+    ['debug packet list', { ...base, debug: ['ClientHandshake'] }, 'debug'],
+    ['a token cache that is not one', { ...base, token: { cache: 5 } }, 'token.cache'],
     [
       'credentials not a function',
       { ...base, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } },
