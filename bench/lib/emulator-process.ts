@@ -2,7 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { EmulatorStats } from '../../src/emulator/index.js';
 import type { BackendLogin } from './database.js';
-import { BENCH_KEY, IAM_USER, MARIADB } from './env.js';
+import { BENCH_KEY, COUNTS_IAM_USER, IAM_USER, MARIADB } from './env.js';
 
 /** Where the emulator listens and what a client must trust; all a variant needs to connect. */
 export interface EmulatorAddress {
@@ -44,7 +44,12 @@ export async function startEmulatorProcess(backend: BackendLogin): Promise<Emula
   const script = fileURLToPath(new URL('../emulator-child.ts', import.meta.url));
   const request: EmulatorStartRequest = {
     backend: MARIADB,
-    users: { [IAM_USER]: { backendUser: backend.user, backendPassword: backend.password } },
+    users: Object.fromEntries(
+      [IAM_USER, COUNTS_IAM_USER].map((user) => [
+        user,
+        { backendUser: backend.user, backendPassword: backend.password },
+      ]),
+    ),
     keys: [BENCH_KEY],
   };
   const child = fork(script, [JSON.stringify(request)], {

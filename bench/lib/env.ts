@@ -20,6 +20,12 @@ export const BENCH_KEY = {
 
 /** The IAM user every variant logs in as, and the database it uses. */
 export const IAM_USER = 'bench_iam';
+/**
+ * The user of the signing-count run alone. Tokens signed in the same second for the same user are
+ * identical byte for byte (ours and rds-signer's alike), so the emulator could only count ours as
+ * a distinct token if no other variant signs for this user.
+ */
+export const COUNTS_IAM_USER = 'bench_iam_counts';
 /** Per process, so two runs on one MariaDB (a shared machine) do not drop each other's user. */
 export const DATABASE = `rip_bench_${process.pid}`;
 
