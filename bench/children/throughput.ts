@@ -43,7 +43,7 @@ try {
     const batch = batchSize(concurrency);
     const cpu = { micros: 0, queries: 0 };
     const bench = new Bench({
-      time: mode === 'quick' ? 150 : 400,
+      time: mode === 'quick' ? 150 : 300,
       iterations: 5,
       warmupTime: mode === 'quick' ? 50 : 150,
       warmupIterations: 2,

@@ -47,8 +47,8 @@ export async function newConnectionCost(ctx: BenchContext): Promise<ResultRow[]>
         fn: () => loginBurst(pool, shape.connections, shape.atOnce),
       }));
       const results = await timedRounds(tasks, {
-        rounds: ctx.quick ? 2 : 5,
-        timeMs: ctx.quick ? 150 : 500,
+        rounds: ctx.quick ? 2 : 8,
+        timeMs: ctx.quick ? 150 : 400,
         warmupMs: 100,
       });
       const perLogin = (name: string) => (results[name] ?? []).map((r) => r.meanMs / shape.connections);

@@ -13,7 +13,8 @@ const TARGET = 0.98;
  * variant runs in a fresh process per round; rounds alternate the variants.
  */
 export function queryThroughput(ctx: BenchContext): ResultRow[] {
-  const rounds = ctx.quick ? 2 : 5;
+  // Many short rounds: process-to-process variation on a shared 2-core machine is the largest error.
+  const rounds = ctx.quick ? 2 : 10;
   const runs = interleaved(['ours', 'static', 'direct'] as const, rounds, (variant) =>
     runChild<{ results: ThroughputResult[] }>(ctx.runner, ctx.children.throughput, [
       variant,
