@@ -128,8 +128,8 @@ export class IamUnsupportedAuthPluginError extends IamAuthError {
       `The server asked for the "${plugin}" authentication plugin; IAM login answers only mysql_clear_password`,
       {
         hint:
-          'The database user is not an IAM user. Create it WITH AWSAuthenticationPlugin AS ' +
-          "'RDS' (MySQL) or IDENTIFIED VIA AWSAuthenticationPlugin (MariaDB), or connect as the IAM user.",
+          "The database user is not an IAM user. Create it IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' " +
+          "(MySQL; on MariaDB also IDENTIFIED VIA AWSAuthenticationPlugin USING 'RDS'), or connect as the IAM user.",
       },
     );
     this.plugin = plugin;
