@@ -39,6 +39,8 @@ const started = performance.now();
 const elapsed = () => (performance.now() - started) / 1000;
 const log = (text: string) => console.log(`[${elapsed().toFixed(1).padStart(5)} s] ${text}`);
 const loadBefore = loadavg()[0] ?? 0;
+// Read before the run: others may commit while it runs, and the build took the tree as it was now.
+const commit = gitCommit();
 
 log(
   `load average ${loadavg()
@@ -94,7 +96,7 @@ try {
 
 const info: RunInfo = {
   date: new Date().toISOString(),
-  commit: gitCommit(),
+  commit,
   node: process.versions.node,
   cpus: cpus().length,
   cpuModel: cpus()[0]?.model.trim() ?? 'unknown CPU',

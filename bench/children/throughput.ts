@@ -61,7 +61,7 @@ try {
     if (result?.state !== 'completed') throw new Error(`${variant} c=${concurrency}: ${result?.state}`);
     results.push({
       concurrency,
-      meanMs: result.latency.mean,
+      medianMs: result.latency.p50,
       samples: result.latency.samplesCount,
       rme: result.latency.rme,
       cpuMicrosPerQuery: cpu.micros / cpu.queries,

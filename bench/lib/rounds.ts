@@ -7,8 +7,11 @@ export interface TimedTask {
 
 /** One task's figures from one round. */
 export interface RoundResult {
-  /** Mean time of one call, in ms. */
-  meanMs: number;
+  /**
+   * Median time of one call, in ms: the typical call, not the few that another process's burst of
+   * work (the machine is shared) landed on.
+   */
+  medianMs: number;
   samples: number;
   /** Relative margin of error of the mean, in percent (95 %). */
   rme: number;
@@ -47,7 +50,7 @@ export async function timedRounds(
       const result = task.result;
       if (result.state !== 'completed') throw new Error(`${task.name}: ${result.state}`);
       results[task.name]?.push({
-        meanMs: result.latency.mean,
+        medianMs: result.latency.p50,
         samples: result.latency.samplesCount,
         rme: result.latency.rme,
       });

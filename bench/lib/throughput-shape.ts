@@ -6,8 +6,11 @@ export const batchSize = (concurrency: number) => Math.max(64, concurrency * 8);
 
 export interface ThroughputResult {
   concurrency: number;
-  /** Mean time of one sample (`batchSize(concurrency)` queries), in ms. */
-  meanMs: number;
+  /**
+   * Median time of one sample (`batchSize(concurrency)` queries), in ms: the typical sample, not
+   * the few that another process's burst of work landed on.
+   */
+  medianMs: number;
   samples: number;
   rme: number;
   /** Client CPU (user + system) per query, in µs. */

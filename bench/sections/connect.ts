@@ -51,7 +51,7 @@ export async function newConnectionCost(ctx: BenchContext): Promise<ResultRow[]>
         timeMs: ctx.quick ? 150 : 400,
         warmupMs: 100,
       });
-      const perLogin = (name: string) => (results[name] ?? []).map((r) => r.meanMs / shape.connections);
+      const perLogin = (name: string) => (results[name] ?? []).map((r) => r.medianMs / shape.connections);
       const runs = (name: string) =>
         `${results[name]?.length ?? 0} rounds, ${(results[name] ?? []).reduce((n, r) => n + r.samples, 0) * shape.connections}+${(results.static ?? []).reduce((n, r) => n + r.samples, 0) * shape.connections} logins`;
       for (const name of ['ours', 'signEach', 'direct']) {

@@ -114,7 +114,7 @@ async function signingCost(ctx: BenchContext): Promise<ResultRow[]> {
     ],
     { rounds: ctx.quick ? 2 : 5, timeMs: ctx.quick ? 100 : 300, warmupMs: 100 },
   );
-  const micros = (name: string) => (results[name] ?? []).map((r) => (r.meanMs * 1000) / CALLS);
+  const micros = (name: string) => (results[name] ?? []).map((r) => (r.medianMs * 1000) / CALLS);
   const runs = (name: string) =>
     `${results[name]?.length ?? 0} rounds, ${(results[name] ?? []).reduce((n, r) => n + r.samples, 0) * CALLS} calls`;
   return [

@@ -30,7 +30,7 @@ export function queryThroughput(ctx: BenchContext): ResultRow[] {
         if (!result) throw new Error(`${variant}: no result at concurrency ${concurrency}`);
         return result;
       });
-    const qps = (variant: keyof typeof runs) => at(variant).map((r) => (batch * 1000) / r.meanMs);
+    const qps = (variant: keyof typeof runs) => at(variant).map((r) => (batch * 1000) / r.medianMs);
     const cpu = (variant: keyof typeof runs) => at(variant).map((r) => r.cpuMicrosPerQuery);
     const samples = (variant: keyof typeof runs) => at(variant).reduce((n, r) => n + r.samples, 0);
     const ratio = pairedRatio(qps('ours'), qps('static'));
