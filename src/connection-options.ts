@@ -1,8 +1,7 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import type { AuthPlugin, ConnectionOptions, SslOptions } from 'mysql2';
-import { createAuthPlugins } from './auth-plugin.js';
 import { IamOptionsError } from './errors.js';
+import { createTrackedAuthPlugins } from './login-tracking.js';
 import {
   DEFAULT_POOL_BEHAVIOUR,
   type IamOptions,
@@ -116,40 +115,18 @@ export class IamConnectionHandle extends EventEmitter<IamConnectionEvents> {
     this.#tokens.invalidate(this.#request);
   }
 
-  /** @internal The token for a login; remembers which token this login sent. */
-  async tokenForLogin(): Promise<string> {
-    const { token, signedAt } = await this.#tokens.getSignedToken(this.#request);
-    const login = currentLogin.getStore();
-    if (login) login.tokenSignedAt = signedAt;
-    return token;
-  }
-
   /** @internal */
   loginSucceeded(): void {
     this.#connectionsOpened++;
   }
 
   /** @internal The server refused this login: drop the token it sent, and only that one. */
-  loginRefused(login: LoginRecord, error: { errno: number; code?: string }): void {
+  loginRefused(tokenSignedAt: number | undefined, error: { errno: number; code?: string }): void {
     this.#loginsRefused++;
-    this.#tokens.invalidate(this.#request, login.tokenSignedAt);
+    this.#tokens.invalidate(this.#request, tokenSignedAt);
     this.emit('loginRefused', { errno: error.errno, code: error.code });
   }
 }
-
-interface LoginRecord {
-  /** Which token (by signing time) this login sent, once it sent one. */
-  tokenSignedAt?: number;
-}
-
-/**
- * The login a token request belongs to. mysql2 calls the auth plugin from socket callbacks, so
- * the plugin's own async context is what links a token to the login that sent it.
- */
-const currentLogin = new AsyncLocalStorage<LoginRecord>();
-
-// MySQL's "access denied" errors: the server refused the token.
-const ACCESS_DENIED = new Set([1045, 1698]);
 
 /**
  * mysql2 `ConnectionOptions` for an IAM user, for libraries that create connections themselves
@@ -198,44 +175,13 @@ export function createIamConnectionOptions(options: IamConnectionOptionsInput): 
     port: resolved.port,
     user: resolved.user,
     ssl: buildSslOptions(resolved.ssl),
-    authPlugins: trackLogins(
-      createAuthPlugins(() => iam.tokenForLogin()),
-      iam,
-    ),
+    authPlugins: createTrackedAuthPlugins({
+      token: () => tokens.getSignedToken(request),
+      refused: (signedAt, error) => iam.loginRefused(signedAt, error),
+      succeeded: () => iam.loginSucceeded(),
+    }),
     ...tunnelStreamOption(resolved),
   };
   Object.defineProperty(connectionOptions, 'iam', { value: iam, enumerable: false });
   return connectionOptions as IamConnectionOptions;
-}
-
-/**
- * Wraps `mysql_clear_password` so each login's outcome is seen: mysql2 hands the plugin the
- * handshake command, which emits `error` when the server refuses the login and `end` when the
- * handshake is over. The handshake already has its own error listeners, so ours changes nothing.
- */
-function trackLogins(
-  plugins: Record<string, AuthPlugin>,
-  iam: IamConnectionHandle,
-): Record<string, AuthPlugin> {
-  const clearPassword = plugins.mysql_clear_password;
-  if (clearPassword === undefined) return plugins;
-  return {
-    ...plugins,
-    mysql_clear_password: (context) => {
-      const login: LoginRecord = {};
-      const command = context.command as unknown as EventEmitter;
-      let failed = false;
-      command.once('error', (err: { errno?: unknown; code?: string }) => {
-        failed = true;
-        if (typeof err?.errno === 'number' && ACCESS_DENIED.has(err.errno)) {
-          iam.loginRefused(login, { errno: err.errno, ...(err.code ? { code: err.code } : {}) });
-        }
-      });
-      command.once('end', () => {
-        if (!failed) iam.loginSucceeded();
-      });
-      const answer = clearPassword(context);
-      return (data) => currentLogin.run(login, () => answer(data));
-    },
-  };
 }

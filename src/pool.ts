@@ -3,9 +3,9 @@ import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { AuthPlugin, Pool as CorePool, PoolConnection as CorePoolConnection } from 'mysql2';
 import mysql from 'mysql2';
 import type { Pool } from 'mysql2/promise';
-import { createAuthPlugins } from './auth-plugin.js';
+import { createTrackedAuthPlugins } from './login-tracking.js';
 import { type IamPoolOptions, type ResolvedIamOptions, resolveOptions } from './options.js';
-import { Acquirer, type ConnectAttempt, connectAttempt } from './pool/acquire.js';
+import { Acquirer } from './pool/acquire.js';
 import { type AcquireTimePercentiles, AcquireTimes } from './pool/acquire-times.js';
 import {
   type ConnectionRetiredMessage,
@@ -150,17 +150,14 @@ export class IamPoolHandle extends EventEmitter<IamPoolEvents> {
     this.#tokens.invalidate(this.#tokenRequest);
   }
 
-  /** @internal The token for a login; notes which token the current connect attempt used. */
-  async getToken(): Promise<string> {
-    const { token, signedAt } = await this.#tokens.getSignedToken(this.#tokenRequest);
-    const attempt = connectAttempt.getStore();
-    if (attempt) attempt.tokenSignedAt = signedAt;
-    return token;
+  /** @internal The token for a login, with its signing time. */
+  signedToken(): Promise<{ token: string; signedAt: number }> {
+    return this.#tokens.getSignedToken(this.#tokenRequest);
   }
 
-  /** @internal After the server refused a login: drop the token that attempt used. */
-  dropRefusedToken(attempt: ConnectAttempt): void {
-    this.#tokens.invalidate(this.#tokenRequest, attempt.tokenSignedAt);
+  /** @internal After the server refused a login: drop the token it sent, and only that one. */
+  dropRefusedToken(tokenSignedAt: number | undefined): void {
+    this.#tokens.invalidate(this.#tokenRequest, tokenSignedAt);
   }
 
   /** @internal */
@@ -224,10 +221,10 @@ export function createIamPool(options: IamPoolOptions): IamPool {
     // down, refusing connections) costs the server no login and is not held back, so an outage
     // fails fast instead of queueing behind the cap.
     authPlugins: quietWhenClosed(
-      createAuthPlugins(async () => {
-        const token = await iam.getToken();
-        await limiter.acquire();
-        return token;
+      createTrackedAuthPlugins({
+        token: () => iam.signedToken(),
+        beforeSend: () => limiter.acquire(),
+        refused: (tokenSignedAt) => iam.dropRefusedToken(tokenSignedAt),
       }),
     ),
     ...tunnelStreamOption(resolved),
@@ -263,7 +260,6 @@ export function createIamPool(options: IamPoolOptions): IamPool {
     {
       isEnding: () => ending,
       counts: () => counts(),
-      dropRefusedToken: (attempt) => iam.dropRefusedToken(attempt),
       onRetry: (failure, attempt, error) => {
         iam.count(failure === 'auth-rejected' ? 'authRetries' : 'transientRetries');
         const reason = failure === 'auth-rejected' ? 'auth-rejected' : 'transient';

@@ -128,14 +128,13 @@ export function toIamError(err: unknown, endpoint: string): unknown {
 }
 
 export interface ConnectRetryHooks {
-  /** Called before retrying after the server refused the token of the attempt that just failed. */
-  onAuthRejected(): void;
   /** Called for every failed attempt that will be retried. */
   onRetry?(failure: ConnectFailure, attemptNumber: number, error: unknown): void;
 }
 
 /**
- * Runs `attempt` until it succeeds, retrying auth rejections (with a fresh token) and transient
+ * Runs `attempt` until it succeeds, retrying auth rejections (the refused token was already dropped
+ * where the login failed, see login-tracking.ts, so the next attempt signs a fresh one) and transient
  * network errors with exponential backoff and jitter, up to `retries` times.
  */
 export async function connectWithRetry<T>(
@@ -161,7 +160,6 @@ export async function connectWithRetry<T>(
       shouldRetry: ({ error, attemptNumber }) => {
         const failure = classifyConnectError(error);
         if (failure === 'final') return false;
-        if (failure === 'auth-rejected') hooks.onAuthRejected();
         hooks.onRetry?.(failure, attemptNumber, error);
         return true;
       },

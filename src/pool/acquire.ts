@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Pool as CorePool, PoolConnection as CorePoolConnection } from 'mysql2';
 import { IamAuthError } from '../errors.js';
 import type { IamRetryOptions } from '../options.js';
@@ -14,18 +13,6 @@ import {
 } from './mysql2-internals.js';
 import { answersPing } from './validate.js';
 
-/** One try at getting a connection from mysql2; a login, when it sends a token, notes which. */
-export interface ConnectAttempt {
-  /** Which token (by signing time) the attempt's login sent, once it sent one. */
-  tokenSignedAt?: number;
-}
-
-/**
- * The connect attempt a login belongs to. mysql2 runs the auth plugin from socket callbacks; the
- * socket is created inside the attempt, so the async context carries the attempt to the plugin.
- */
-export const connectAttempt = new AsyncLocalStorage<ConnectAttempt>();
-
 export interface AcquireSettings {
   acquireTimeoutMs: number;
   validateAfterIdleMs: number;
@@ -40,8 +27,6 @@ export interface AcquireHooks {
   /** True once end() has begun: borrows fail with IamPoolClosedError. */
   isEnding(): boolean;
   counts(): PoolConnectionCounts;
-  /** The server refused the token that attempt sent: drop it so the retry signs a new one. */
-  dropRefusedToken(attempt: ConnectAttempt): void;
   /** A connect attempt failed and will be retried. */
   onRetry(failure: ConnectFailure, attemptNumber: number, error: unknown): void;
   /** Connecting failed for good; `error` is what the caller receives. */
@@ -81,8 +66,8 @@ export class Acquirer {
   readonly #settings: AcquireSettings;
   readonly #lifetimes: ConnectionLifetimes;
   readonly #hooks: AcquireHooks;
-  /** Our callbacks that mysql2 may hand back to getConnection, with the attempt each belongs to. */
-  readonly #ownCallbacks = new WeakMap<GetConnectionCallback, ConnectAttempt>();
+  /** Our callbacks, which mysql2 may hand back to getConnection when it serves its wait queue. */
+  readonly #ownCallbacks = new WeakSet<GetConnectionCallback>();
   #waiting = 0;
   /** Connect attempts in a row, pool-wide, that failed on the network (reset by a login). */
   #networkFailuresInARow = 0;
@@ -121,19 +106,14 @@ export class Acquirer {
 
   /** The replacement for `core.getConnection`. */
   getConnection(callback: GetConnectionCallback): void {
-    const attempt = this.#ownCallbacks.get(callback);
-    if (attempt !== undefined) {
-      // mysql2 re-dispatches a queued waiter through `this.getConnection` when a connection leaves
-      // the pool; that waiter is one of our attempts, already timed and retried by its borrow.
-      if (this.#hooks.isEnding()) {
-        process.nextTick(() => callback(new IamPoolClosedError()));
-        return;
-      }
-      connectAttempt.run(attempt, () => this.#getConnection(callback));
-      return;
-    }
     if (this.#hooks.isEnding()) {
       process.nextTick(() => callback(new IamPoolClosedError()));
+      return;
+    }
+    if (this.#ownCallbacks.has(callback)) {
+      // mysql2 re-dispatches a queued waiter through `this.getConnection` when a connection leaves
+      // the pool; that waiter is one of our attempts, already timed and retried by its borrow.
+      this.#getConnection(callback);
       return;
     }
     if (hasFreeConnection(this.#core)) {
@@ -262,7 +242,6 @@ export class Acquirer {
 
   /** One connection from mysql2 (idle, new, or after waiting in its queue), logins retried. */
   #connect(borrow: Borrow): Promise<CorePoolConnection> {
-    let attempt: ConnectAttempt = {};
     let attempts = 0;
     const tryOnce = (): Promise<CorePoolConnection> => {
       if (this.#hooks.isEnding()) return Promise.reject(new IamPoolClosedError());
@@ -273,7 +252,6 @@ export class Acquirer {
       }
       attempts++;
       return new Promise<CorePoolConnection>((resolve, reject) => {
-        attempt = {};
         const callback: GetConnectionCallback = (err, connection) => {
           if (borrow.queued === callback) borrow.queued = undefined;
           if (err && !(err instanceof IamAuthError) && classifyConnectError(err) === 'transient') {
@@ -282,9 +260,9 @@ export class Acquirer {
           if (err || !connection) reject(err ?? new Error('mysql2 returned no connection'));
           else resolve(connection);
         };
-        this.#ownCallbacks.set(callback, attempt);
+        this.#ownCallbacks.add(callback);
         borrow.queued = callback;
-        connectAttempt.run(attempt, () => this.#getConnection(callback));
+        this.#getConnection(callback);
       });
     };
     // The retry machinery starts only after a first failure; the first attempt's error is replayed
@@ -299,7 +277,6 @@ export class Acquirer {
         },
         this.#settings.retry,
         {
-          onAuthRejected: () => this.#hooks.dropRefusedToken(attempt),
           onRetry: (failure, attemptNumber, error) => {
             borrow.lastError = error;
             this.#hooks.onRetry(failure, attemptNumber, error);
