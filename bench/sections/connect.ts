@@ -42,9 +42,20 @@ export async function newConnectionCost(ctx: BenchContext): Promise<ResultRow[]>
   const rows: ResultRow[] = [];
   try {
     for (const shape of SHAPES) {
+      // Client CPU per login, over every round: the cost itself, steadier than the wall clock.
+      const cpu = Object.fromEntries(Object.keys(pools).map((name) => [name, { micros: 0, logins: 0 }]));
       const tasks = Object.entries(pools).map(([name, pool]) => ({
         name,
-        fn: () => loginBurst(pool, shape.connections, shape.atOnce),
+        fn: async () => {
+          const before = process.cpuUsage();
+          await loginBurst(pool, shape.connections, shape.atOnce);
+          const used = process.cpuUsage(before);
+          const total = cpu[name];
+          if (total) {
+            total.micros += used.user + used.system;
+            total.logins += shape.connections;
+          }
+        },
       }));
       const results = await timedRounds(tasks, {
         rounds: ctx.quick ? 2 : 8,
@@ -73,6 +84,19 @@ export async function newConnectionCost(ctx: BenchContext): Promise<ResultRow[]>
           ...(name === 'direct' ? { reference: true } : {}),
         });
       }
+      const cpuPerLogin = (name: string) => (cpu[name]?.micros ?? 0) / 1000 / (cpu[name]?.logins || 1);
+      rows.push({
+        section: 'New-connection cost (per login)',
+        metric: `client CPU per login, ${shape.metric}`,
+        subject: labels.ours ?? 'ours',
+        baseline: 'mysql2 static token',
+        unit: 'ms',
+        subjectValue: summarize([cpuPerLogin('ours')]),
+        baselineValue: summarize([cpuPerLogin('static')]),
+        ratio: summarize([cpuPerLogin('ours') / cpuPerLogin('static')]),
+        better: 'lower',
+        runs: `${cpu.ours?.logins ?? 0}+${cpu.static?.logins ?? 0} logins incl. warm-up (process.cpuUsage)`,
+      });
       ctx.log(
         `connect ${shape.metric}: ours/static ${pairedRatio(perLogin('ours'), perLogin('static')).median.toFixed(3)}`,
       );
