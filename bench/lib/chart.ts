@@ -80,9 +80,9 @@ export function ratioChart(rows: readonly ResultRow[], info: RunInfo): string {
     `<text x="340" y="42" font-size="11">dashed tick: target · whisker: min–max over rounds · ↑ higher is better · ↓ lower is better</text>`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="system-ui, sans-serif" role="img" aria-labelledby="chart-title">`,
-    `<title id="chart-title">rds-iam-pool against each baseline: ratio of medians per measurement, from npm run bench</title>`,
+    `<title id="chart-title">rds-iam-pool against each baseline: median ratio per measurement, from npm run bench</title>`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
-    `<text x="10" y="20" font-size="14" font-weight="bold">rds-iam-pool vs baselines: ratio of medians (log scale, 1x = same as baseline)</text>`,
+    `<text x="10" y="20" font-size="14" font-weight="bold">rds-iam-pool vs baselines: median ratio per measurement (log scale, 1x = same as baseline)</text>`,
     `<text x="10" y="${height - 12}" font-size="10" fill="#666">${escapeXml(runInfoLine(info))}</text>`,
     legend,
     ...axis,
