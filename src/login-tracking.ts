@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EventEmitter } from 'node:events';
 import type { AuthPlugin } from 'mysql2';
 import { createAuthPlugins } from './auth-plugin.js';
@@ -23,12 +22,6 @@ interface LoginRecord {
 }
 
 /**
- * The login a token request belongs to. The plugin's answer runs inside it, so the token getter
- * can note which token this login sends.
- */
-const currentLogin = new AsyncLocalStorage<LoginRecord>();
-
-/**
  * The IAM `authPlugins` (see auth-plugin.ts), with each login's outcome seen where it happens:
  * mysql2 hands the plugin the handshake command, which emits `error` when the server refuses the
  * login and `end` when the handshake is over. A refusal names the token that login sent, so the
@@ -36,17 +29,18 @@ const currentLogin = new AsyncLocalStorage<LoginRecord>();
  * and a caller's retry always finds a new token.
  */
 export function createTrackedAuthPlugins(hooks: TrackedLoginHooks): Record<string, AuthPlugin> {
-  const plugins = createAuthPlugins(async () => {
-    const { token, signedAt } = await hooks.token();
-    const login = currentLogin.getStore();
-    if (login) login.tokenSignedAt = signedAt;
-    await hooks.beforeSend?.();
-    return token;
-  });
-  const clearPassword = plugins.mysql_clear_password;
-  if (clearPassword === undefined) return plugins;
+  // The token getter of one login, noting which token that login sends. A closure per login
+  // rather than an AsyncLocalStorage: once used, async context tracking slows every promise in
+  // the process on Node 20.
+  const pluginsFor = (login: LoginRecord) =>
+    createAuthPlugins(async () => {
+      const { token, signedAt } = await hooks.token();
+      login.tokenSignedAt = signedAt;
+      await hooks.beforeSend?.();
+      return token;
+    });
   return {
-    ...plugins,
+    ...pluginsFor({}),
     mysql_clear_password: (context) => {
       const login: LoginRecord = {};
       // The handshake already has mysql2's own listeners, so these change nothing in its flow.
@@ -61,8 +55,9 @@ export function createTrackedAuthPlugins(hooks: TrackedLoginHooks): Record<strin
       command.once('end', () => {
         if (!failed) hooks.succeeded?.();
       });
-      const answer = clearPassword(context);
-      return (data) => currentLogin.run(login, () => answer(data));
+      const clearPassword = pluginsFor(login).mysql_clear_password;
+      if (clearPassword === undefined) throw new Error('auth-plugin.ts has no mysql_clear_password plugin');
+      return clearPassword(context);
     },
   };
 }
