@@ -8,6 +8,7 @@ import type { ConnectionLifetimes } from './lifetime.js';
 import {
   type GetConnectionCallback,
   hasFreeConnection,
+  isFull,
   isKnownDead,
   removeQueuedCallback,
 } from './mysql2-internals.js';
@@ -120,6 +121,10 @@ export class Acquirer {
       this.#borrowIdle(callback);
       return;
     }
+    if (isFull(this.#core)) {
+      this.#waitForRelease(callback);
+      return;
+    }
     this.#acquireFor(callback);
   }
 
@@ -135,19 +140,77 @@ export class Acquirer {
         this.#acquireFor(callback);
         return;
       }
-      if (
-        !isKnownDead(connection) &&
-        !this.#lifetimes.isRetired(connection) &&
-        !this.#needsPing(connection) &&
-        !this.#hooks.isEnding()
-      ) {
-        this.#lifetimes.borrowed(connection);
-        this.#hooks.onAcquired(performance.now() - startedAt);
-        callback(null, connection);
+      this.#handOver(callback, connection, startedAt);
+    });
+  }
+
+  /**
+   * The pool is full, so no login can follow: wait in mysql2's own queue for a released
+   * connection, with one timer for the deadline and none of the retry machinery (with more
+   * callers than connections, most borrows wait here).
+   */
+  #waitForRelease(callback: GetConnectionCallback): void {
+    const startedAt = performance.now();
+    let waiting = true;
+    let timer: NodeJS.Timeout | undefined;
+    const stopWaiting = () => {
+      waiting = false;
+      this.#waiting--;
+      clearTimeout(timer);
+    };
+    const queued: GetConnectionCallback = (err, connection) => {
+      if (!waiting) {
+        // The caller gave up meanwhile: the connection goes to whoever waits next.
+        if (connection) this.#hooks.giveBack(connection);
         return;
       }
-      this.#acquireFor(callback, connection, startedAt);
-    });
+      stopWaiting();
+      if (err || !connection) {
+        // mysql2 served this waiter with a new login (a connection had left the pool) and it
+        // failed, or the pool is closing: the full path retries or reports it, same deadline.
+        this.#acquireFor(callback, undefined, startedAt);
+        return;
+      }
+      this.#handOver(callback, connection, startedAt);
+    };
+    this.#waiting++;
+    this.#ownCallbacks.add(queued);
+    timer = setTimeout(() => {
+      if (!waiting) return;
+      removeQueuedCallback(this.#core, queued);
+      const error = this.#timedOut(undefined); // reports the pool with this caller still waiting
+      stopWaiting();
+      callback(error);
+    }, this.#settings.acquireTimeoutMs);
+    this.#getConnection(queued);
+  }
+
+  /** Hands a connection mysql2 gave us to the caller if it is fit, else takes the full path. */
+  #handOver(callback: GetConnectionCallback, connection: CorePoolConnection, startedAt: number): void {
+    if (
+      !isKnownDead(connection) &&
+      !this.#lifetimes.isRetired(connection) &&
+      !this.#needsPing(connection) &&
+      !this.#hooks.isEnding()
+    ) {
+      this.#lifetimes.borrowed(connection);
+      this.#hooks.onAcquired(performance.now() - startedAt);
+      callback(null, connection);
+      return;
+    }
+    this.#acquireFor(callback, connection, startedAt);
+  }
+
+  /** The error a caller gets when its borrow ran out of time; reported to the hooks too. */
+  #timedOut(lastError: unknown): IamAcquireTimeoutError {
+    const error = new IamAcquireTimeoutError(
+      this.#settings.acquireTimeoutMs,
+      this.#settings.endpoint,
+      this.#hooks.counts(),
+      lastError === undefined ? undefined : toIamError(lastError, this.#settings.endpoint),
+    );
+    this.#hooks.onTimeout(error);
+    return error;
   }
 
   #acquireFor(callback: GetConnectionCallback, candidate?: CorePoolConnection, startedAt?: number): void {
@@ -176,19 +239,16 @@ export class Acquirer {
     this.#waiting++;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        if (borrow.settled) return;
-        // Leave mysql2's wait queue now, so the next released connection goes to someone waiting.
-        if (borrow.queued) removeQueuedCallback(this.#core, borrow.queued);
-        const error = new IamAcquireTimeoutError(
-          this.#settings.acquireTimeoutMs,
-          this.#settings.endpoint,
-          this.#hooks.counts(),
-          borrow.lastError === undefined ? undefined : toIamError(borrow.lastError, this.#settings.endpoint),
-        );
-        this.#hooks.onTimeout(error);
-        reject(error);
-      }, this.#settings.acquireTimeoutMs);
+      timer = setTimeout(
+        () => {
+          if (borrow.settled) return;
+          // Leave mysql2's wait queue now, so the next released connection goes to someone waiting.
+          if (borrow.queued) removeQueuedCallback(this.#core, borrow.queued);
+          reject(this.#timedOut(borrow.lastError));
+        },
+        // The deadline counts from the start of the borrow, which may have waited on a cheaper path.
+        Math.max(0, borrow.deadline - performance.now()),
+      );
     });
     const borrowed = this.#borrow(borrow, candidate);
     // After a timeout the borrow still finishes in the background; its outcome is handled there.

@@ -55,6 +55,12 @@ export function hasFreeConnection(core: CorePool): boolean {
   return pool(core)._freeConnections.length > 0;
 }
 
+/** Whether the pool holds `connectionLimit` connections, so a borrow can only wait for a release. */
+export function isFull(core: CorePool): boolean {
+  const limit = (core as unknown as { config: { connectionLimit: number } }).config.connectionLimit;
+  return limit > 0 && pool(core)._allConnections.length >= limit;
+}
+
 /** A snapshot of every connection the pool holds. */
 export function allConnections(core: CorePool): CorePoolConnection[] {
   return snapshot(pool(core)._allConnections);
