@@ -28,9 +28,9 @@ export function movableClock() {
   };
 }
 
-/** createIamPool pointed at the fixture's emulator the way a user points it at a tunnel. */
-export function poolFor(fx: EmulatorFixture, options: Partial<IamPoolOptions> = {}): IamPool {
-  return createIamPool({
+/** IAM options for the fixture's emulator, reached the way a user reaches a tunnel. */
+export function iamOptionsFor(fx: EmulatorFixture, extra: Partial<IamPoolOptions> = {}) {
+  return {
     host: fx.emulator.host,
     port: fx.emulator.endpointPort,
     user: Object.keys(fx.backendUsers)[0] ?? 'iam_app',
@@ -39,9 +39,15 @@ export function poolFor(fx: EmulatorFixture, options: Partial<IamPoolOptions> = 
     connectPort: fx.emulator.port,
     ssl: { ca: fx.emulator.ca },
     credentials: countingCredentials(),
-    retry: { retries: 3, minTimeoutMs: 10, maxTimeoutMs: 50 },
-    ...options,
-  });
+    ...extra,
+  } satisfies IamPoolOptions;
+}
+
+/** createIamPool pointed at the fixture's emulator, with short retry delays for tests. */
+export function poolFor(fx: EmulatorFixture, options: Partial<IamPoolOptions> = {}): IamPool {
+  return createIamPool(
+    iamOptionsFor(fx, { retry: { retries: 3, minTimeoutMs: 10, maxTimeoutMs: 50 }, ...options }),
+  );
 }
 
 /** Waits until the pool has seen the server close its connections. */

@@ -3,26 +3,12 @@
  * 15-minute proof every adapter must pass.
  */
 import { expect } from 'vitest';
-import type { IamPoolOptions } from '../../src/index.js';
 import type { EmulatorFixture } from '../helpers/emulator-harness.js';
-import { countingCredentials, type movableClock, settle } from '../helpers/pool-fixture.js';
+import { type movableClock, settle } from '../helpers/pool-fixture.js';
 
 export const MIN = 60_000;
 
-/** IAM options for the fixture's emulator, reached the way a user reaches a tunnel. */
-export function iamOptionsFor(fx: EmulatorFixture, extra: Partial<IamPoolOptions> = {}) {
-  return {
-    host: fx.emulator.host,
-    port: fx.emulator.endpointPort,
-    user: Object.keys(fx.backendUsers)[0] ?? 'iam_app',
-    database: fx.database,
-    connectHost: '127.0.0.1',
-    connectPort: fx.emulator.port,
-    ssl: { ca: fx.emulator.ca },
-    credentials: countingCredentials(),
-    ...extra,
-  } satisfies IamPoolOptions;
-}
+export { iamOptionsFor } from '../helpers/pool-fixture.js';
 
 export interface RefreshProof {
   fx: EmulatorFixture;
