@@ -2,20 +2,12 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Capability, encodeHandshakeResponse, lenencInt } from '../../src/emulator/packets.js';
 import {
+  CLIENT_FLAGS,
   createEmulatorFixture,
   type EmulatorFixture,
   packet,
   rawConnect,
 } from '../helpers/emulator-harness.js';
-
-const CLIENT_FLAGS =
-  Capability.LONG_PASSWORD |
-  Capability.PROTOCOL_41 |
-  Capability.SECURE_CONNECTION |
-  Capability.PLUGIN_AUTH |
-  Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA |
-  Capability.CONNECT_WITH_DB |
-  Capability.CONNECT_ATTRS;
 
 function handshakeResponse(overrides: { flags?: number; user?: string } = {}): Buffer {
   return encodeHandshakeResponse({

@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { packet } from './emulator-harness.js';
 
 const CLIENT_LONG_PASSWORD = 0x1;
 const CLIENT_PROTOCOL_41 = 0x200;
@@ -6,13 +7,6 @@ const CLIENT_SSL = 0x800;
 const CLIENT_TRANSACTIONS = 0x2000;
 const CLIENT_SECURE_CONNECTION = 0x8000;
 const CLIENT_PLUGIN_AUTH = 0x80000;
-
-function packet(seq: number, payload: Buffer): Buffer {
-  const header = Buffer.alloc(4);
-  header.writeUIntLE(payload.length, 0, 3);
-  header[3] = seq;
-  return Buffer.concat([header, payload]);
-}
 
 /** A MySQL HandshakeV10 greeting; `ssl` decides whether the server offers TLS. */
 export function greeting(ssl: boolean): Buffer {

@@ -26,6 +26,7 @@ import { verifyAuthToken } from '../../src/emulator/verify-token.js';
 import { IamOptionsError } from '../../src/errors.js';
 import { resolveOptions } from '../../src/options.js';
 import { signAuthToken } from '../../src/token/sign.js';
+import { CLIENT_FLAGS } from '../helpers/emulator-harness.js';
 import { SecretRegistry, scanText } from './leak-scanner.js';
 
 export interface FuzzResult {
@@ -87,15 +88,6 @@ async function runProperty(
 
 // ---------------------------------------------------------------------------------------------
 // Inputs
-
-const CLIENT_FLAGS =
-  Capability.LONG_PASSWORD |
-  Capability.PROTOCOL_41 |
-  Capability.SECURE_CONNECTION |
-  Capability.PLUGIN_AUTH |
-  Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA |
-  Capability.CONNECT_WITH_DB |
-  Capability.CONNECT_ATTRS;
 
 function frame(sequenceId: number, payload: Uint8Array): Buffer {
   const header = Buffer.alloc(4);
