@@ -40,10 +40,15 @@ async function generateRsaKeyPair(): Promise<{
   };
 }
 
-function serialNumber(): string {
-  // Positive (high bit clear) 128-bit serial, as RFC 5280 asks for.
+/**
+ * A positive 128-bit serial, as RFC 5280 asks for, whose first byte is never zero. node-forge drops
+ * one leading zero byte from the hex it is given and writes the rest as the DER INTEGER, so a
+ * serial starting 00 00 followed by a byte below 0x80 came out non-minimal, which OpenSSL refuses
+ * ("illegal padding"): about one certificate in 65 536.
+ */
+export function serialNumber(): string {
   const bytes = randomBytes(16);
-  bytes[0] = bytes[0]! & 0x7f;
+  bytes[0] = (bytes[0]! & 0x7f) | 0x40;
   return bytes.toString('hex');
 }
 
