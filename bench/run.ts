@@ -60,7 +60,7 @@ log(`emulator on ${emulator.address.listenHost}:${emulator.address.port} for ${e
 
 let rows: ResultRow[] = [];
 try {
-  const staticToken = await presignStaticToken(entry, emulator.address);
+  const staticToken = await presignStaticToken(emulator.address);
   const ctx: BenchContext = {
     entry,
     emulator,

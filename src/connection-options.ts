@@ -1,7 +1,11 @@
-import { EventEmitter } from 'node:events';
 import type { AuthPlugin, ConnectionOptions, SslOptions } from 'mysql2';
+import {
+  checkConnectionOptions,
+  iamConnectionOptions,
+  type OwnedByIam,
+} from './connection/mysql2-options.js';
 import { IamOptionsError } from './errors.js';
-import { createTrackedAuthPlugins } from './login-tracking.js';
+import { type IamHandle, IamLogin, type IamLoginEvents, type IamLoginStats } from './login/login.js';
 import {
   DEFAULT_POOL_BEHAVIOUR,
   type IamOptions,
@@ -9,24 +13,6 @@ import {
   type IamPoolOptions,
   resolveOptions,
 } from './options.js';
-import { buildSslOptions } from './tls/ssl-options.js';
-import { TokenCache, type TokenRequest, type TokenSignedInfo } from './token/cache.js';
-import { lazyNodeProviderChain } from './token/default-credentials.js';
-import { tunnelStreamOption } from './tunnel.js';
-
-/** mysql2 connection options that IAM login owns (see `IamPoolOptions`). */
-type OwnedConnectionOption =
-  | 'password'
-  | 'password1'
-  | 'password2'
-  | 'password3'
-  | 'passwordSha1'
-  | 'authPlugins'
-  | 'authSwitchHandler'
-  | 'enableCleartextPlugin'
-  | 'stream'
-  | 'socketPath'
-  | 'debug';
 
 /**
  * Options for connections that a library opens itself from a config object (Sequelize, MikroORM,
@@ -35,7 +21,7 @@ type OwnedConnectionOption =
  */
 export type IamConnectionOptionsInput = Omit<
   ConnectionOptions,
-  OwnedConnectionOption | 'host' | 'port' | 'user' | 'ssl'
+  OwnedByIam | 'debug' | 'host' | 'port' | 'user' | 'ssl'
 > &
   Omit<IamOptions, 'retry' | keyof IamPoolBehaviourOptions>;
 
@@ -56,77 +42,14 @@ export type IamConnectionOptions = ConnectionOptions & {
   readonly iam: IamConnectionHandle;
 };
 
-export interface IamConnectionStats {
-  /** Tokens signed by the shared cache. */
-  tokensSigned: number;
-  /** Calls to the credential provider. */
-  credentialRequests: number;
-  /** Logins that reused a cached token. */
-  cacheHits: number;
-  /** Logins the server accepted. */
-  connectionsOpened: number;
-  /** Logins the server refused (1045 / 1698); the token each one sent was dropped from the cache. */
-  loginsRefused: number;
-}
+/** Counts of the logins made with connection options (see IamLoginStats). */
+export type IamConnectionStats = IamLoginStats;
 
-export interface IamConnectionEvents {
-  /** A token was signed. Carries no token and no secret. */
-  tokenSigned: [TokenSignedInfo];
-  /** The server refused a login; the next login signs a fresh token. */
-  loginRefused: [{ errno: number; code: string | undefined }];
-}
+/** Events of connection options (see IamLoginEvents). */
+export type IamConnectionEvents = IamLoginEvents;
 
-/** The IAM side of connection options: stats, events and token control. */
-export class IamConnectionHandle extends EventEmitter<IamConnectionEvents> {
-  readonly host: string;
-  readonly port: number;
-  readonly user: string;
-  readonly region: string;
-  readonly #tokens: TokenCache;
-  readonly #request: TokenRequest;
-  #connectionsOpened = 0;
-  #loginsRefused = 0;
-
-  /** @internal */
-  constructor(request: TokenRequest, tokens: TokenCache) {
-    super();
-    this.host = request.hostname;
-    this.port = request.port;
-    this.user = request.username;
-    this.region = request.region;
-    this.#request = request;
-    this.#tokens = tokens;
-  }
-
-  /** Counts since the options were created (token counts are the shared cache's when one is shared). */
-  stats(): IamConnectionStats {
-    const t = this.#tokens.stats();
-    return {
-      tokensSigned: t.tokensSigned,
-      credentialRequests: t.credentialRequests,
-      cacheHits: t.cacheHits,
-      connectionsOpened: this.#connectionsOpened,
-      loginsRefused: this.#loginsRefused,
-    };
-  }
-
-  /** Drops the cached token: the next login signs a new one (e.g. after rotating the IAM role). */
-  invalidateToken(): void {
-    this.#tokens.invalidate(this.#request);
-  }
-
-  /** @internal */
-  loginSucceeded(): void {
-    this.#connectionsOpened++;
-  }
-
-  /** @internal The server refused this login: drop the token it sent, and only that one. */
-  loginRefused(tokenSignedAt: number | undefined, error: { errno: number; code?: string }): void {
-    this.#loginsRefused++;
-    this.#tokens.invalidate(this.#request, tokenSignedAt);
-    this.emit('loginRefused', { errno: error.errno, code: error.code });
-  }
-}
+/** The IAM side of connection options (`options.iam`): stats, events, the current token's times, `invalidateToken()`. */
+export type IamConnectionHandle = IamHandle<IamConnectionStats, IamConnectionEvents>;
 
 /**
  * mysql2 `ConnectionOptions` for an IAM user, for libraries that create connections themselves
@@ -151,37 +74,10 @@ export function createIamConnectionOptions(options: IamConnectionOptionsInput): 
     }
   }
   const resolved = resolveOptions(options as IamPoolOptions);
-  const request: TokenRequest = {
-    hostname: resolved.host,
-    port: resolved.port,
-    username: resolved.user,
-    region: resolved.region,
-    credentials: resolved.credentials ?? lazyNodeProviderChain(),
-  };
-  let handle: IamConnectionHandle | undefined;
-  const tokens =
-    resolved.tokenCache ??
-    new TokenCache({
-      clock: resolved.clock,
-      refreshBeforeExpiryMs: resolved.refreshBeforeExpiryMs,
-      onSigned: (info) => handle?.emit('tokenSigned', info),
-    });
-  handle = new IamConnectionHandle(request, tokens);
-  const iam = handle;
-
-  const connectionOptions = {
-    ...(resolved.passThrough as ConnectionOptions),
-    host: resolved.host,
-    port: resolved.port,
-    user: resolved.user,
-    ssl: buildSslOptions(resolved.ssl),
-    authPlugins: createTrackedAuthPlugins({
-      token: () => tokens.getSignedToken(request),
-      refused: (signedAt, error) => iam.loginRefused(signedAt, error),
-      succeeded: () => iam.loginSucceeded(),
-    }),
-    ...tunnelStreamOption(resolved),
-  };
-  Object.defineProperty(connectionOptions, 'iam', { value: iam, enumerable: false });
+  const login = new IamLogin(resolved);
+  const connectionOptions = iamConnectionOptions(resolved, login.hooks());
+  // What mysql2 will really use, after it read every option.
+  checkConnectionOptions(connectionOptions, connectionOptions);
+  Object.defineProperty(connectionOptions, 'iam', { value: login.view(), enumerable: false });
   return connectionOptions as IamConnectionOptions;
 }

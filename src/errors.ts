@@ -15,7 +15,9 @@ export type IamAuthStep =
   | 'login'
   | 'permission'
   /** Borrowing a connection from the pool (waiting, validating, pool closed). */
-  | 'acquire';
+  | 'acquire'
+  /** The installed mysql2 lacks something this library relies on. */
+  | 'driver';
 
 export type IamErrorCode =
   | 'RDS_IAM_INVALID_OPTION'
@@ -29,7 +31,8 @@ export type IamErrorCode =
   | 'RDS_IAM_PLUGIN_NOT_ENABLED'
   | 'RDS_IAM_PERMISSION_DENIED'
   | 'RDS_IAM_ACQUIRE_TIMEOUT'
-  | 'RDS_IAM_POOL_CLOSED';
+  | 'RDS_IAM_POOL_CLOSED'
+  | 'RDS_IAM_DRIVER_INCOMPATIBLE';
 
 export interface IamErrorDetails {
   hint: string;
@@ -73,10 +76,19 @@ export class IamAuthError extends Error {
 
 /** Bad or contradictory options, thrown by `createIamPool()` before anything connects. */
 export class IamOptionsError extends IamAuthError {
+  /** The option, as a path from where the caller gave it (`ssl.ca`, `dialectOptions.debug`). */
   readonly option: string;
-  constructor(option: string, message: string, hint: string) {
-    super('RDS_IAM_INVALID_OPTION', 'options', `Invalid option \`${option}\`: ${message}`, { hint });
+  /** What is wrong with it (the message without the option's name). */
+  readonly reason: string;
+  constructor(option: string, reason: string, hint: string) {
+    super('RDS_IAM_INVALID_OPTION', 'options', `Invalid option \`${option}\`: ${reason}`, { hint });
     this.option = option;
+    this.reason = reason;
+  }
+
+  /** The same error for an option that reached us inside `parent` (an adapter's own option). */
+  under(parent: string): IamOptionsError {
+    return new IamOptionsError(`${parent}.${this.option}`, this.reason, this.hint);
   }
 }
 
@@ -172,6 +184,32 @@ export class IamLoginError extends IamAuthError {
           ? 'The login worked but the user lacks a privilege (for example on the `database`): GRANT it.'
           : LOGIN_CHECKLIST;
     super(code, step, message, { hint, cause, ...(errno === undefined ? {} : { errno }) });
+  }
+}
+
+/**
+ * The installed mysql2 no longer has a member or behaviour this library relies on (see
+ * src/mysql2-boundary.ts). Thrown when a pool is created or its first connection opens, instead of
+ * a pool that misbehaves without saying why.
+ */
+export class IamDriverError extends IamAuthError {
+  /** mysql2's version, as it reports itself. */
+  readonly mysql2Version: string;
+  /** What is missing, e.g. `Pool#_freeConnections`. */
+  readonly missing: string;
+  constructor(mysql2Version: string, missing: string) {
+    super(
+      'RDS_IAM_DRIVER_INCOMPATIBLE',
+      'driver',
+      `mysql2 ${mysql2Version} is not compatible with this version of rds-iam-pool: ${missing} is missing`,
+      {
+        hint:
+          'Install a mysql2 version inside the range rds-iam-pool declares in its package.json ' +
+          '(npm ls mysql2 shows which one is installed), or upgrade rds-iam-pool.',
+      },
+    );
+    this.mysql2Version = mysql2Version;
+    this.missing = missing;
   }
 }
 

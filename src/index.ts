@@ -1,15 +1,21 @@
+/**
+ * The public API of rds-iam-pool. Exports only: every name here is something a user needs
+ * (docs/configuration.md documents each one).
+ */
 export type {
   IamConnectionEvents,
+  IamConnectionHandle,
   IamConnectionOptions,
   IamConnectionOptionsInput,
   IamConnectionStats,
 } from './connection-options.js';
-export { createIamConnectionOptions, IamConnectionHandle } from './connection-options.js';
+export { createIamConnectionOptions } from './connection-options.js';
 export type { IamAuthStep, IamErrorCode } from './errors.js';
 export {
   IamAuthError,
   IamConnectError,
   IamCredentialsError,
+  IamDriverError,
   IamLoginError,
   IamOptionsError,
   IamSigningError,
@@ -17,6 +23,7 @@ export {
   IamUnsupportedAuthPluginError,
   redactSecrets,
 } from './errors.js';
+export type { IamHandle, IamLoginEvents, IamLoginStats } from './login/login.js';
 export type {
   IamOptions,
   IamPoolBehaviourOptions,
@@ -25,7 +32,6 @@ export type {
   IamSslOptions,
   IamTokenOptions,
 } from './options.js';
-export { inferRegion } from './options.js';
 export type { AcquireTimePercentiles } from './pool/acquire-times.js';
 export type {
   AcquireTimeoutMessage,
@@ -38,15 +44,14 @@ export type {
 export { DIAGNOSTICS_CHANNELS } from './pool/diagnostics.js';
 export type { PoolConnectionCounts } from './pool/errors.js';
 export { IamAcquireTimeoutError, IamPoolClosedError } from './pool/errors.js';
-export type { IamPool, IamPoolEvents, IamPoolStats } from './pool.js';
-export { createIamPool, IamPoolHandle } from './pool.js';
-export {
-  AMAZON_ROOT_CERTIFICATES,
-  defaultRdsCa,
-  describeCertificate,
-  RDS_CA_CERTIFICATES,
-} from './tls/ca-bundle.js';
-export type { TokenCacheOptions, TokenCacheStats, TokenRequest, TokenSignedInfo } from './token/cache.js';
+export type { IamPool, IamPoolEvents, IamPoolHandle, IamPoolStats } from './pool.js';
+export { createIamPool } from './pool.js';
+export { toIamError } from './retry.js';
+export type {
+  TokenCacheOptions,
+  TokenCacheStats,
+  TokenRequest,
+  TokenSignedInfo,
+  TokenTimes,
+} from './token/cache.js';
 export { TokenCache } from './token/cache.js';
-export type { SignAuthTokenInput } from './token/sign.js';
-export { signAuthToken, TOKEN_LIFETIME_SECONDS } from './token/sign.js';

@@ -1,23 +1,12 @@
 import { isIP } from 'node:net';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { PoolOptions, SslOptions } from 'mysql2';
+import { OWNED_BY_IAM, type OwnedByIam, ownedHint } from './connection/mysql2-options.js';
 import { IamOptionsError } from './errors.js';
+import { MYSQL2_OPTION_NAMES, parseMysqlUri } from './mysql2-boundary.js';
 import { inferRegion, REGION_SHAPE } from './region.js';
+import { checkSslOverrides } from './tls/ssl-options.js';
 import { TokenCache } from './token/cache.js';
-
-/** mysql2 options that IAM login owns; passing one is a configuration mistake. */
-const OWNED_BY_IAM = [
-  'password',
-  'password1',
-  'password2',
-  'password3',
-  'passwordSha1',
-  'authPlugins',
-  'authSwitchHandler',
-  'enableCleartextPlugin',
-  'stream',
-  'socketPath',
-] as const;
 
 /** TLS options a caller may set; verification itself (`rejectUnauthorized`, `verifyIdentity`) stays on. */
 export type IamSslOptions = Omit<SslOptions, 'rejectUnauthorized' | 'verifyIdentity'> & {
@@ -117,12 +106,11 @@ export interface IamOptions extends IamPoolBehaviourOptions {
   clock?: () => number;
 }
 
-/** Every mysql2 pool option passes through, except those IAM login owns. */
-export type IamPoolOptions = Omit<
-  PoolOptions,
-  (typeof OWNED_BY_IAM)[number] | 'host' | 'port' | 'user' | 'ssl'
-> &
-  IamOptions;
+/**
+ * Every mysql2 pool option passes through, except those IAM login owns. A `uri` is read as if its
+ * parts were given one by one (options given directly win), and checked like them.
+ */
+export type IamPoolOptions = Omit<PoolOptions, OwnedByIam | 'host' | 'port' | 'user' | 'ssl'> & IamOptions;
 
 export interface ResolvedIamOptions {
   host: string;
@@ -138,8 +126,8 @@ export interface ResolvedIamOptions {
   tokenCache: TokenCache | undefined;
   clock: () => number;
   pool: Required<IamPoolBehaviourOptions>;
-  /** What goes to mysql2 untouched. */
-  passThrough: Omit<PoolOptions, 'host' | 'port' | 'user' | 'ssl'>;
+  /** What goes to mysql2 untouched (a `uri` already read into the other options). */
+  passThrough: Omit<PoolOptions, 'host' | 'port' | 'user' | 'ssl' | 'uri'>;
 }
 
 export const DEFAULT_PORT = 3306;
@@ -155,6 +143,25 @@ export const DEFAULT_POOL_BEHAVIOUR: Required<IamPoolBehaviourOptions> = {
 };
 
 export { inferRegion } from './region.js';
+
+/** Options of ours (IamOptions); everything else must be a mysql2 option. */
+const IAM_OPTION_NAMES = new Set<string>([
+  'host',
+  'port',
+  'user',
+  'region',
+  'credentials',
+  'connectHost',
+  'connectPort',
+  'ssl',
+  'retry',
+  'token',
+  'clock',
+  ...Object.keys(DEFAULT_POOL_BEHAVIOUR),
+]);
+
+/** mysql2 options that exist for mysql2's own use, never a caller's. */
+const MYSQL2_INTERNAL_OPTIONS = ['isServer', 'pool'];
 
 /** Validates options and applies defaults; throws `IamOptionsError` naming the option and the fix. */
 export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
@@ -180,22 +187,24 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
     maxLoginsPerSecond,
     endTimeoutMs,
     ...rest
-  } = options as IamPoolOptions & Record<string, unknown>;
+  } = withUri(options as unknown as Record<string, unknown>) as IamPoolOptions & Record<string, unknown>;
 
+  checkOptionNames(rest);
   for (const owned of OWNED_BY_IAM) {
-    if ((rest as Record<string, unknown>)[owned] !== undefined) {
+    if (rest[owned] !== undefined) {
       throw new IamOptionsError(owned, 'is set, but IAM login manages it', ownedHint(owned));
     }
   }
   // mysql2's debug mode prints every packet as hex, the login packet with the token included.
-  if ((rest as { debug?: unknown }).debug) {
+  if (rest.debug !== undefined && rest.debug !== false) {
     throw new IamOptionsError(
       'debug',
       'would print every packet, including the login packet that carries the IAM token',
-      'Remove it. Use pool.iam events or the rds-iam-pool diagnostics channels to see logins, and ' +
-        "mysql2's own tracing channels for queries.",
+      'Remove it (from the options and from any `uri`). Use pool.iam events or the rds-iam-pool ' +
+        "diagnostics channels to see logins, and mysql2's own tracing channels for queries.",
     );
   }
+  checkPoolSizing(rest);
 
   const hostName = requireString(
     'host',
@@ -217,22 +226,7 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
   const resolvedPort = optionalPort('port', port) ?? DEFAULT_PORT;
   const resolvedConnectPort = optionalPort('connectPort', connectPort);
 
-  const resolvedRegion = region ?? inferRegion(hostName);
-  if (resolvedRegion === undefined) {
-    throw new IamOptionsError(
-      'region',
-      `cannot be inferred from host "${hostName}"`,
-      'Pass `region` (e.g. "us-east-1"): only *.<region>.rds.amazonaws.com names carry it.',
-    );
-  }
-  if (typeof resolvedRegion !== 'string' || !REGION_SHAPE.test(resolvedRegion)) {
-    throw new IamOptionsError(
-      'region',
-      // describe(): String() throws on an object without a prototype (Object.create(null)).
-      `${describe(resolvedRegion)} is not an AWS region name`,
-      'Use a region code such as "us-east-1" or "eu-west-3".',
-    );
-  }
+  const resolvedRegion = resolveRegion(hostName, region);
 
   if (credentials !== undefined && typeof credentials !== 'function') {
     throw new IamOptionsError(
@@ -242,8 +236,10 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
         'for static keys: async () => ({ accessKeyId, secretAccessKey }).',
     );
   }
-  if (connectHost !== undefined)
-    requireString('connectHost', connectHost, 'Set `connectHost` to a host name or IP, or leave it out.');
+  const resolvedConnectHost =
+    connectHost === undefined
+      ? undefined
+      : requireString('connectHost', connectHost, 'Set `connectHost` to a host name or IP, or leave it out.');
   if (clock !== undefined && typeof clock !== 'function') {
     throw new IamOptionsError(
       'clock',
@@ -258,9 +254,9 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
     user: userName,
     region: resolvedRegion,
     credentials,
-    connectHost,
+    connectHost: resolvedConnectHost,
     connectPort: resolvedConnectPort,
-    ssl: resolveSsl(ssl),
+    ssl: checkSslOverrides(ssl),
     retry: resolveRetry(retry),
     refreshBeforeExpiryMs: resolveRefresh(token),
     tokenCache: resolveTokenCache(token),
@@ -277,39 +273,119 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
   };
 }
 
-function resolveSsl(ssl: unknown): IamSslOptions {
-  if (ssl === undefined) return {};
-  if (ssl === null || typeof ssl !== 'object' || Array.isArray(ssl)) {
+/**
+ * The options with a `uri` read into them, as mysql2 would read it (options given directly win), and
+ * without keys whose value is undefined: every option is then checked the same way whichever route
+ * it took, and mysql2 never applies a URI of its own after our checks.
+ */
+function withUri(options: Record<string, unknown>): Record<string, unknown> {
+  const given: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options)) if (value !== undefined) given[key] = value;
+  const { uri, ...rest } = given;
+  if (uri === undefined) return rest;
+  if (typeof uri !== 'string') {
     throw new IamOptionsError(
-      'ssl',
-      `must be an object of TLS overrides, got ${describe(ssl)}`,
-      'IAM tokens are only ever sent over verified TLS. Leave `ssl` out for the bundled RDS CAs, or pass ' +
-        '{ ca } to trust another CA.',
+      'uri',
+      `must be a string, got ${describe(uri)}`,
+      'For example mysql://app_iam@mydb.abc123.us-east-1.rds.amazonaws.com:3306/orders.',
     );
   }
-  const s = ssl as Record<string, unknown>;
-  if (s.rejectUnauthorized !== undefined && s.rejectUnauthorized !== true) {
+  let fromUri: Record<string, unknown>;
+  try {
+    fromUri = parseMysqlUri(uri);
+  } catch {
     throw new IamOptionsError(
-      'ssl.rejectUnauthorized',
-      'cannot be turned off: an IAM token is a bearer credential',
-      'Remove it. If the server certificate is not from RDS, pass its CA as `ssl.ca`.',
+      'uri',
+      'is not a valid URL',
+      'For example mysql://app_iam@mydb.abc123.us-east-1.rds.amazonaws.com:3306/orders (no password: IAM signs one).',
     );
   }
-  if (s.verifyIdentity !== undefined && s.verifyIdentity !== true) {
+  return { ...fromUri, ...rest };
+}
+
+/** Every key must be one of ours or one of mysql2's: a misspelt option is an error, not a warning. */
+function checkOptionNames(rest: Record<string, unknown>): void {
+  for (const key of Object.keys(rest)) {
+    if (MYSQL2_INTERNAL_OPTIONS.includes(key)) {
+      throw new IamOptionsError(key, 'is set by mysql2 itself', 'Remove it.');
+    }
+    if (IAM_OPTION_NAMES.has(key) || MYSQL2_OPTION_NAMES.has(key)) continue;
+    const near = [...IAM_OPTION_NAMES, ...MYSQL2_OPTION_NAMES].find(
+      (name) => name.toLowerCase() === key.toLowerCase() || name === `${key}Ms`,
+    );
     throw new IamOptionsError(
-      'ssl.verifyIdentity',
-      'cannot be turned off: the certificate must match `host`',
-      'Remove it. To connect through a tunnel or an IP, keep `host` as the endpoint name and set `connectHost`.',
+      key,
+      'is not an option of rds-iam-pool or mysql2',
+      near ? `Did you mean \`${near}\`?` : 'Check the spelling; docs/configuration.md lists every option.',
     );
   }
-  if (typeof s.minVersion === 'string' && !['TLSv1.2', 'TLSv1.3'].includes(s.minVersion)) {
+}
+
+/**
+ * mysql2 coerces its pool sizing options with Number() and treats 0 as "no limit", so a string, a
+ * negative number or an accidental 0 would silently make a pool that times out every query or
+ * grows without bound.
+ */
+function checkPoolSizing(rest: Record<string, unknown>): void {
+  const rules: Array<[string, number, string]> = [
+    [
+      'connectionLimit',
+      1,
+      'The most connections the pool opens; leave it out for 10. (mysql2 reads 0 as unlimited: not allowed here.)',
+    ],
+    ['queueLimit', 0, 'The most callers waiting for a connection; 0 = no limit (the default).'],
+    ['maxIdle', 0, 'Idle connections kept; leave it out for connectionLimit.'],
+    [
+      'idleTimeout',
+      0,
+      'Milliseconds before an idle connection above maxIdle closes; leave it out for 60000.',
+    ],
+    ['connectTimeout', 1, 'Milliseconds to open a connection; leave it out for 10000.'],
+  ];
+  for (const [name, min, hint] of rules) {
+    const value = rest[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+      throw new IamOptionsError(name, `must be an integer of at least ${min}, got ${describe(value)}`, hint);
+    }
+  }
+  const wait = rest.waitForConnections;
+  if (wait !== undefined && typeof wait !== 'boolean') {
     throw new IamOptionsError(
-      'ssl.minVersion',
-      `"${s.minVersion}" is below TLS 1.2`,
-      'Use "TLSv1.2" or "TLSv1.3".',
+      'waitForConnections',
+      `must be true or false, got ${describe(wait)}`,
+      'Leave it out for true.',
     );
   }
-  return ssl as IamSslOptions;
+}
+
+/** The region: given, or inferred from the host; a given region must match the host's. */
+function resolveRegion(hostName: string, region: unknown): string {
+  const inferred = inferRegion(hostName);
+  const resolved = region ?? inferred;
+  if (resolved === undefined) {
+    throw new IamOptionsError(
+      'region',
+      `cannot be inferred from host "${hostName}"`,
+      'Pass `region` (e.g. "us-east-1"): only *.<region>.rds.amazonaws.com names carry it.',
+    );
+  }
+  if (typeof resolved !== 'string' || !REGION_SHAPE.test(resolved)) {
+    throw new IamOptionsError(
+      'region',
+      // describe(): String() throws on an object without a prototype (Object.create(null)).
+      `${describe(resolved)} is not an AWS region name`,
+      'Use a region code such as "us-east-1" or "eu-west-3".',
+    );
+  }
+  if (inferred !== undefined && resolved !== inferred) {
+    throw new IamOptionsError(
+      'region',
+      `"${resolved}" contradicts the host, which is in ${inferred}: the server would refuse every token as "Access denied"`,
+      `Remove \`region\` (it is inferred from the host) or set it to "${inferred}".`,
+    );
+  }
+  return resolved;
 }
 
 function resolveRetry(retry: unknown): Required<IamRetryOptions> {
@@ -382,6 +458,13 @@ function resolvePoolBehaviour(given: Record<keyof IamPoolBehaviourOptions, unkno
 
 function resolveTokenCache(token: IamTokenOptions | undefined): TokenCache | undefined {
   const cache = token?.cache;
+  if (cache !== undefined && token?.refreshBeforeExpiryMs !== undefined) {
+    throw new IamOptionsError(
+      'token.refreshBeforeExpiryMs',
+      'is set beside token.cache, but a shared cache refreshes on its own settings',
+      'Pass it to the cache instead: new TokenCache({ refreshBeforeExpiryMs }).',
+    );
+  }
   if (cache !== undefined && !(cache instanceof TokenCache)) {
     throw new IamOptionsError(
       'token.cache',
@@ -434,20 +517,6 @@ function optionalPort(option: string, value: unknown): number | undefined {
     );
   }
   return n;
-}
-
-function ownedHint(option: string): string {
-  switch (option) {
-    case 'stream':
-    case 'socketPath':
-      return 'Use `connectHost` / `connectPort` to connect through a tunnel; the pool builds the socket itself.';
-    case 'authPlugins':
-    case 'authSwitchHandler':
-    case 'enableCleartextPlugin':
-      return 'Remove it: the pool installs its own mysql_clear_password plugin, which sends the token only over verified TLS.';
-    default:
-      return 'Remove it: the pool signs a fresh IAM token for every login. Use `credentials` to choose the AWS identity.';
-  }
 }
 
 function describe(value: unknown): string {

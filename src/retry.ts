@@ -1,6 +1,7 @@
 import pRetry from 'p-retry';
 import { IamAuthError, IamConnectError, IamCredentialsError, IamLoginError, IamTlsError } from './errors.js';
-import type { IamRetryOptions } from './options.js';
+import { isTlsHandshakeCut } from './mysql2-boundary.js';
+import type { IamRetryOptions, ResolvedIamOptions } from './options.js';
 
 /** How a failed connect attempt is treated. */
 export type ConnectFailure =
@@ -31,22 +32,6 @@ const TRANSIENT_NETWORK_CODES = new Set([
   'PROTOCOL_SEQUENCE_TIMEOUT',
 ]);
 
-/** Node's message when the server closes the socket in the middle of the TLS handshake. */
-const DISCONNECTED_DURING_TLS = /socket disconnected before secure TLS connection was established/i;
-
-/**
- * A TLS handshake the server cut off (a restart, a failover). mysql2 labels every error during the
- * TLS upgrade HANDSHAKE_SSL_ERROR, overwriting Node's code, so only the message tells this network
- * failure apart from a certificate that did not verify.
- */
-function isTlsHandshakeCut(err: { code?: unknown; message?: unknown }): boolean {
-  return (
-    err.code === 'HANDSHAKE_SSL_ERROR' &&
-    typeof err.message === 'string' &&
-    DISCONNECTED_DURING_TLS.test(err.message)
-  );
-}
-
 /** Node's codes for certificates that did not verify (chain, expiry, host name). */
 function isTlsVerificationError(err: { code?: unknown; message?: unknown }): boolean {
   if (isTlsHandshakeCut(err)) return false;
@@ -57,6 +42,18 @@ function isTlsVerificationError(err: { code?: unknown; message?: unknown }): boo
     code.startsWith('ERR_SSL_') ||
     /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|DEPTH_ZERO/.test(code)
   );
+}
+
+/**
+ * How errors name the endpoint: `host:port`, and the address really connected to when that differs
+ * (`db.abc.us-east-1.rds.amazonaws.com:3306 via 127.0.0.1:3399`), so a misrouted tunnel shows.
+ */
+export function connectEndpoint(
+  resolved: Pick<ResolvedIamOptions, 'host' | 'port' | 'connectHost' | 'connectPort'>,
+): string {
+  const endpoint = `${resolved.host}:${resolved.port}`;
+  if (resolved.connectHost === undefined && resolved.connectPort === undefined) return endpoint;
+  return `${endpoint} via ${resolved.connectHost ?? resolved.host}:${resolved.connectPort ?? resolved.port}`;
 }
 
 export function classifyConnectError(err: unknown): ConnectFailure {

@@ -2,6 +2,8 @@ import net from 'node:net';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import mysql, { type Pool } from 'mysql2/promise';
 import type { IamPool, IamPoolOptions } from '../../src/index.js';
+// Signing is not part of the public API; the benchmark signs with the library's own code.
+import { signAuthToken } from '../../src/token/sign.js';
 import type { BackendLogin } from './database.js';
 import type { EmulatorAddress } from './emulator-process.js';
 import { BENCH_KEY, IAM_USER, MARIADB } from './env.js';
@@ -95,8 +97,8 @@ export function directMariaDbPool(backend: BackendLogin, connectionLimit: number
 }
 
 /** One token for the static baseline, signed with the same key the emulator trusts. */
-export function presignStaticToken(entry: PackageEntry, emulator: EmulatorAddress): Promise<string> {
-  return entry.signAuthToken({
+export function presignStaticToken(emulator: EmulatorAddress): Promise<string> {
+  return signAuthToken({
     hostname: emulator.host,
     port: emulator.endpointPort,
     username: IAM_USER,

@@ -1,4 +1,5 @@
 import { Signer } from '@aws-sdk/rds-signer';
+import { signAuthToken } from '../../src/token/sign.js';
 import type { BenchContext } from '../lib/context.js';
 import { BENCH_KEY, COUNTS_IAM_USER, IAM_USER } from '../lib/env.js';
 import { countingCredentials, NO_LOGIN_CAP, oursPool } from '../lib/pools.js';
@@ -107,7 +108,7 @@ async function signingCost(ctx: BenchContext): Promise<ResultRow[]> {
     [
       {
         name: 'ours',
-        fn: repeat(() => ctx.entry.signAuthToken({ ...request, credentials: BENCH_KEY })),
+        fn: repeat(() => signAuthToken({ ...request, credentials: BENCH_KEY })),
       },
       { name: 'rds-signer', fn: repeat(() => signer.getAuthToken()) },
       { name: 'cache-hit', fn: repeat(() => cache.getToken(cached)) },

@@ -6,12 +6,14 @@
  * refresh window costs one signing however many connections Sequelize opens.
  */
 import { type Options, Sequelize } from 'sequelize';
+import { checkConnectionOptions } from '../connection/mysql2-options.js';
 import {
   createIamConnectionOptions,
   type IamConnectionHandle,
   type IamConnectionOptionsInput,
 } from '../connection-options.js';
 import { IamOptionsError } from '../errors.js';
+import { type IamPoolOptions, resolveOptions } from '../options.js';
 
 /** Sequelize's options, minus what IAM login provides (dialect, endpoint, credentials, database). */
 export type IamSequelizeOptions = Omit<
@@ -35,20 +37,6 @@ export type IamSequelize = Sequelize & {
   readonly iam: IamConnectionHandle;
 };
 
-/** mysql2 options that IAM login sets; a `dialectOptions` entry for one of them would fight it. */
-const OWNED_DIALECT_OPTIONS = [
-  'host',
-  'port',
-  'user',
-  'password',
-  'ssl',
-  'authPlugins',
-  'authSwitchHandler',
-  'enableCleartextPlugin',
-  'stream',
-  'socketPath',
-] as const;
-
 /**
  * Creates a Sequelize instance (dialect `mysql`, driver mysql2) for an IAM user. `options` are
  * the IAM options plus mysql2 connection options (`database`, `charset`...); `sequelizeOptions` are
@@ -60,15 +48,6 @@ export function createIamSequelize(
   sequelizeOptions: IamSequelizeOptions = {},
 ): IamSequelize {
   const dialectOptions = (sequelizeOptions.dialectOptions ?? {}) as Record<string, unknown>;
-  for (const key of OWNED_DIALECT_OPTIONS) {
-    if (dialectOptions[key] !== undefined) {
-      throw new IamOptionsError(
-        `dialectOptions.${key}`,
-        'is set, but IAM login manages it',
-        'Remove it; pass endpoint, TLS and tunnel settings in the IAM options (the first argument).',
-      );
-    }
-  }
   for (const key of ['password', 'host', 'username'] as const) {
     if ((sequelizeOptions as Record<string, unknown>)[key] !== undefined) {
       throw new IamOptionsError(
@@ -78,7 +57,29 @@ export function createIamSequelize(
       );
     }
   }
-  const connection = createIamConnectionOptions(options);
+  // dialectOptions are mysql2 connection options too: they are checked exactly like the IAM
+  // options' own (owned options, debug, uri, TLS...), and errors name them as dialectOptions.*.
+  for (const [key, value] of Object.entries(dialectOptions)) {
+    if (value === undefined) continue;
+    try {
+      resolveOptions({ ...options, [key]: value } as IamPoolOptions);
+    } catch (error) {
+      if (error instanceof IamOptionsError) throw error.under('dialectOptions');
+      throw error;
+    }
+  }
+  const connection = createIamConnectionOptions({
+    ...dialectOptions,
+    ...options,
+  } as IamConnectionOptionsInput);
+  // Spread last by Sequelize into mysql2's options: TLS, the token plugin and the stream.
+  const iamDialectOptions = { ...dialectOptions, ...connection };
+  // The options Sequelize will hand mysql2 (lib/dialects/mysql/connection-manager.js), checked
+  // as mysql2 will read them.
+  checkConnectionOptions(
+    { database: options.database, flags: ['-FOUND_ROWS'], ...iamDialectOptions },
+    connection,
+  );
   const sequelize = new Sequelize({
     ...sequelizeOptions,
     dialect: 'mysql',
@@ -86,8 +87,7 @@ export function createIamSequelize(
     port: connection.port,
     username: connection.user,
     ...(options.database === undefined ? {} : { database: options.database }),
-    // Spread last by Sequelize into mysql2's options: TLS, the token plugin and the stream.
-    dialectOptions: { ...dialectOptions, ...connection },
+    dialectOptions: iamDialectOptions,
   });
   Object.defineProperty(sequelize, 'iam', { value: connection.iam, enumerable: false });
   return sequelize as IamSequelize;

@@ -1,17 +1,17 @@
-import type { Pool as CorePool, PoolConnection as CorePoolConnection } from 'mysql2';
+import type { PoolConnection as CorePoolConnection } from 'mysql2';
 import { IamAuthError } from '../errors.js';
+import {
+  type BoundaryPool,
+  type GetConnectionCallback,
+  isKnownDead,
+  isPoolClosedError,
+  isPoolRefusal,
+} from '../mysql2-boundary.js';
 import type { IamRetryOptions } from '../options.js';
 import { type ConnectFailure, classifyConnectError, connectWithRetry, toIamError } from '../retry.js';
 import type { RetirementReason } from './diagnostics.js';
 import { IamAcquireTimeoutError, IamPoolClosedError, type PoolConnectionCounts } from './errors.js';
 import type { ConnectionLifetimes } from './lifetime.js';
-import {
-  type GetConnectionCallback,
-  hasFreeConnection,
-  isFull,
-  isKnownDead,
-  removeQueuedCallback,
-} from './mysql2-internals.js';
 import { answersPing } from './validate.js';
 
 export interface AcquireSettings {
@@ -62,28 +62,34 @@ interface Borrow {
  * getConnection too, so they get the same.
  */
 export class Acquirer {
-  readonly #core: CorePool;
-  readonly #getConnection: (callback: GetConnectionCallback) => void;
+  readonly #core: BoundaryPool;
   readonly #settings: AcquireSettings;
   readonly #lifetimes: ConnectionLifetimes;
   readonly #hooks: AcquireHooks;
-  /** Our callbacks, which mysql2 may hand back to getConnection when it serves its wait queue. */
-  readonly #ownCallbacks = new WeakSet<GetConnectionCallback>();
   #waiting = 0;
+  /** Set when mysql2 turned out to lack something we rely on: every borrow fails with it. */
+  #driverError: Error | undefined;
   /** Connect attempts in a row, pool-wide, that failed on the network (reset by a login). */
   #networkFailuresInARow = 0;
 
   constructor(
-    core: CorePool,
+    core: BoundaryPool,
     settings: AcquireSettings,
     lifetimes: ConnectionLifetimes,
     hooks: AcquireHooks,
   ) {
     this.#core = core;
-    this.#getConnection = core.getConnection.bind(core) as (callback: GetConnectionCallback) => void;
     this.#settings = settings;
     this.#lifetimes = lifetimes;
     this.#hooks = hooks;
+  }
+
+  /**
+   * mysql2 lacks something the pool relies on (found on its first connection): fail every borrow
+   * with this error instead of handing out connections the pool cannot manage.
+   */
+  failWith(error: Error): void {
+    this.#driverError = error;
   }
 
   /** A connection logged in: the endpoint answers again. */
@@ -105,23 +111,22 @@ export class Acquirer {
     return this.#waiting;
   }
 
-  /** The replacement for `core.getConnection`. */
+  /** A caller's getConnection (the pool's policy, see BoundaryPool). */
   getConnection(callback: GetConnectionCallback): void {
     if (this.#hooks.isEnding()) {
       process.nextTick(() => callback(new IamPoolClosedError()));
       return;
     }
-    if (this.#ownCallbacks.has(callback)) {
-      // mysql2 re-dispatches a queued waiter through `this.getConnection` when a connection leaves
-      // the pool; that waiter is one of our attempts, already timed and retried by its borrow.
-      this.#getConnection(callback);
+    const driverError = this.#driverError;
+    if (driverError) {
+      process.nextTick(() => callback(driverError));
       return;
     }
-    if (hasFreeConnection(this.#core)) {
+    if (this.#core.hasFreeConnection()) {
       this.#borrowIdle(callback);
       return;
     }
-    if (isFull(this.#core)) {
+    if (this.#core.isFull()) {
       this.#waitForRelease(callback);
       return;
     }
@@ -135,7 +140,7 @@ export class Acquirer {
    */
   #borrowIdle(callback: GetConnectionCallback): void {
     const startedAt = performance.now();
-    this.#getConnection((err, connection) => {
+    this.#core.connectRaw((err, connection) => {
       if (err || !connection) {
         this.#acquireFor(callback);
         return;
@@ -174,19 +179,23 @@ export class Acquirer {
       this.#handOver(callback, connection, startedAt);
     };
     this.#waiting++;
-    this.#ownCallbacks.add(queued);
     timer = setTimeout(() => {
       if (!waiting) return;
-      removeQueuedCallback(this.#core, queued);
+      this.#core.removeQueued(queued);
       const error = this.#timedOut(undefined); // reports the pool with this caller still waiting
       stopWaiting();
       callback(error);
     }, this.#settings.acquireTimeoutMs);
-    this.#getConnection(queued);
+    this.#core.connectRaw(queued);
   }
 
   /** Hands a connection mysql2 gave us to the caller if it is fit, else takes the full path. */
   #handOver(callback: GetConnectionCallback, connection: CorePoolConnection, startedAt: number): void {
+    if (this.#driverError) {
+      this.#hooks.giveBack(connection);
+      callback(this.#driverError);
+      return;
+    }
     if (
       !isKnownDead(connection) &&
       !this.#lifetimes.isRetired(connection) &&
@@ -243,7 +252,7 @@ export class Acquirer {
         () => {
           if (borrow.settled) return;
           // Leave mysql2's wait queue now, so the next released connection goes to someone waiting.
-          if (borrow.queued) removeQueuedCallback(this.#core, borrow.queued);
+          if (borrow.queued) this.#core.removeQueued(borrow.queued);
           reject(this.#timedOut(borrow.lastError));
         },
         // The deadline counts from the start of the borrow, which may have waited on a cheaper path.
@@ -317,12 +326,14 @@ export class Acquirer {
           if (err && !(err instanceof IamAuthError) && classifyConnectError(err) === 'transient') {
             this.#networkFailuresInARow++;
           }
-          if (err || !connection) reject(err ?? new Error('mysql2 returned no connection'));
+          if (connection && this.#driverError) {
+            this.#hooks.giveBack(connection);
+            reject(this.#driverError);
+          } else if (err || !connection) reject(err ?? new Error('mysql2 returned no connection'));
           else resolve(connection);
         };
-        this.#ownCallbacks.add(callback);
         borrow.queued = callback;
-        this.#getConnection(callback);
+        this.#core.connectRaw(callback);
       });
     };
     // The retry machinery starts only after a first failure; the first attempt's error is replayed
@@ -350,19 +361,15 @@ export class Acquirer {
       )
       .catch((err: unknown) => {
         if (err instanceof AbandonedBorrow || err instanceof IamPoolClosedError) throw err;
-        if (this.#hooks.isEnding() || /Pool is closed/.test(String((err as Error)?.message))) {
+        if (this.#hooks.isEnding() || isPoolClosedError(err)) {
           throw new IamPoolClosedError();
         }
         borrow.lastError = err;
         const error = toIamError(err, this.#settings.endpoint);
-        const countAsFailure = classifyConnectError(err) !== 'final' || isConnectError(err);
+        // mysql2's own refusals (queue limit, no waiting) are not failed connects.
+        const countAsFailure = classifyConnectError(err) !== 'final' || !isPoolRefusal(err);
         if (!borrow.settled) this.#hooks.onConnectFailed(error, attempts, countAsFailure);
         throw error;
       });
   }
-}
-
-/** mysql2's own refusals (queue limit, no waiting) are not failed connects. */
-function isConnectError(err: unknown): boolean {
-  return err instanceof Error && !/Queue limit|No connections available/.test(err.message);
 }

@@ -1,13 +1,6 @@
-import type { Pool as CorePool, PoolConnection as CorePoolConnection } from 'mysql2';
+import type { PoolConnection as CorePoolConnection } from 'mysql2';
+import { type BoundaryPool, interruptConnection, quitConnection } from '../mysql2-boundary.js';
 import { IamPoolClosedError } from './errors.js';
-import {
-  allConnections,
-  connectionCounts,
-  freeConnections,
-  interruptConnection,
-  quitConnection,
-  takeQueuedCallbacks,
-} from './mysql2-internals.js';
 
 /** How often end() looks whether the last borrowed connection has come back. */
 const DRAIN_POLL_MS = 10;
@@ -25,18 +18,18 @@ export interface GracefulEndOptions {
  * `timeoutMs` is cut off, so its pending command fails instead of keeping end() (and the process)
  * waiting. Resolves when the pool holds no connection.
  */
-export async function drainPool(core: CorePool, options: GracefulEndOptions): Promise<void> {
-  for (const callback of takeQueuedCallbacks(core)) {
+export async function drainPool(core: BoundaryPool, options: GracefulEndOptions): Promise<void> {
+  for (const callback of core.takeQueued()) {
     process.nextTick(() => callback(new IamPoolClosedError()));
   }
   const deadline = performance.now() + options.timeoutMs;
   for (;;) {
-    for (const connection of freeConnections(core)) quitConnection(connection);
-    if (connectionCounts(core).all === 0) return;
+    for (const connection of core.freeConnections()) quitConnection(connection);
+    if (core.counts().all === 0) return;
     if (performance.now() >= deadline) break;
     await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
   }
-  const stillOut = allConnections(core);
+  const stillOut = core.allConnections();
   for (const connection of stillOut) {
     options.onInterrupted(connection);
     interruptConnection(

@@ -1,6 +1,7 @@
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { LRUCache } from 'lru-cache';
 import { IamCredentialsError, IamSigningError } from '../errors.js';
+import { publishTokenSigned } from '../pool/diagnostics.js';
 import { signAuthToken, TOKEN_LIFETIME_SECONDS } from './sign.js';
 
 /** What a token is for. Tokens are cached per endpoint, user, region and credential provider. */
@@ -18,6 +19,14 @@ export interface TokenSignedInfo {
   port: number;
   username: string;
   region: string;
+  signedAt: Date;
+  expiresAt: Date;
+  /** True when the credentials expire before the 15 minutes a token may live. */
+  limitedByCredentials: boolean;
+}
+
+/** The times of the token a cache holds for a request; never the token itself. */
+export interface TokenTimes {
   signedAt: Date;
   expiresAt: Date;
   /** True when the credentials expire before the 15 minutes a token may live. */
@@ -46,6 +55,25 @@ interface CachedToken {
   token: string;
   signedAt: number;
   expiresAt: number;
+  limitedByCredentials: boolean;
+}
+
+/** @internal A token for one login, and whether that login had to wait for a signing of its own. */
+export interface SignedToken {
+  token: string;
+  /** Identifies the token to `invalidate` (a refused login drops exactly the token it sent). */
+  signedAt: number;
+  /** False when this call started the signing it waited for; true when a cached (or in-flight) one served it. */
+  fromCache: boolean;
+}
+
+/** @internal What a signing tells the logins subscribed to its request. */
+export type SigningListener = (info: TokenSignedInfo, credentialRequests: number) => void;
+
+/** The context of one fetch: the request, and the entry this very call signed, if it signed one. */
+interface FetchContext {
+  request: TokenRequest;
+  signed?: CachedToken;
 }
 
 /** A login started this close to expiry could be checked by the server after it; sign anew instead. */
@@ -59,7 +87,8 @@ const MIN_REMAINING_VALIDITY_MS = 10_000;
  * real expiry is never handed out.
  */
 export class TokenCache {
-  readonly #cache: LRUCache<string, CachedToken, TokenRequest>;
+  readonly #cache: LRUCache<string, CachedToken, FetchContext>;
+  readonly #listeners = new Map<string, Set<SigningListener>>();
   readonly #clock: () => number;
   readonly #refreshBeforeExpiryMs: number;
   readonly #onSigned: ((info: TokenSignedInfo) => void) | undefined;
@@ -74,14 +103,17 @@ export class TokenCache {
     this.#clock = options.clock ?? Date.now;
     this.#refreshBeforeExpiryMs = options.refreshBeforeExpiryMs ?? 5 * 60_000;
     this.#onSigned = options.onSigned;
-    this.#cache = new LRUCache<string, CachedToken, TokenRequest>({
+    this.#cache = new LRUCache<string, CachedToken, FetchContext>({
       max: options.maxEntries ?? 100,
       ttl: TOKEN_LIFETIME_SECONDS * 1000,
       allowStale: true,
       // A failed background refresh keeps the old token; a failed first signing reaches the caller.
       noDeleteOnFetchRejection: true,
       perf: { now: () => this.#clock() },
-      fetchMethod: (_key, _stale, { options, context }) => this.#sign(context, options),
+      fetchMethod: async (key, _stale, { options, context }) => {
+        context.signed = await this.#sign(key, context.request, options);
+        return context.signed;
+      },
     });
   }
 
@@ -90,19 +122,51 @@ export class TokenCache {
     return (await this.getSignedToken(request)).token;
   }
 
-  /** Like `getToken`, with the signing time that identifies this token to `invalidate`. */
-  async getSignedToken(request: TokenRequest): Promise<{ token: string; signedAt: number }> {
+  /** @internal Like `getToken`, with what identifies this token to `invalidate`. */
+  async getSignedToken(request: TokenRequest): Promise<SignedToken> {
     const key = cacheKey(request);
-    const hit = this.#cache.has(key, { updateAgeOnHas: false });
-    let entry = await this.#cache.fetch(key, { context: request });
+    const context: FetchContext = { request };
+    let entry = await this.#cache.fetch(key, { context });
     if (entry === undefined || entry.expiresAt - this.#clock() < MIN_REMAINING_VALIDITY_MS) {
       // Nothing usable: the stale entry has run out, so wait for a fresh signing.
-      entry = await this.#cache.fetch(key, { context: request, forceRefresh: true, allowStale: false });
-    } else if (hit) {
-      this.#stats.cacheHits++;
+      entry = await this.#cache.fetch(key, { context, forceRefresh: true, allowStale: false });
     }
     if (entry === undefined) throw new IamSigningError('signing returned no token');
-    return { token: entry.token, signedAt: entry.signedAt };
+    // Served by a cached token, or by a signing another call started (a background refresh this
+    // call started still served it the cached token).
+    const fromCache = entry !== context.signed;
+    if (fromCache) this.#stats.cacheHits++;
+    return { token: entry.token, signedAt: entry.signedAt, fromCache };
+  }
+
+  /** The times of the token cached for `request` (even one past its refresh point), if any. */
+  tokenTimes(request: TokenRequest): TokenTimes | undefined {
+    const entry = this.#cache.peek(cacheKey(request), { allowStale: true });
+    if (entry === undefined) return undefined;
+    return {
+      signedAt: new Date(entry.signedAt),
+      expiresAt: new Date(entry.expiresAt),
+      limitedByCredentials: entry.limitedByCredentials,
+    };
+  }
+
+  /**
+   * @internal Calls `listener` after every signing for `request`'s endpoint, user, region and
+   * credentials, whoever asked for it: every pool sharing this cache hears of the signings of its
+   * token. Returns the unsubscribe function.
+   */
+  subscribe(request: TokenRequest, listener: SigningListener): () => void {
+    const key = cacheKey(request);
+    let listeners = this.#listeners.get(key);
+    if (listeners === undefined) {
+      listeners = new Set();
+      this.#listeners.set(key, listeners);
+    }
+    listeners.add(listener);
+    return () => {
+      listeners.delete(listener);
+      if (listeners.size === 0 && this.#listeners.get(key) === listeners) this.#listeners.delete(key);
+    };
   }
 
   /**
@@ -127,9 +191,11 @@ export class TokenCache {
   }
 
   async #sign(
+    key: string,
     request: TokenRequest,
-    options: LRUCache.FetcherFetchOptions<string, CachedToken, TokenRequest>,
+    options: LRUCache.FetcherFetchOptions<string, CachedToken, FetchContext>,
   ): Promise<CachedToken> {
+    const credentialRequestsBefore = this.#stats.credentialRequests;
     const credentials = await this.#credentials(request.credentials);
     const signedAt = this.#clock();
     let token: string;
@@ -153,16 +219,22 @@ export class TokenCache {
     const refreshAt = expiresAt - Math.min(this.#refreshBeforeExpiryMs, lifetime / 3);
     options.ttl = Math.max(1, refreshAt - signedAt);
     this.#stats.tokensSigned++;
-    this.#onSigned?.({
+    const limitedByCredentials = credentialsExpiry < tokenExpiry;
+    const info: TokenSignedInfo = {
       hostname: request.hostname,
       port: request.port,
       username: request.username,
       region: request.region,
       signedAt: new Date(signedAt),
       expiresAt: new Date(expiresAt),
-      limitedByCredentials: credentialsExpiry < tokenExpiry,
-    });
-    return { token, signedAt, expiresAt };
+      limitedByCredentials,
+    };
+    this.#onSigned?.(info);
+    // One message per signing, however many pools share this cache.
+    publishTokenSigned(info);
+    const credentialRequests = this.#stats.credentialRequests - credentialRequestsBefore;
+    for (const listener of this.#listeners.get(key) ?? []) listener(info, credentialRequests);
+    return { token, signedAt, expiresAt, limitedByCredentials };
   }
 
   /**

@@ -1,13 +1,20 @@
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 
+let shared: AwsCredentialIdentityProvider | undefined;
+
 /**
- * The Node provider chain (environment, SSO, ~/.aws, web identity, ECS, EC2), imported on first
- * use: creating a pool stays cheap at a Lambda cold start, and the SDK memoises the credentials.
+ * The Node provider chain (environment, SSO, ~/.aws, web identity, ECS, EC2), one per process and
+ * imported on first use: creating a pool stays cheap at a Lambda cold start, the SDK memoises the
+ * credentials, and pools on the default credentials that share a TokenCache share its tokens too
+ * (the cache keys on the provider's identity).
  */
-export function lazyNodeProviderChain(): AwsCredentialIdentityProvider {
-  let provider: Promise<AwsCredentialIdentityProvider> | undefined;
-  return async (properties) => {
-    provider ??= import('@aws-sdk/credential-provider-node').then((m) => m.defaultProvider());
-    return (await provider)(properties);
-  };
+export function defaultCredentials(): AwsCredentialIdentityProvider {
+  if (shared === undefined) {
+    let provider: Promise<AwsCredentialIdentityProvider> | undefined;
+    shared = async (properties) => {
+      provider ??= import('@aws-sdk/credential-provider-node').then((m) => m.defaultProvider());
+      return (await provider)(properties);
+    };
+  }
+  return shared;
 }

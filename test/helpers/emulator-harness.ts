@@ -70,7 +70,7 @@ export interface EmulatorFixture {
 }
 
 export interface FixtureOptions {
-  /** Short unique name per test file; the database is `rip_<name>`. */
+  /** Short unique name per test file; the database is `rip_<name>_<run id>`. */
   name: string;
   /** IAM user names; each gets its own backend user. Default ['iam_app']. */
   iamUsers?: string[];
@@ -78,13 +78,19 @@ export interface FixtureOptions {
   emulator?: Partial<EmulatorOptions>;
 }
 
+/**
+ * Tells this test run's databases and backend users from those of a run in another checkout
+ * against the same MariaDB (which would otherwise drop them, or reset their passwords, mid-test).
+ */
+export const RUN_ID = randomBytes(3).toString('hex');
+
 async function rootConnection(): Promise<Connection> {
   return mysql.createConnection({ ...MARIADB, multipleStatements: true });
 }
 
 /** Creates `rip_<name>` with a table, one backend user per IAM user, and an emulator in front of MariaDB. */
 export async function createEmulatorFixture(options: FixtureOptions): Promise<EmulatorFixture> {
-  const database = `rip_${options.name}`;
+  const database = `rip_${options.name}_${RUN_ID}`;
   const iamUsers = options.iamUsers ?? ['iam_app'];
   const backendUsers: Record<string, string> = {};
   const users: EmulatorOptions['users'] = {};

@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
+import { RUN_ID } from '../helpers/emulator-harness.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -25,7 +26,7 @@ export function runScript(script: string, database: string): Promise<ExampleRun>
     execFile(
       process.execPath,
       ['--import', 'tsx', script],
-      { cwd: ROOT, env: { ...process.env, EXAMPLE_DATABASE: database }, timeout: 60_000 },
+      { cwd: ROOT, env: { ...process.env, EXAMPLE_DATABASE: `${database}_${RUN_ID}` }, timeout: 60_000 },
       (error, stdout, stderr) => {
         const code = error ? ((error as { code?: unknown }).code as number | null) : 0;
         resolve({ code: typeof code === 'number' ? code : null, stdout, stderr });

@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
 import diagnosticsChannel, { channel } from 'node:diagnostics_channel';
+import type { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IamConnectError, IamLoginError, type IamPool, signAuthToken } from '../../src/index.js';
+import { IamConnectError, IamLoginError, type IamPool } from '../../src/index.js';
+import { signAuthToken } from '../../src/token/sign.js';
 import {
   createEmulatorFixture,
   type EmulatorFixture,
@@ -105,7 +107,11 @@ describe('secret-leak scan', () => {
 
   it('catches a secret in a pool event payload', () => {
     const findings = plant(() =>
-      pool.iam.emit('retry', { attempt: 1, reason: 'transient', code: `sig=${signature}` }),
+      (pool.iam as unknown as EventEmitter).emit('retry', {
+        attempt: 1,
+        reason: 'transient',
+        code: `sig=${signature}`,
+      }),
     );
     expect(findings).toContainEqual(
       expect.objectContaining({ source: 'event retry', kind: 'a token signature' }),

@@ -1,12 +1,21 @@
 import { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { describe, expect, it, vi } from 'vitest';
-import { createAuthPlugins } from '../../src/auth-plugin.js';
 import { IamTlsError, IamUnsupportedAuthPluginError } from '../../src/errors.js';
+import { createIamAuthPlugins } from '../../src/login/auth-plugin.js';
 
-type PluginContext = Parameters<ReturnType<typeof createAuthPlugins>[string]>[0];
+type PluginContext = Parameters<ReturnType<typeof createIamAuthPlugins>[string]>[0];
 
-function answer(plugins: ReturnType<typeof createAuthPlugins>, name: string, stream: unknown) {
+/** The plugins with a token getter and no-op login hooks. */
+function createAuthPlugins(getToken: () => Promise<string>) {
+  return createIamAuthPlugins({
+    token: async () => ({ token: await getToken(), signedAt: 0 }),
+    refused: () => {},
+    succeeded: () => {},
+  });
+}
+
+function answer(plugins: ReturnType<typeof createIamAuthPlugins>, name: string, stream: unknown) {
   const plugin = plugins[name];
   if (!plugin) throw new Error(`no plugin ${name}`);
   return Promise.resolve().then(() =>

@@ -1,4 +1,4 @@
-import { signAuthToken, TOKEN_LIFETIME_SECONDS } from '../../token/sign.js';
+import { TokenCache, type TokenSignedInfo } from '../../index.js';
 import { describeCredentials, effectiveProfile, nodeCredentialChain } from '../shared/credentials.js';
 import { safeMessage } from '../shared/failures.js';
 import { withTimeout } from '../shared/timeout.js';
@@ -6,7 +6,8 @@ import { fail, pass, type StepOutcome, warn } from './report.js';
 import type { DoctorState } from './state.js';
 
 const MINUTE_MS = 60_000;
-const TOKEN_LIFETIME_MS = TOKEN_LIFETIME_SECONDS * 1000;
+/** RDS accepts an IAM token for 15 minutes after it was signed. */
+const TOKEN_LIFETIME_MS = 15 * MINUTE_MS;
 
 /** Asks the SDK's Node credential chain for credentials and reports where they came from. */
 export async function checkCredentials(state: DoctorState): Promise<StepOutcome> {
@@ -70,19 +71,27 @@ export async function checkCredentials(state: DoctorState): Promise<StepOutcome>
   return pass(`from ${from}, valid for ${minutes(expiresAt - now)} more`, details);
 }
 
-/** Signs the token the login will use; the token itself is never printed. */
+/**
+ * Signs the token the login will use, in a cache the login step then takes it from (so the login
+ * sends exactly this token, as a pool would); the token itself is never printed.
+ */
 export async function checkToken(state: DoctorState): Promise<StepOutcome> {
   const endpoint = state.endpoint!;
   const credentials = state.credentials!;
-  const signedAt = new Date();
+  let signed: TokenSignedInfo | undefined;
+  const tokens = new TokenCache({
+    onSigned: (info) => {
+      signed = info;
+    },
+  });
+  const provider = async () => credentials;
   try {
-    state.token = await signAuthToken({
+    await tokens.getToken({
       hostname: endpoint.hostname,
       port: endpoint.port,
       username: endpoint.username,
       region: endpoint.region,
-      credentials,
-      signingDate: signedAt,
+      credentials: provider,
     });
   } catch (err) {
     return fail(
@@ -91,18 +100,14 @@ export async function checkToken(state: DoctorState): Promise<StepOutcome> {
       'Check the region and that the credentials are complete (access key id and secret key).',
     );
   }
-  const expiresAt = new Date(
-    Math.min(
-      signedAt.getTime() + TOKEN_LIFETIME_MS,
-      state.credentialFacts?.expiration?.getTime() ?? Infinity,
-    ),
-  );
-  state.tokenSignedAt = signedAt;
-  state.tokenExpiresAt = expiresAt;
+  if (signed === undefined) return fail('signing produced no token', [], 'Report this as a bug.');
+  state.signing = { tokens, credentials: provider };
+  state.tokenSignedAt = signed.signedAt;
+  state.tokenExpiresAt = signed.expiresAt;
   return pass(
     `signed for ${endpoint.username}@${endpoint.hostname}:${endpoint.port} in ${endpoint.region} (service rds-db); not shown`,
     [
-      `X-Amz-Date ${signedAt.toISOString()} (this machine's clock), usable until ${expiresAt.toISOString()}`,
+      `X-Amz-Date ${signed.signedAt.toISOString()} (this machine's clock), usable until ${signed.expiresAt.toISOString()}`,
       ...(credentials.sessionToken ? ['carries the session token (X-Amz-Security-Token)'] : []),
     ],
   );

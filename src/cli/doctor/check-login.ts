@@ -1,8 +1,5 @@
-import { connect as netConnect } from 'node:net';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
-import { createAuthPlugins } from '../../auth-plugin.js';
-import { toIamError } from '../../retry.js';
-import { buildSslOptions } from '../../tls/ssl-options.js';
+import { createIamConnectionOptions, toIamError } from '../../index.js';
 import { safeMessage } from '../shared/failures.js';
 import { explainLoginFailure } from './login-causes.js';
 import { fail, pass, type StepOutcome, warn } from './report.js';
@@ -12,38 +9,36 @@ import type { DoctorState } from './state.js';
 const CLOCK_SKEW_WARNING_MS = 60_000;
 
 /**
- * Logs in as the IAM user exactly as a pool does: mysql2 with our auth plugin (the token only on a
- * verified TLS socket), the bundled or --ca CAs, the host name checked, TCP through --connect-host.
+ * Logs in as the IAM user exactly as a pool does: mysql2 with the options `createIamConnectionOptions`
+ * builds (the token only on a verified TLS socket, the bundled or --ca CAs, the host name checked,
+ * TCP through --connect-host), taking the token the signing step put in its cache.
  * One attempt, no retry: the first answer is the one to explain.
  */
 export async function checkLogin(state: DoctorState): Promise<StepOutcome> {
   const endpoint = state.endpoint!;
-  const token = state.token!;
-  let tokenSent = false;
+  const signing = state.signing!;
+  const options = createIamConnectionOptions({
+    host: endpoint.hostname,
+    port: endpoint.port,
+    user: endpoint.username,
+    region: endpoint.region,
+    credentials: signing.credentials,
+    token: { cache: signing.tokens },
+    ssl: { ca: state.trust!.certificates },
+    ...(endpoint.connectHost === undefined ? {} : { connectHost: endpoint.connectHost }),
+    ...(endpoint.connectPort === undefined ? {} : { connectPort: endpoint.connectPort }),
+    ...(state.input.database === undefined ? {} : { database: state.input.database }),
+    connectTimeout: state.input.timeoutMs,
+  });
   const started = Date.now();
   try {
-    state.connection = await mysql.createConnection({
-      host: endpoint.hostname,
-      port: endpoint.port,
-      user: endpoint.username,
-      ...(state.input.database === undefined ? {} : { database: state.input.database }),
-      ssl: buildSslOptions({ ca: state.trust!.certificates }),
-      authPlugins: createAuthPlugins(async () => {
-        tokenSent = true;
-        return token;
-      }),
-      ...(endpoint.connectHost !== undefined || endpoint.connectPort !== undefined
-        ? {
-            stream: () =>
-              netConnect(endpoint.connectPort ?? endpoint.port, endpoint.connectHost ?? endpoint.hostname),
-          }
-        : {}),
-      connectTimeout: state.input.timeoutMs,
-    });
+    state.connection = await mysql.createConnection(options);
   } catch (err) {
+    const { cacheHits, tokensSigned } = options.iam.stats();
     return explainLoginFailure({
       error: toIamError(err, `${endpoint.hostname}:${endpoint.port}`),
-      tokenSent,
+      // The plugin asks for the token only on a verified TLS socket, right before sending it.
+      tokenSent: cacheHits + tokensSigned > 0,
       endpoint,
       database: state.input.database,
       credentials: state.credentialFacts,

@@ -129,5 +129,5 @@ async function cleanUp(state: DoctorState): Promise<void> {
     await connection.end().catch(() => connection.destroy());
   }
   // The token is not needed any more; drop the reference.
-  state.token = undefined;
+  state.signing = undefined;
 }

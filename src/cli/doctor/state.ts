@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
-import type { AwsCredentialIdentity } from '@smithy/types';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Connection } from 'mysql2/promise';
+import type { TokenCache } from '../../index.js';
 import type { CredentialFacts } from '../shared/credentials.js';
 import type { Endpoint } from '../shared/endpoint.js';
 import type { Greeting } from './mysql-wire.js';
@@ -44,7 +45,8 @@ export interface DoctorState {
   serverCertificateValidFrom?: Date;
   credentials?: AwsCredentialIdentity;
   credentialFacts?: CredentialFacts;
-  token?: string;
+  /** The cache holding the signed token, and the provider it was signed with (the login uses both). */
+  signing?: { tokens: TokenCache; credentials: AwsCredentialIdentityProvider };
   tokenSignedAt?: Date;
   tokenExpiresAt?: Date;
   connection?: Connection;

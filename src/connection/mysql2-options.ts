@@ -1,0 +1,140 @@
+/**
+ * The connection layer: the one place that turns resolved IAM options into the mysql2 connection
+ * options every IAM connection is opened with (TLS, the auth plugins, the tunnel stream), for
+ * `createIamPool`, `createIamConnectionOptions`, every adapter and the doctor alike, and the one
+ * check of what mysql2 will really use, after every merge.
+ */
+import { connect, type Socket } from 'node:net';
+import type { AuthPlugin, ConnectionOptions, SslOptions } from 'mysql2';
+import { IamOptionsError } from '../errors.js';
+import { createIamAuthPlugins, type LoginHooks } from '../login/auth-plugin.js';
+import { effectiveConnectionConfig } from '../mysql2-boundary.js';
+import type { ResolvedIamOptions } from '../options.js';
+import { buildSslOptions, checkSslOptions } from '../tls/ssl-options.js';
+
+/** mysql2 options that IAM login sets itself; a caller's value for one is refused. */
+export const OWNED_BY_IAM = [
+  'password',
+  'password1',
+  'password2',
+  'password3',
+  'passwordSha1',
+  'authPlugins',
+  'authSwitchHandler',
+  'enableCleartextPlugin',
+  'stream',
+  'socketPath',
+] as const;
+
+export type OwnedByIam = (typeof OWNED_BY_IAM)[number];
+
+/** What IAM login puts into mysql2's connection options. */
+export interface IamConnectionParts {
+  host: string;
+  port: number;
+  user: string;
+  ssl: SslOptions;
+  authPlugins: Record<string, AuthPlugin>;
+  /** With `connectHost` / `connectPort` only. */
+  stream?: () => Socket;
+}
+
+/**
+ * The mysql2 options for one IAM login identity: the caller's pass-through options, then ours.
+ * The auth plugin checks each connection's effective options again before it sends a token, so an
+ * option that reaches mysql2 later by another route (a library's own merge) is caught there too.
+ */
+export function iamConnectionOptions(
+  resolved: ResolvedIamOptions,
+  hooks: LoginHooks,
+): ConnectionOptions & IamConnectionParts {
+  const stream = tunnelStream(resolved);
+  const ssl = buildSslOptions(resolved.ssl);
+  const parts: IamConnectionParts = {
+    host: resolved.host,
+    port: resolved.port,
+    user: resolved.user,
+    ssl,
+    authPlugins: {},
+    ...(stream ? { stream } : {}),
+  };
+  parts.authPlugins = createIamAuthPlugins({
+    ...hooks,
+    checkConnection: (config) => checkEffectiveConfig(config, parts),
+  });
+  return { ...(resolved.passThrough as ConnectionOptions), ...parts };
+}
+
+/**
+ * mysql2's `stream` option for `connectHost` / `connectPort` (SSH tunnel, port-forward, emulator).
+ * mysql2 takes the TLS server name and certificate check from `host`, so `host` stays the RDS
+ * endpoint name and only the TCP connection goes elsewhere.
+ */
+function tunnelStream(resolved: ResolvedIamOptions): (() => Socket) | undefined {
+  const { connectHost, connectPort } = resolved;
+  if (connectHost === undefined && connectPort === undefined) return undefined;
+  return () => connect(connectPort ?? resolved.port, connectHost ?? resolved.host);
+}
+
+/**
+ * Checks options as mysql2 will use them (`uri` query parameters applied, defaults filled in) against
+ * what IAM login needs: no debug output (it prints the login packet), no socket but ours, no
+ * password, our auth plugins only, and verified TLS 1.2+ with a real CA. Throws IamOptionsError.
+ */
+export function checkConnectionOptions(options: ConnectionOptions, ours: IamConnectionParts): void {
+  checkEffectiveConfig(effectiveConnectionConfig(options), ours);
+}
+
+/** The same check on a config mysql2 already derived (a pool's, or a connection's at login). */
+export function checkEffectiveConfig(config: Record<string, unknown>, ours: IamConnectionParts): void {
+  if (config.debug) {
+    throw new IamOptionsError(
+      'debug',
+      'would print every packet, including the login packet that carries the IAM token',
+      'Remove it (from the options and from any `uri`). Use pool.iam events or the rds-iam-pool ' +
+        "diagnostics channels to see logins, and mysql2's own tracing channels for queries.",
+    );
+  }
+  if (config.socketPath !== undefined && config.socketPath !== null) {
+    throw refused('socketPath');
+  }
+  if ((config.stream ?? undefined) !== ours.stream) throw refused('stream');
+  for (const field of ['password', 'password1', 'password2', 'password3', 'passwordSha1'] as const) {
+    if (config[field] !== undefined && config[field] !== null && config[field] !== '') throw refused(field);
+  }
+  if (!sameAuthPlugins(config.authPlugins, ours.authPlugins)) throw refused('authPlugins');
+  if (config.authSwitchHandler !== undefined && config.authSwitchHandler !== null) {
+    throw refused('authSwitchHandler');
+  }
+  checkSslOptions(config.ssl, 'ssl');
+}
+
+/**
+ * Our plugins, and only them. Compared plugin by plugin: a library may copy the options object
+ * (Sequelize clones its dialectOptions), which keeps the functions but not the map.
+ */
+function sameAuthPlugins(actual: unknown, ours: Record<string, AuthPlugin>): boolean {
+  if (actual === ours) return true;
+  if (actual === null || typeof actual !== 'object') return false;
+  const plugins = actual as Record<string, unknown>;
+  const names = Object.keys(ours);
+  return Object.keys(plugins).length === names.length && names.every((name) => plugins[name] === ours[name]);
+}
+
+function refused(option: OwnedByIam): IamOptionsError {
+  return new IamOptionsError(option, 'is set, but IAM login manages it', ownedHint(option));
+}
+
+export function ownedHint(option: string): string {
+  switch (option) {
+    case 'stream':
+    case 'socketPath':
+      return 'Use `connectHost` / `connectPort` to connect through a tunnel; the pool builds the socket itself.';
+    case 'authPlugins':
+    case 'authSwitchHandler':
+    case 'enableCleartextPlugin':
+      return 'Remove it: the pool installs its own mysql_clear_password plugin, which sends the token only over verified TLS.';
+    default:
+      return 'Remove it: the pool signs a fresh IAM token for every login. Use `credentials` to choose the AWS identity.';
+  }
+}

@@ -1,0 +1,504 @@
+/**
+ * The mysql2 boundary: the only module that relies on what mysql2 does not promise (private fields,
+ * message texts, the order in which it calls things). Everything else in the library uses mysql2's
+ * public API, or these functions.
+ *
+ * What we rely on, and why (mysql2 3.24: lib/base/pool.js, lib/pool_connection.js,
+ * lib/base/connection.js, lib/commands/auth_switch.js):
+ * - the pool's connection lists and wait queue (`_allConnections`, `_freeConnections`,
+ *   `_connectionQueue`: ring queues with `length`, `get`, `removeOne`, `shift`) and `_closed`, to
+ *   count connections, take a timed-out waiter out of the queue and drain the pool on `end()`;
+ * - that a queued waiter is re-dispatched through `this.getConnection` when a connection leaves the
+ *   pool, which is why `BoundaryPool` tells its own callbacks from a caller's;
+ * - `PoolConnection#_removeFromPool` and `#_realEnd` (COM_QUIT) to close a pooled connection, and
+ *   its `_pool`, `_closing`, `_fatalError`, `_protocolError` and `stream` to tell a dead one;
+ * - the handshake command's `error` / `end` events, to see a login's outcome inside the auth plugin;
+ * - the texts of mysql2's own pool refusals and of Node's "TLS handshake cut" error.
+ *
+ * Three safeguards hold it together: test/unit/mysql2-contract.test.ts checks every item above
+ * against the installed mysql2; `assertPoolContract` runs when a pool is created (and
+ * `assertConnectionContract` when its first connection opens) and fails at once with
+ * `IamDriverError` naming the mysql2 version and the missing piece; and CI runs the integration
+ * suite on the lowest mysql2 the package.json range allows.
+ */
+import type { EventEmitter } from 'node:events';
+import mysql, {
+  type AuthPlugin,
+  type Pool as CorePool,
+  type PoolConnection as CorePoolConnection,
+  type PoolOptions,
+} from 'mysql2';
+import { IamDriverError } from './errors.js';
+
+/**
+ * mysql2's runtime exports that its type declarations describe only as interfaces: `Pool` and
+ * `PoolConnection` are classes (exported from its index.js), `ConnectionConfig` too.
+ */
+const runtime = mysql as unknown as {
+  Pool: new (options: { config: object }) => CorePool;
+  PoolConnection: { prototype: object };
+  ConnectionConfig: new (
+    options: object,
+  ) => { connectAttributes?: Record<string, unknown> };
+  // parseUrl is a static of ConnectionConfig (see parseMysqlUri).
+};
+
+export type GetConnectionCallback = (err: Error | null, connection?: CorePoolConnection) => void;
+export type EndCallback = (err: NodeJS.ErrnoException | null) => void;
+
+/** mysql2's ring queue. */
+interface RingQueue<T> {
+  readonly length: number;
+  get(index: number): T | undefined;
+  removeOne(index: number): void;
+  shift(): T | undefined;
+}
+
+interface PoolInternals {
+  /** Every connection: idle, borrowed, and those still logging in. */
+  _allConnections: RingQueue<CorePoolConnection>;
+  /** Idle connections; getConnection pops the most recently released one. */
+  _freeConnections: RingQueue<CorePoolConnection>;
+  /** Callers waiting for a connection to be released. */
+  _connectionQueue: RingQueue<GetConnectionCallback>;
+  _closed: boolean;
+  config: { connectionLimit: number; connectionConfig: { connectAttributes?: Record<string, unknown> } };
+}
+
+interface ConnectionInternals {
+  /** The owning pool; null once the connection has left it. */
+  _pool: unknown;
+  _fatalError: unknown;
+  _protocolError: unknown;
+  _closing: boolean | undefined;
+  stream?: { destroyed?: boolean; readableEnded?: boolean; destroy?: () => void };
+  _removeFromPool(): void;
+  /** The plain Connection.end (COM_QUIT); PoolConnection.end only releases. */
+  _realEnd(callback?: (err?: Error) => void): void;
+}
+
+const POOL_QUEUES = ['_allConnections', '_freeConnections', '_connectionQueue'] as const;
+const QUEUE_METHODS = ['get', 'removeOne', 'shift', 'push'] as const;
+const CONNECTION_METHODS = ['_removeFromPool', '_realEnd'] as const;
+const CONNECTION_FIELDS = ['_pool', '_fatalError', '_protocolError', 'stream'] as const;
+
+/**
+ * The options mysql2's ConnectionConfig and PoolConfig accept (its private `validOptions`); it only
+ * prints a warning for others. Kept here so a misspelt option is refused before mysql2 sees it.
+ */
+export const MYSQL2_OPTION_NAMES: ReadonlySet<string> = new Set([
+  'authPlugins',
+  'authSwitchHandler',
+  'bigNumberStrings',
+  'charset',
+  'charsetNumber',
+  'compress',
+  'connectAttributes',
+  'connectTimeout',
+  'database',
+  'dateStrings',
+  'debug',
+  'decimalNumbers',
+  'enableKeepAlive',
+  'flags',
+  'host',
+  'insecureAuth',
+  'infileStreamFactory',
+  'isServer',
+  'keepAliveInitialDelay',
+  'localAddress',
+  'maxPreparedStatements',
+  'multipleStatements',
+  'namedPlaceholders',
+  'nestTables',
+  'password',
+  'password1',
+  'password2',
+  'password3',
+  'passwordSha1',
+  'pool',
+  'port',
+  'queryFormat',
+  'rowsAsArray',
+  'socketPath',
+  'ssl',
+  'stream',
+  'stringifyObjects',
+  'supportBigNumbers',
+  'timezone',
+  'trace',
+  'typeCast',
+  'uri',
+  'user',
+  'disableEval',
+  'enableCleartextPlugin',
+  'connectionLimit',
+  'maxIdle',
+  'idleTimeout',
+  'Promise',
+  'queueLimit',
+  'resetOnRelease',
+  'waitForConnections',
+  'jsonStrings',
+  'gracefulEnd',
+]);
+
+/**
+ * The options a `mysql://` URI carries, parsed the way mysql2 parses `uri` (query values as JSON
+ * where they parse). Empty user, password and database and a missing port come back as undefined.
+ */
+export function parseMysqlUri(uri: string): Record<string, unknown> {
+  const parsed = (
+    runtime.ConnectionConfig as unknown as { parseUrl(url: string): Record<string, unknown> }
+  ).parseUrl(uri);
+  const options: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (value === '' || (typeof value === 'number' && Number.isNaN(value))) continue;
+    options[key] = value;
+  }
+  return options;
+}
+
+/**
+ * The connection options mysql2 would really use for `options`: what its ConnectionConfig derives
+ * (`uri` parameters applied, an `ssl` profile name resolved, defaults filled in).
+ */
+export function effectiveConnectionConfig(options: object): Record<string, unknown> {
+  return new runtime.ConnectionConfig({ ...options }) as unknown as Record<string, unknown>;
+}
+
+/** The mysql2 version in use, as mysql2 reports it to the server in its connection attributes. */
+export function mysql2Version(): string {
+  try {
+    const version = new runtime.ConnectionConfig({}).connectAttributes?._client_version;
+    return typeof version === 'string' ? version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function missing(piece: string): IamDriverError {
+  return new IamDriverError(mysql2Version(), piece);
+}
+
+/** Fails with IamDriverError unless the pool has every private member this module uses. */
+export function assertPoolContract(pool: CorePool): void {
+  const p = pool as unknown as Record<string, unknown>;
+  for (const name of POOL_QUEUES) {
+    const queue = p[name] as Record<string, unknown> | undefined;
+    if (queue === null || typeof queue !== 'object') throw missing(`Pool#${name}`);
+    if (typeof queue.length !== 'number') throw missing(`Pool#${name}.length`);
+    for (const method of QUEUE_METHODS) {
+      if (typeof queue[method] !== 'function') throw missing(`Pool#${name}.${method}()`);
+    }
+  }
+  if (typeof p._closed !== 'boolean') throw missing('Pool#_closed');
+  const config = p.config as { connectionLimit?: unknown } | undefined;
+  if (typeof config?.connectionLimit !== 'number') throw missing('Pool#config.connectionLimit');
+  const prototype = runtime.PoolConnection.prototype as Record<string, unknown>;
+  for (const method of CONNECTION_METHODS) {
+    if (typeof prototype[method] !== 'function') throw missing(`PoolConnection#${method}()`);
+  }
+}
+
+/** Fails with IamDriverError unless a pool connection has every private member this module reads. */
+export function assertConnectionContract(connection: CorePoolConnection): void {
+  const c = connection as unknown as Record<string, unknown>;
+  for (const field of CONNECTION_FIELDS) {
+    if (!(field in c)) throw missing(`PoolConnection#${field}`);
+  }
+  for (const method of CONNECTION_METHODS) {
+    if (typeof c[method] !== 'function') throw missing(`PoolConnection#${method}()`);
+  }
+}
+
+/** What a pool does instead of mysql2's own getConnection and end (see BoundaryPool). */
+export interface PoolPolicy {
+  /** A caller's getConnection: from user code, `query()`, `execute()` or the promise wrapper. */
+  getConnection(callback: GetConnectionCallback): void;
+  end(callback: EndCallback): void;
+}
+
+/**
+ * PoolConfig is not exported by mysql2; `createPool` is `new Pool({ config: new PoolConfig(options) })`,
+ * so the class is taken from the config of a pool that createPool made (which opens nothing).
+ */
+let poolConfigClass: (new (options: PoolOptions) => object) | undefined;
+function PoolConfig(): new (options: PoolOptions) => object {
+  if (poolConfigClass === undefined) {
+    const probe = mysql.createPool({ connectionLimit: 1, maxIdle: 1 });
+    const config = (probe as unknown as { config?: { constructor?: unknown } }).config;
+    if (typeof config?.constructor !== 'function' || config.constructor === Object) {
+      throw missing('Pool#config (a PoolConfig instance)');
+    }
+    poolConfigClass = config.constructor as new (options: PoolOptions) => object;
+  }
+  return poolConfigClass;
+}
+
+/**
+ * mysql2's own `Pool`, with `getConnection` and `end` handed to a policy. A real `mysql.Pool`
+ * (its promise wrapper, query(), execute() and every ORM work on it), constructed the way
+ * `mysql.createPool` constructs one.
+ *
+ * mysql2 re-dispatches a queued waiter through `this.getConnection` when a connection leaves the
+ * pool; the policy's own callbacks (passed to `connectRaw`) are told apart and go to mysql2's
+ * getConnection, so only callers reach the policy.
+ */
+export class BoundaryPool extends runtime.Pool {
+  #policy: PoolPolicy | undefined;
+  readonly #ownCallbacks = new WeakSet<GetConnectionCallback>();
+
+  constructor(options: PoolOptions) {
+    const Config = PoolConfig();
+    super({ config: new Config(options) });
+    assertPoolContract(this);
+  }
+
+  /** The effective mysql2 connection options (after `uri` and defaults were applied by mysql2). */
+  get connectionConfig(): Record<string, unknown> {
+    return (this as unknown as { config: { connectionConfig: Record<string, unknown> } }).config
+      .connectionConfig;
+  }
+
+  /** The effective pool settings mysql2 derived (connectionLimit, queueLimit, waitForConnections...). */
+  get poolConfig(): Record<string, unknown> {
+    return (this as unknown as { config: Record<string, unknown> }).config;
+  }
+
+  setPolicy(policy: PoolPolicy): void {
+    this.#policy = policy;
+  }
+
+  override getConnection(callback: Parameters<CorePool['getConnection']>[0]): void {
+    const cb = callback as GetConnectionCallback;
+    if (this.#policy === undefined || this.#ownCallbacks.has(cb)) {
+      super.getConnection(callback);
+      return;
+    }
+    this.#policy.getConnection(cb);
+  }
+
+  override end(callback?: EndCallback): void {
+    const cb = callback ?? (() => {});
+    if (this.#policy === undefined) super.end(cb as Parameters<CorePool['end']>[0]);
+    else this.#policy.end(cb);
+  }
+
+  /**
+   * mysql2's own getConnection for the policy: an idle connection, a new login, or a place in the
+   * wait queue (and a re-dispatch from there) for `callback`.
+   */
+  connectRaw(callback: GetConnectionCallback): void {
+    this.#ownCallbacks.add(callback);
+    super.getConnection(callback as Parameters<CorePool['getConnection']>[0]);
+  }
+
+  /** mysql2's own end(): closes every connection the pool still holds. */
+  endRaw(callback: EndCallback): void {
+    super.end(callback as Parameters<CorePool['end']>[0]);
+  }
+
+  #internals(): PoolInternals {
+    return this as unknown as PoolInternals;
+  }
+
+  /** Connections in the pool (idle, borrowed and logging in), idle ones, and queued waiters. */
+  counts(): { all: number; free: number; queued: number } {
+    const p = this.#internals();
+    return {
+      all: p._allConnections.length,
+      free: p._freeConnections.length,
+      queued: p._connectionQueue.length,
+    };
+  }
+
+  hasFreeConnection(): boolean {
+    return this.#internals()._freeConnections.length > 0;
+  }
+
+  /** Whether the pool holds `connectionLimit` connections, so a borrow can only wait for a release. */
+  isFull(): boolean {
+    const p = this.#internals();
+    const limit = p.config.connectionLimit;
+    return limit > 0 && p._allConnections.length >= limit;
+  }
+
+  allConnections(): CorePoolConnection[] {
+    return snapshot(this.#internals()._allConnections);
+  }
+
+  freeConnections(): CorePoolConnection[] {
+    return snapshot(this.#internals()._freeConnections);
+  }
+
+  /** Takes the callback out of mysql2's wait queue; false when it is not (or no longer) queued. */
+  removeQueued(callback: GetConnectionCallback): boolean {
+    const queue = this.#internals()._connectionQueue;
+    for (let i = 0; i < queue.length; i++) {
+      if (queue.get(i) === callback) {
+        queue.removeOne(i);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Empties mysql2's wait queue, returning the callbacks that were waiting. */
+  takeQueued(): GetConnectionCallback[] {
+    const queue = this.#internals()._connectionQueue;
+    const callbacks: GetConnectionCallback[] = [];
+    for (let cb = queue.shift(); cb !== undefined; cb = queue.shift()) callbacks.push(cb);
+    return callbacks;
+  }
+}
+
+const conn = (connection: CorePoolConnection) => connection as unknown as ConnectionInternals;
+
+/**
+ * Whether the connection is known to be unusable without asking the server: it left the pool, a
+ * fatal or protocol error was seen, it is closing, or its socket is gone or was ended by the server.
+ */
+export function isKnownDead(connection: CorePoolConnection): boolean {
+  const c = conn(connection);
+  return (
+    c._pool == null ||
+    Boolean(c._fatalError) ||
+    Boolean(c._protocolError) ||
+    c._closing === true ||
+    c.stream?.destroyed === true ||
+    c.stream?.readableEnded === true
+  );
+}
+
+/**
+ * Takes the connection out of the pool and closes it politely: COM_QUIT, so the server does not
+ * count an aborted client, then the socket is destroyed if the server has not closed it soon.
+ * A waiting caller is then served by a new connection (mysql2 re-dispatches it on removal).
+ */
+export function quitConnection(connection: CorePoolConnection, graceMs = 1000): void {
+  const c = conn(connection);
+  c._removeFromPool();
+  if (c._closing || c._fatalError || c._protocolError) {
+    connection.destroy();
+    return;
+  }
+  try {
+    c._realEnd(() => {});
+  } catch {
+    // Already unusable: destroy below.
+  }
+  const timer = setTimeout(() => c.stream?.destroy?.(), graceMs);
+  timer.unref();
+}
+
+/** Takes the connection out of the pool and destroys its socket at once. */
+export function destroyConnection(connection: CorePoolConnection): void {
+  conn(connection)._removeFromPool();
+  connection.destroy();
+}
+
+/**
+ * Takes a borrowed connection out of the pool and cuts its socket so that a command in flight
+ * fails with `error` instead of waiting forever. (mysql2's destroy() marks the connection as
+ * closing, and a closing connection never reports the lost socket to its pending commands.)
+ */
+export function interruptConnection(connection: CorePoolConnection, error: Error): void {
+  const c = conn(connection);
+  c._removeFromPool();
+  // With no command in flight mysql2 emits the error on the connection itself.
+  connection.on('error', () => {});
+  if (!c._closing && !c._fatalError && !c._protocolError) c._protocolError = error;
+  if (c.stream?.destroy) c.stream.destroy();
+  else connection.destroy();
+}
+
+/** The context mysql2 hands an auth plugin. */
+export type AuthPluginContext = Parameters<AuthPlugin>[0];
+
+/** The socket a login's password would be written to (mysql2 types `connection.stream` loosely). */
+export function loginSocket(context: AuthPluginContext): unknown {
+  return (context.connection as unknown as { stream?: unknown }).stream;
+}
+
+/** Whether the connection behind an auth plugin call is already known dead (see isKnownDead). */
+export function isLoginConnectionDead(context: AuthPluginContext): boolean {
+  const c = context.connection as unknown as ConnectionInternals;
+  return (
+    Boolean(c._fatalError) ||
+    Boolean(c._protocolError) ||
+    c._closing === true ||
+    c.stream?.destroyed === true ||
+    c.stream?.readableEnded === true
+  );
+}
+
+/** The effective options of the connection an auth plugin is logging in. */
+export function loginConfig(context: AuthPluginContext): Record<string, unknown> {
+  return (context.connection as unknown as { config?: Record<string, unknown> }).config ?? {};
+}
+
+export interface LoginOutcome {
+  /** The server refused the login (or the handshake failed after the plugin was asked). */
+  failed(error: { errno?: unknown; code?: unknown }): void;
+  /** The handshake finished without an error. */
+  succeeded(): void;
+}
+
+/**
+ * Reports how the login an auth plugin was asked for ends: mysql2 hands the plugin the handshake
+ * command, which emits `error` when the server refuses the login and `end` when the handshake is
+ * over. The command already has mysql2's own listeners, so these change nothing in its flow.
+ */
+export function watchLoginOutcome(context: AuthPluginContext, outcome: LoginOutcome): void {
+  const command = context.command as unknown as EventEmitter | undefined;
+  if (typeof command?.once !== 'function') return;
+  let failed = false;
+  command.once('error', (err: { errno?: unknown; code?: unknown }) => {
+    failed = true;
+    outcome.failed(err ?? {});
+  });
+  command.once('end', () => {
+    if (!failed) outcome.succeeded();
+  });
+}
+
+/** mysql2's texts for a borrow it refuses without trying to connect (queue limit, no waiting). */
+const POOL_REFUSAL = /^(Queue limit reached|No connections available)\.?$/;
+
+/** Whether mysql2's pool refused a borrow without a connect attempt (queueLimit, waitForConnections). */
+export function isPoolRefusal(err: unknown): boolean {
+  return err instanceof Error && POOL_REFUSAL.test(err.message);
+}
+
+/** mysql2's text for a borrow from a pool whose end() has run. */
+const POOL_CLOSED = /^Pool is closed\.?$/;
+
+export function isPoolClosedError(err: unknown): boolean {
+  return err instanceof Error && POOL_CLOSED.test(err.message);
+}
+
+/** Node's message when the server closes the socket in the middle of the TLS handshake. */
+const DISCONNECTED_DURING_TLS = /socket disconnected before secure TLS connection was established/i;
+
+/**
+ * A TLS handshake the server cut off (a restart, a failover). mysql2 labels every error during the
+ * TLS upgrade HANDSHAKE_SSL_ERROR, overwriting Node's code, so only the message tells this network
+ * failure apart from a certificate that did not verify.
+ */
+export function isTlsHandshakeCut(err: { code?: unknown; message?: unknown }): boolean {
+  return (
+    err.code === 'HANDSHAKE_SSL_ERROR' &&
+    typeof err.message === 'string' &&
+    DISCONNECTED_DURING_TLS.test(err.message)
+  );
+}
+
+function snapshot<T>(queue: RingQueue<T>): T[] {
+  const items: T[] = [];
+  for (let i = 0; i < queue.length; i++) {
+    const item = queue.get(i);
+    if (item !== undefined) items.push(item);
+  }
+  return items;
+}

@@ -1,0 +1,304 @@
+/**
+ * The mysql2 contract: every private member, message text and call order src/mysql2-boundary.ts
+ * relies on, checked against the installed mysql2 (and, in CI, against the lowest version the
+ * package.json range allows). A mysql2 release that changes one of them fails here by name.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { connect, createServer, type Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import mysql, { type PoolConnection } from 'mysql2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createIamPool, IamDriverError } from '../../src/index.js';
+import {
+  assertConnectionContract,
+  assertPoolContract,
+  BoundaryPool,
+  type GetConnectionCallback,
+  isKnownDead,
+  isPoolClosedError,
+  isPoolRefusal,
+  isTlsHandshakeCut,
+  MYSQL2_OPTION_NAMES,
+  mysql2Version,
+  parseMysqlUri,
+  quitConnection,
+  watchLoginOutcome,
+} from '../../src/mysql2-boundary.js';
+import { createEmulatorFixture, type EmulatorFixture, MARIADB } from '../helpers/emulator-harness.js';
+import { iamOptionsFor } from '../helpers/pool-fixture.js';
+import { greeting } from '../helpers/raw-mysql-server.js';
+
+const require = createRequire(import.meta.url);
+const installed = (require('mysql2/package.json') as { version: string }).version;
+
+const plainOptions = {
+  host: MARIADB.host,
+  port: MARIADB.port,
+  user: MARIADB.user,
+  password: MARIADB.password,
+};
+
+function borrow(pool: { getConnection(cb: GetConnectionCallback): void }): Promise<PoolConnection> {
+  return new Promise((resolve, reject) =>
+    pool.getConnection((err, connection) => (err || !connection ? reject(err) : resolve(connection))),
+  );
+}
+
+function endPool(pool: BoundaryPool): Promise<void> {
+  return new Promise((resolve) => pool.endRaw(() => resolve()));
+}
+
+let fx: EmulatorFixture;
+beforeAll(async () => {
+  fx = await createEmulatorFixture({ name: 'mysql2_contract' });
+});
+afterAll(async () => {
+  await fx?.teardown();
+});
+
+describe('the mysql2 pool internals the pool layer reads', () => {
+  it('reports the installed mysql2 version', () => {
+    expect(mysql2Version()).toBe(installed);
+  });
+
+  it('constructs a real mysql.Pool the way createPool does, and passes the contract check', async () => {
+    const pool = new BoundaryPool(plainOptions);
+    expect(pool).toBeInstanceOf((mysql as unknown as { Pool: new () => object }).Pool);
+    expect(() => assertPoolContract(pool)).not.toThrow();
+    expect(pool.counts()).toEqual({ all: 0, free: 0, queued: 0 });
+    await endPool(pool);
+  });
+
+  it.each(['_allConnections', '_freeConnections', '_connectionQueue', '_closed', 'config'])(
+    'fails with IamDriverError naming mysql2 and the member when Pool#%s is missing',
+    async (member) => {
+      const pool = new BoundaryPool(plainOptions);
+      const saved = (pool as unknown as Record<string, unknown>)[member];
+      delete (pool as unknown as Record<string, unknown>)[member];
+      let error: unknown;
+      try {
+        assertPoolContract(pool);
+      } catch (e) {
+        error = e;
+      }
+      (pool as unknown as Record<string, unknown>)[member] = saved;
+      await endPool(pool);
+      expect(error).toBeInstanceOf(IamDriverError);
+      expect(error).toMatchObject({ code: 'RDS_IAM_DRIVER_INCOMPATIBLE', step: 'driver' });
+      expect((error as IamDriverError).missing).toContain(`Pool#${member}`);
+      expect((error as Error).message).toContain(`mysql2 ${installed}`);
+    },
+  );
+
+  it.each(['get', 'removeOne', 'shift', 'push'])('fails when the ring queue has no %s()', async (method) => {
+    const pool = new BoundaryPool(plainOptions);
+    const queue = (pool as unknown as { _connectionQueue: Record<string, unknown> })._connectionQueue;
+    Object.defineProperty(queue, method, { value: undefined, configurable: true });
+    expect(() => assertPoolContract(pool)).toThrow(IamDriverError);
+    delete queue[method];
+    await endPool(pool);
+  });
+
+  it.each(['_removeFromPool', '_realEnd'])(
+    'createIamPool fails at once, typed, when PoolConnection#%s is gone',
+    (method) => {
+      const prototype = mysql.PoolConnection.prototype as unknown as Record<string, unknown>;
+      const saved = prototype[method];
+      delete prototype[method];
+      try {
+        expect(() => createIamPool(iamOptionsFor(fx))).toThrow(IamDriverError);
+        expect(() => createIamPool(iamOptionsFor(fx))).toThrow(`PoolConnection#${method}()`);
+      } finally {
+        prototype[method] = saved;
+      }
+    },
+  );
+
+  it('has the connection fields isKnownDead reads, and they say dead once it is destroyed', async () => {
+    const pool = new BoundaryPool(plainOptions);
+    const connection = await borrow(pool);
+    expect(() => assertConnectionContract(connection)).not.toThrow();
+    expect(isKnownDead(connection)).toBe(false);
+    expect(pool.counts()).toMatchObject({ all: 1, free: 0 });
+    connection.release();
+    expect(pool.freeConnections()).toEqual([connection]);
+    quitConnection(connection);
+    expect(isKnownDead(connection)).toBe(true);
+    expect(pool.counts()).toMatchObject({ all: 0, free: 0 });
+    await endPool(pool);
+  });
+
+  it('a pool whose first connection lacks a field fails every borrow with IamDriverError', async () => {
+    const pool = createIamPool(iamOptionsFor(fx));
+    // Runs before the pool's own listener: as if mysql2 no longer set `_protocolError`.
+    pool.pool.prependOnceListener('connection', (connection: PoolConnection) => {
+      delete (connection as unknown as Record<string, unknown>)._protocolError;
+    });
+    await expect(pool.query('SELECT 1')).rejects.toMatchObject({
+      code: 'RDS_IAM_DRIVER_INCOMPATIBLE',
+      missing: 'PoolConnection#_protocolError',
+    });
+    await expect(pool.query('SELECT 1')).rejects.toBeInstanceOf(IamDriverError);
+    await pool.end();
+  });
+
+  it('re-dispatches a queued waiter through this.getConnection, which BoundaryPool keeps from the policy', async () => {
+    const pool = new BoundaryPool({ ...plainOptions, connectionLimit: 1 });
+    let policyCalls = 0;
+    pool.setPolicy({
+      getConnection: (cb) => {
+        policyCalls++;
+        pool.connectRaw(cb);
+      },
+      end: (cb) => pool.endRaw(cb),
+    });
+    const first = await borrow(pool);
+    const second = new Promise<PoolConnection>((resolve, reject) =>
+      pool.connectRaw((err, c) => (err || !c ? reject(err) : resolve(c))),
+    );
+    await new Promise((r) => setImmediate(r));
+    expect(pool.counts().queued).toBe(1);
+    // Leaving the pool makes mysql2 call this.getConnection(queuedCallback) for the waiter.
+    first.destroy();
+    const replacement = await second;
+    expect(policyCalls).toBe(1);
+    expect(replacement).not.toBe(first);
+    replacement.release();
+    await endPool(pool);
+  });
+
+  it('takes a queued callback out of the wait queue, and empties it', async () => {
+    const pool = new BoundaryPool({ ...plainOptions, connectionLimit: 1 });
+    const first = await borrow(pool);
+    const waiter: GetConnectionCallback = () => {};
+    pool.connectRaw(waiter);
+    pool.connectRaw(() => {});
+    await new Promise((r) => setImmediate(r));
+    expect(pool.removeQueued(waiter)).toBe(true);
+    expect(pool.removeQueued(waiter)).toBe(false);
+    expect(pool.takeQueued()).toHaveLength(1);
+    expect(pool.counts().queued).toBe(0);
+    expect(pool.isFull()).toBe(true);
+    first.release();
+    await endPool(pool);
+  });
+});
+
+describe('the mysql2 message texts the pool layer recognises', () => {
+  it('recognises the queue-limit and no-waiting refusals', async () => {
+    const queueLimited = new BoundaryPool({ ...plainOptions, connectionLimit: 1, queueLimit: 1 });
+    const held = await borrow(queueLimited);
+    queueLimited.connectRaw(() => {});
+    const refusal = await borrow(queueLimited).catch((e: unknown) => e);
+    expect(isPoolRefusal(refusal)).toBe(true);
+    held.destroy();
+    await endPool(queueLimited);
+
+    const noWait = new BoundaryPool({ ...plainOptions, connectionLimit: 1, waitForConnections: false });
+    const only = await borrow(noWait);
+    const noConnection = await borrow(noWait).catch((e: unknown) => e);
+    expect(isPoolRefusal(noConnection)).toBe(true);
+    only.release();
+    await endPool(noWait);
+  });
+
+  it('recognises a borrow from an ended pool', async () => {
+    const pool = new BoundaryPool(plainOptions);
+    await endPool(pool);
+    const error = await borrow(pool).catch((e: unknown) => e);
+    expect(isPoolClosedError(error)).toBe(true);
+    expect(isPoolRefusal(error)).toBe(false);
+  });
+
+  it('recognises a TLS handshake the server cut (HANDSHAKE_SSL_ERROR with Node’s message)', async () => {
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.write(greeting(true));
+      // The SSLRequest arrives, then the server goes away mid-handshake.
+      socket.once('data', () => setTimeout(() => socket.destroy(), 20));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const error = await new Promise<unknown>((resolve) => {
+      const connection = mysql.createConnection({
+        host: '127.0.0.1',
+        port,
+        user: 'x',
+        ssl: { rejectUnauthorized: true },
+      });
+      connection.on('error', resolve);
+      connection.connect(resolve);
+    });
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    expect(error).toMatchObject({ code: 'HANDSHAKE_SSL_ERROR' });
+    expect(isTlsHandshakeCut(error as Error)).toBe(true);
+  });
+});
+
+describe('the login command events the auth plugin watches', () => {
+  async function login(user: string, token: () => Promise<string>) {
+    const outcomes: string[] = [];
+    const error = await new Promise<unknown>((resolve) => {
+      const connection = mysql.createConnection({
+        host: fx.emulator.host,
+        port: fx.emulator.endpointPort,
+        user,
+        ssl: { ca: fx.emulator.ca, rejectUnauthorized: true },
+        stream: () => connect(fx.emulator.port, '127.0.0.1'),
+        authPlugins: {
+          mysql_clear_password: (context) => {
+            watchLoginOutcome(context, {
+              failed: (err) => outcomes.push(`failed ${String(err.errno)}`),
+              succeeded: () => outcomes.push('succeeded'),
+            });
+            return async () => Buffer.from(`${await token()}\0`);
+          },
+        },
+      });
+      connection.connect((err) => {
+        connection.destroy();
+        resolve(err);
+      });
+    });
+    return { outcomes, error };
+  }
+
+  it('reports a login the server accepted', async () => {
+    const { outcomes, error } = await login('iam_app', () => fx.token());
+    expect(error).toBeNull();
+    expect(outcomes).toEqual(['succeeded']);
+  });
+
+  it('reports a login the server refused, with its errno', async () => {
+    const { outcomes, error } = await login('iam_app', async () => 'not-a-token');
+    expect(error).toMatchObject({ errno: 1045 });
+    expect(outcomes).toEqual(['failed 1045']);
+  });
+});
+
+describe('mysql2 option handling the effective-config check relies on', () => {
+  it('knows exactly the options mysql2 accepts (its private validOptions)', () => {
+    // mysql2's exports map hides lib/; read the file beside its entry point.
+    const source = readFileSync(join(dirname(require.resolve('mysql2')), 'lib/connection_config.js'), 'utf8');
+    const block = /const validOptions = \{([\s\S]*?)\};/.exec(source)?.[1] ?? '';
+    const names = [...block.matchAll(/^\s*([A-Za-z0-9_]+): 1,/gm)].map((m) => m[1]);
+    expect(names.length).toBeGreaterThan(40);
+    expect([...MYSQL2_OPTION_NAMES].sort()).toEqual([...names].sort());
+  });
+
+  it('reads a uri the way mysql2 does: JSON query values, no empty parts', () => {
+    expect(parseMysqlUri('mysql://app@db.example:3307/orders?debug=true&connectionLimit=5')).toEqual({
+      host: 'db.example',
+      port: 3307,
+      user: 'app',
+      database: 'orders',
+      debug: true,
+      connectionLimit: 5,
+    });
+    expect(parseMysqlUri('mysql://db.example')).toEqual({ host: 'db.example' });
+  });
+});
