@@ -116,11 +116,18 @@ async function main(): Promise<number> {
     if (usesPage) for (const name of installs) if (name !== SELF && installedHere(name)) wanted.add(name);
   }
 
-  prepareConsumer(wanted);
+  const phases: string[] = [];
+  const timed = <T>(name: string, work: () => T): T => {
+    const t0 = Date.now();
+    const result = work();
+    phases.push(`${name} ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    return result;
+  };
+  timed('pack and install', () => prepareConsumer(wanted));
   const tsBlocks = blocks.filter((b) => b.snippet.language === 'ts');
   const canary: Block = { id: 'canary', snippet: CANARY, preludeLines: 0 };
   writeBlocks([...tsBlocks, canary]);
-  const diagnostics = compile();
+  const diagnostics = timed('tsc', compile);
   const canaryCaught = diagnostics.some((d) => d.file.startsWith('canary/') && d.code === 'TS2305');
   if (!canaryCaught) {
     problems.push({
@@ -145,6 +152,7 @@ async function main(): Promise<number> {
 
   const runnable = blocks.filter((b) => b.snippet.mode === 'run');
   let ran = 0;
+  const runStarted = Date.now();
   if (problems.length === 0) {
     for (const block of runnable) {
       const failure = await runBlock(block);
@@ -153,11 +161,12 @@ async function main(): Promise<number> {
     }
   }
 
+  phases.push(`run ${((Date.now() - runStarted) / 1000).toFixed(1)} s`);
   for (const p of problems) console.error(`${p.page}:${p.line}: ${p.message}`);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   console.log(
     `docs snippets: ${tsBlocks.length} TypeScript blocks type-checked in ${pages.length} pages, ` +
-      `${ran} of ${runnable.length} run blocks run, ${skipped.length} skipped, ${problems.length} problems (${seconds} s)`,
+      `${ran} of ${runnable.length} run blocks run, ${skipped.length} skipped, ${problems.length} problems (${seconds} s: ${phases.join(', ')})`,
   );
   for (const s of skipped) console.log(`  skipped ${s.page}:${s.line}: ${s.reason}`);
   return problems.length === 0 ? 0 : 1;
