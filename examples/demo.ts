@@ -15,6 +15,7 @@ const { emulator } = rds;
 step(
   `emulator: ${emulator.host}:${emulator.endpointPort} (region ${emulator.region}) on 127.0.0.1:${emulator.port}`,
 );
+note('it checks IAM logins the way RDS does, then relays each session to the local MariaDB');
 
 const pool = createIamPool({ ...rds.iamOptions, connectionLimit: 5 });
 pool.iam.on('tokenSigned', (info) =>
@@ -24,16 +25,24 @@ pool.iam.on('tokenSigned', (info) =>
 );
 pool.iam.on('retry', (r) => note(`login retry #${r.attempt} (${r.reason})`));
 
-try {
-  step('20 concurrent queries over a 5-connection pool');
-  const results = await Promise.all(
+/** 20 queries at once: more than the pool's 5 connections, so every connection is used. */
+const twentyQueries = () =>
+  Promise.all(
     Array.from({ length: 20 }, (_, i) =>
       pool.query<Array<RowDataPacket & { n: number; who: string }>>('SELECT ? AS n, CURRENT_USER() AS who', [
         i,
       ]),
     ),
   );
-  note(`${results.length} queries answered; the server saw user ${results[0]?.[0][0]?.who}`);
+
+try {
+  step('20 concurrent queries over a 5-connection pool');
+  const results = await twentyQueries();
+  note(`${results.length} queries answered, logged in as IAM user ${pool.iam.user}`);
+  note(
+    `(MariaDB's CURRENT_USER() is ${results[0]?.[0][0]?.who}: the emulator logs in to MariaDB with its own ` +
+      `account; on RDS it would be ${pool.iam.user}@%)`,
+  );
   const s1 = pool.iam.stats();
   note(
     `connections opened: ${s1.connectionsOpened}, tokens signed: ${s1.tokensSigned}, reused from cache: ${s1.cacheHits}`,
@@ -41,14 +50,16 @@ try {
 
   step('16 minutes later (clock moved on both sides): the first token has expired');
   rds.advanceClock(16 * MINUTES);
-  emulator.faults.dropAllConnections(); // force new logins
+  emulator.faults.dropAllConnections(); // every connection is gone: the next queries need new logins
   await settle();
-  const [rows] = await pool.query<Array<RowDataPacket & { ok: number }>>('SELECT 1 AS ok');
-  note(`query after the drop: ok=${rows[0]?.ok}`);
+  note('the emulator closed all 5 connections; 20 more queries need 5 new logins');
+  await twentyQueries();
   const s2 = pool.iam.stats();
   note(
-    `connections opened: ${s2.connectionsOpened}, tokens signed: ${s2.tokensSigned} (one refresh, not one per connection)`,
+    `${s2.connectionsOpened - s1.connectionsOpened} new logins, ${s2.tokensSigned - s1.tokensSigned} new token ` +
+      '(one refresh for all of them, not one per connection)',
   );
+  note(`connections opened: ${s2.connectionsOpened}, tokens signed: ${s2.tokensSigned}`);
 
   step('the server refuses the next 2 logins: the pool re-signs and retries');
   emulator.faults.rejectNextLogins(2);

@@ -2,6 +2,7 @@
 // the main entry stays light, and every subpath shares one copy of the core.
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const failures = [];
@@ -43,8 +44,18 @@ const heavy = loaded.filter((path) =>
 );
 if (heavy.length > 0) failures.push(`require('rds-iam-pool') loaded: ${heavy.slice(0, 3).join(', ')}`);
 
+// `rds-iam-pool --version` reads our package.json at run time, from either build.
+const { version } = require('../package.json');
+for (const bin of ['../dist/cli/main.js', '../dist/cli/main.cjs']) {
+  const file = fileURLToPath(new URL(bin, import.meta.url));
+  const printed = execFileSync(process.execPath, [file, '--version'], { encoding: 'utf8' }).trim();
+  if (printed !== version) failures.push(`${bin.slice(3)} --version printed "${printed}", not ${version}`);
+}
+
 if (failures.length > 0) {
   console.error(`check-dist: ${failures.length} problem(s)\n- ${failures.join('\n- ')}`);
   process.exit(1);
 }
-console.log('check-dist: adapters share the core; the main entry loads no emulator, CLI or ORM');
+console.log(
+  'check-dist: adapters share the core; the main entry loads no emulator, CLI or ORM; both CLI builds print the version',
+);

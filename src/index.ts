@@ -47,6 +47,7 @@ export { IamAcquireTimeoutError, IamPoolClosedError } from './pool/errors.js';
 export type { IamPool, IamPoolEvents, IamPoolHandle, IamPoolStats } from './pool.js';
 export { createIamPool } from './pool.js';
 export { toIamError } from './retry.js';
+export { defaultRdsCa } from './tls/ca-bundle.js';
 export type {
   TokenCacheOptions,
   TokenCacheStats,

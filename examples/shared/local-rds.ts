@@ -43,11 +43,14 @@ export interface LocalRds {
   stop(): Promise<void>;
 }
 
-/** Starts the emulator (IAM user `app_iam`) and creates an empty database for the example. */
+/**
+ * Starts the emulator (IAM user `app_iam`) and creates an empty database for the example. Without a
+ * MariaDB to relay to, it ends the script with what is missing and how to start it, not a stack trace.
+ */
 export async function startLocalRds(name: string): Promise<LocalRds> {
   const database = process.env.EXAMPLE_DATABASE ?? `rip_example_${name}`;
   if (!/^\w+$/.test(database)) throw new Error(`EXAMPLE_DATABASE must be a plain name, got ${database}`);
-  const root = await mysql.createConnection(MARIADB);
+  const root = await mysql.createConnection(MARIADB).catch((err: unknown) => exitWithoutDatabase(err));
   try {
     await root.query(`DROP DATABASE IF EXISTS \`${database}\``);
     await root.query(`CREATE DATABASE \`${database}\``);
@@ -85,6 +88,32 @@ export async function startLocalRds(name: string): Promise<LocalRds> {
       }
     },
   };
+}
+
+/** Says what is missing and how to get it, on stderr, and ends the script with exit code 1. */
+function exitWithoutDatabase(err: unknown): never {
+  const { code, message } = err as { code?: string; message?: string };
+  const where = `${MARIADB.host}:${MARIADB.port}`;
+  const why =
+    'The examples run the local RDS IAM emulator in front of a real MariaDB (or MySQL) server and create ' +
+    'a database of their own on it.';
+  const lines =
+    code === 'ER_ACCESS_DENIED_ERROR' || code === 'ER_DBACCESS_DENIED_ERROR'
+      ? [
+          `MariaDB on ${where} refused user ${MARIADB.user}: ${message}`,
+          why,
+          'Set MARIADB_USER and MARIADB_PASSWORD to an account that may create databases (default: root, empty password).',
+        ]
+      : [
+          `No MariaDB (or MySQL) is answering on ${where} (${code ?? message}).`,
+          why,
+          'Start one that lets root in with an empty password, e.g.:',
+          '  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd   (MariaDB installed)',
+          '  docker run -d -p 3306:3306 -e MARIADB_ALLOW_EMPTY_ROOT_PASSWORD=1 mariadb:10.11',
+          'or point MARIADB_HOST, MARIADB_PORT, MARIADB_USER and MARIADB_PASSWORD at a server you have.',
+        ];
+  console.error(lines.join('\n'));
+  process.exit(1);
 }
 
 /** Lets a pool see the server-side close before the next query borrows a connection. */

@@ -9,6 +9,7 @@ import { COMMANDS } from './commands/index.js';
 import { formatHelp, parseFlags } from './shared/args.js';
 import { CommandFailure, ExitCode, safeMessage, UsageError } from './shared/failures.js';
 import { type CliIo, Output } from './shared/output.js';
+import { packageVersion } from './shared/version.js';
 
 export type { Cause, DoctorReport, StepId, StepResult, StepStatus } from './doctor/report.js';
 export { ExitCode } from './shared/failures.js';
@@ -27,6 +28,7 @@ function globalHelp(): string {
     ...COMMANDS.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`),
     '',
     `Run ${BIN_NAME} <command> --help for a command's flags. Every command takes --json.`,
+    `${BIN_NAME} --version (-v) prints the version.`,
     'Exit codes: 0 ok, 1 a check failed (or the command could not do its job), 2 usage error.',
     '',
   ].join('\n');
@@ -45,6 +47,11 @@ export async function runCli(
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     (name === undefined ? io.stderr : io.stdout).write(globalHelp());
     return name === undefined ? ExitCode.usage : ExitCode.ok;
+  }
+  if (name === '--version' || name === '-v') {
+    if (rest.includes('--json')) out.json({ name: BIN_NAME, version: packageVersion() });
+    else io.stdout.write(`${packageVersion()}\n`);
+    return ExitCode.ok;
   }
   const command = COMMANDS.find((c) => c.spec.name === name);
   const json = rest.includes('--json');

@@ -190,6 +190,38 @@ describe.concurrent('rds-iam-pool doctor against the emulator', () => {
     expect(step(report, 'login').summary).toBe('not attempted: tcp failed');
   });
 
+  it('fails at dns for a --connect-host that does not resolve, and points at the tunnel, not the RDS console', async () => {
+    const { result, report, status } = await doctor({ 'connect-host': 'no-such-tunnel.invalid' });
+    expect(result.code, result.stdout + result.stderr).toBe(1);
+    expect(report.failedStep).toBe('dns');
+    expect(step(report, 'dns').summary).toBe('no-such-tunnel.invalid does not resolve (ENOTFOUND)');
+    expect(step(report, 'dns').fix).toContain('--connect-host no-such-tunnel.invalid is where the tunnel');
+    expect(step(report, 'dns').fix).not.toContain('RDS console');
+    expect(status).toMatchObject({ tcp: 'skip', credentials: 'pass', login: 'skip' });
+  });
+
+  it('says the backend login failed, not IAM, when the refusal names the account the emulator maps to', async () => {
+    const backendUser = fixture.backendUsers.iam_app!;
+    const misMapped = await startEmulator({
+      backend: { host: MARIADB.host, port: MARIADB.port, user: MARIADB.user, password: MARIADB.password },
+      users: { iam_app: { backendUser, backendPassword: 'not-the-backend-password' } },
+      keys: [TEST_KEY],
+    });
+    try {
+      const misMappedCa = join(workDir, 'mis-mapped-ca.pem');
+      await writeFile(misMappedCa, misMapped.ca);
+      const { result, report } = await doctor({ 'connect-port': String(misMapped.port), ca: misMappedCa });
+      expect(result.code, result.stdout + result.stderr).toBe(1);
+      expect(report.failedStep).toBe('login');
+      const login = step(report, 'login');
+      expect(login.summary).toMatch(new RegExp(`^the refusal names '${backendUser}'@'[^']+', not iam_app: `));
+      expect(login.causes?.map((c) => `${c.id}${c.detected ? '!' : ''}`)).toEqual(['backend-login!']);
+      expect(login.fix).toContain('--backend mysql://USER:PASSWORD@HOST:PORT');
+    } finally {
+      await misMapped.stop();
+    }
+  });
+
   it('fails at credentials when the credentials say they have expired (AWS_CREDENTIAL_EXPIRATION)', async () => {
     const { result, report, status } = await doctor(
       {},

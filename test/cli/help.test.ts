@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +49,35 @@ describe('rds-iam-pool --help', () => {
     expect(tty.stderr).toContain('\u001b[31merror:\u001b[39m');
     const noColor = await runInProcess(['policy', '--bogus'], { isTTY: true, env: { NO_COLOR: '1' } });
     expect(noColor.stderr).not.toContain('\u001b[');
+  });
+});
+
+describe('rds-iam-pool --version', () => {
+  const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    version: string;
+  };
+
+  it('prints the version from package.json, as a process and in process, with --version or -v', async () => {
+    const spawned = await runCli(['--version']);
+    expect(spawned).toMatchObject({ code: 0, stdout: `${version}\n`, stderr: '' });
+    for (const flag of ['--version', '-v']) {
+      expect(await runInProcess([flag])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    }
+    const json = await runInProcess(['--version', '--json']);
+    expect(JSON.parse(json.stdout)).toEqual({ name: 'rds-iam-pool', version });
+    expect((await runInProcess(['--help'])).stdout).toContain('--version (-v) prints the version');
+  });
+});
+
+describe('policy --help', () => {
+  it('says the output is JSON with or without --json, instead of the common "instead of text"', async () => {
+    const help = (await runInProcess(['policy', '--help'])).stdout;
+    expect(help).toMatch(/--json +The policy is JSON either way; with --json a usage error is also printed/);
+    expect(help).not.toContain('instead of text');
+    // Other commands keep the common description.
+    expect((await runInProcess(['token', '--help'])).stdout).toContain(
+      'Print machine-readable JSON on stdout instead of text.',
+    );
   });
 });
 

@@ -46,6 +46,21 @@ const ids = (outcome: ReturnType<typeof explain>) =>
   (outcome.causes ?? []).map((c) => `${c.id}${c.detected ? '!' : ''}`);
 
 describe('why an IAM login failed (doctor login step)', () => {
+  it('blames the backend login, not IAM, when the refusal names another account than the IAM user', () => {
+    const outcome = explain({
+      error: serverError(1045, "Access denied for user 'root'@'localhost' (using password: YES)"),
+      endpoint: { ...endpoint, connectHost: '127.0.0.1', connectPort: 45123 },
+    });
+    expect(outcome.status).toBe('fail');
+    expect(outcome.summary).toBe(
+      "the refusal names 'root'@'localhost', not app_iam: Access denied for user 'root'@'localhost' (using password: YES)",
+    );
+    expect(outcome.details.join('\n')).toContain('whatever answers on 127.0.0.1');
+    expect(ids(outcome)).toEqual(['backend-login!']);
+    // The same refusal naming the IAM user is the usual IAM checklist.
+    expect(ids(explain({}))).toContain('policy');
+  });
+
   it('lists the checklist, with the policy ARN for the account the credentials carry, when nothing is detected', () => {
     const outcome = explain({});
     expect(outcome.status).toBe('fail');

@@ -92,6 +92,10 @@ describe.concurrent('rds-iam-pool token', () => {
     const without = await runInProcess(args, { env: keyEnv(TEST_KEY) });
     expect(without.code).toBe(2);
     expect(without.stderr).toContain('--region cannot be inferred from host "db.internal.example.com"');
+    // Every way to give a region, not only the flag.
+    expect(without.stderr).toContain(
+      'Pass --region (e.g. us-east-1), or set AWS_REGION (or AWS_DEFAULT_REGION)',
+    );
     expect(without.stdout).toBe('');
   });
 

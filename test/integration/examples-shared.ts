@@ -21,12 +21,20 @@ export function runExample(name: string, database: string): Promise<ExampleRun> 
 }
 
 /** `node --import tsx <script>` (a path from the repository root) with a database of its own. */
-export function runScript(script: string, database: string): Promise<ExampleRun> {
+export function runScript(
+  script: string,
+  database: string,
+  env: Record<string, string> = {},
+): Promise<ExampleRun> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       ['--import', 'tsx', script],
-      { cwd: ROOT, env: { ...process.env, EXAMPLE_DATABASE: `${database}_${RUN_ID}` }, timeout: 60_000 },
+      {
+        cwd: ROOT,
+        env: { ...process.env, EXAMPLE_DATABASE: `${database}_${RUN_ID}`, ...env },
+        timeout: 60_000,
+      },
       (error, stdout, stderr) => {
         const code = error ? ((error as { code?: unknown }).code as number | null) : 0;
         resolve({ code: typeof code === 'number' ? code : null, stdout, stderr });

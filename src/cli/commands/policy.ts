@@ -19,7 +19,7 @@ export const policyCommand: Command = {
         "instance's DbiResourceId (db-...), the cluster's DbClusterResourceId (cluster-...) or an RDS " +
         'Proxy id (prx-...), not the instance name: aws rds describe-db-instances --db-instance-identifier ' +
         "NAME --query 'DBInstances[0].DbiResourceId'. Attach the policy to the role or user the application " +
-        'runs as. The output is JSON either way.',
+        'runs as. The policy is printed as JSON with or without --json.',
     ],
     flags: {
       region: {
@@ -39,6 +39,11 @@ export const policyCommand: Command = {
         multiple: true,
         value: 'NAME',
         description: 'Database user the principal may log in as.',
+      },
+      json: {
+        type: 'boolean',
+        description:
+          'The policy is JSON either way; with --json a usage error is also printed as JSON on stdout.',
       },
     },
     examples: [

@@ -36,7 +36,10 @@ export async function checkDns(state: DoctorState): Promise<StepOutcome> {
         : `DNS lookup of ${host} failed: ${safeMessage(err)}`,
       tunnelNote,
       code === 'ENOTFOUND'
-        ? 'Check the name against the endpoint shown in the RDS console (aws rds describe-db-instances); the ' +
+        ? endpoint.connectHost !== undefined
+          ? `--connect-host ${host} is where the tunnel or port-forward listens, not the RDS endpoint: check ` +
+            'the name (or use its IP, e.g. 127.0.0.1 for a local SSH tunnel or `aws ssm start-session` port-forward).'
+          : 'Check the name against the endpoint shown in the RDS console (aws rds describe-db-instances); the ' +
             'instance may have been deleted or renamed. Names in a private hosted zone resolve only inside the VPC.'
         : "The resolver did not answer: check this machine's DNS configuration and network, or pass --connect-host with an IP.",
     );

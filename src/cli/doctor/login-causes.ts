@@ -86,6 +86,11 @@ function accessDenied(failure: LoginFailure, message: string): StepOutcome {
   // The server's own words ("Access denied for user ..."), without our "IAM login to ... was refused" prefix.
   const serverSays = safeMessage((failure.error as { cause?: unknown }).cause ?? message);
 
+  const refused = refusedAccount(serverSays);
+  if (refused !== undefined && refused.user !== user) {
+    return backendLoginFailed(user, refused, serverSays, failure.endpoint);
+  }
+
   if (!failure.tokenSent) {
     return fail(
       `the server refused ${user} before asking for the token: ${serverSays}`,
@@ -165,6 +170,44 @@ function accessDenied(failure: LoginFailure, message: string): StepOutcome {
   causes.push(iamAuthDisabled(false));
   causes.sort((a, b) => Number(b.detected) - Number(a.detected));
   return fail(`the server refused the IAM login: ${serverSays}`, [], SERVER_SIDE_REASON, causes);
+}
+
+/** The account named in MySQL's "Access denied for user 'USER'@'HOST'" (the server's wording). */
+function refusedAccount(serverSays: string): { user: string; host: string } | undefined {
+  const match = /Access denied for user '([^']*)'@'([^']*)'/.exec(serverSays);
+  return match ? { user: match[1] ?? '', host: match[2] ?? '' } : undefined;
+}
+
+/**
+ * The refusal names another account than the IAM user: something between us and the database (the
+ * local emulator, a proxy) accepted the IAM login and logged in to the real server as that account,
+ * and the real server refused it. Nothing about IAM (token, policy, clock) is in question.
+ */
+function backendLoginFailed(
+  user: string,
+  refused: { user: string; host: string },
+  serverSays: string,
+  endpoint: Endpoint,
+): StepOutcome {
+  const account = `'${refused.user}'@'${refused.host}'`;
+  const via = endpoint.connectHost ?? endpoint.hostname;
+  return fail(
+    `the refusal names ${account}, not ${user}: ${serverSays}`,
+    [
+      `${user} is not the account refused: whatever answers on ${via} (the local RDS IAM emulator, a proxy) ` +
+        `logs in to the database as ${refused.user} for ${user}, and the database refused that login`,
+    ],
+    `Check the account the emulator or proxy logs in with: that ${refused.user} exists on the database server with that ` +
+      'password (rds-iam-pool emulator --backend mysql://USER:PASSWORD@HOST:PORT, or the users option of startEmulator).',
+    [
+      {
+        id: 'backend-login',
+        detected: true,
+        message: `the database refused ${account}, the account ${user} is mapped to, not the IAM login itself`,
+        fix: `Fix the backend credentials for ${refused.user}; the token, the IAM policy and the clock are not in question.`,
+      },
+    ],
+  );
 }
 
 function policyArn(endpoint: Endpoint, credentials: CredentialFacts | undefined): string {

@@ -20,6 +20,7 @@ export interface CommandSpec {
   usage: string;
   /** Paragraphs shown under the synopsis. */
   description?: string[];
+  /** The command's own flags. A common flag listed here (e.g. `json`) replaces its shared description. */
   flags: Record<string, FlagSpec>;
   examples?: string[];
   /** What exit code 1 means for this command; omitted when it never exits 1. */
@@ -79,7 +80,7 @@ export class Flags {
 /** Parses `argv` against the command's flags (plus --json and --help); strict: unknown flags are errors. */
 export function parseFlags(spec: CommandSpec, argv: readonly string[]): Flags {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
-  for (const [name, flag] of Object.entries({ ...spec.flags, ...COMMON_FLAGS })) {
+  for (const [name, flag] of allFlags(spec)) {
     options[name] = {
       type: flag.type,
       ...(flag.short ? { short: flag.short } : {}),
@@ -112,9 +113,19 @@ function describeParseError(err: unknown): string {
   }
 }
 
+/** The command's own flags, then the common ones (with the command's description where it gives one). */
+function allFlags(spec: CommandSpec): Array<[string, FlagSpec]> {
+  const own = Object.entries(spec.flags).filter(([name]) => !(name in COMMON_FLAGS));
+  const common = Object.entries(COMMON_FLAGS).map(([name, flag]): [string, FlagSpec] => [
+    name,
+    { ...flag, description: spec.flags[name]?.description ?? flag.description },
+  ]);
+  return [...own, ...common];
+}
+
 /** The `--help` text of one command. */
 export function formatHelp(spec: CommandSpec, binName: string): string {
-  const rows = Object.entries({ ...spec.flags, ...COMMON_FLAGS }).map(([name, flag]) => {
+  const rows = allFlags(spec).map(([name, flag]) => {
     const left = `${flag.short ? `-${flag.short}, ` : ''}--${name}${flag.value ? ` ${flag.value}` : ''}`;
     const repeat = flag.multiple ? ' Repeatable.' : '';
     return [left, `${flag.description}${repeat}`] as const;

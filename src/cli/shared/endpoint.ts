@@ -1,5 +1,9 @@
-import type { IamOptionsError } from '../../errors.js';
+import { IamOptionsError } from '../../errors.js';
 import { inferRegion, resolveOptions } from '../../options.js';
+
+const NO_REGION_HINT =
+  'Pass --region (e.g. us-east-1), or set AWS_REGION (or AWS_DEFAULT_REGION) in the environment: only ' +
+  '*.<region>.rds.amazonaws.com names carry the region.';
 
 /** Where the region a token is signed for came from. */
 export type RegionSource = '--region' | 'host name' | 'AWS_REGION' | 'AWS_DEFAULT_REGION';
@@ -44,14 +48,23 @@ export function resolveEndpoint(input: EndpointInput, env: NodeJS.ProcessEnv): E
         : envRegion !== undefined
           ? [envRegion, 'AWS_REGION']
           : [envDefaultRegion, 'AWS_DEFAULT_REGION'];
-  const resolved = resolveOptions({
-    host: input.hostname,
-    user: input.username,
-    ...(input.port === undefined ? {} : { port: input.port }),
-    ...(region === undefined ? {} : { region }),
-    ...(input.connectHost === undefined ? {} : { connectHost: input.connectHost }),
-    ...(input.connectPort === undefined ? {} : { connectPort: input.connectPort }),
-  });
+  let resolved: ReturnType<typeof resolveOptions>;
+  try {
+    resolved = resolveOptions({
+      host: input.hostname,
+      user: input.username,
+      ...(input.port === undefined ? {} : { port: input.port }),
+      ...(region === undefined ? {} : { region }),
+      ...(input.connectHost === undefined ? {} : { connectHost: input.connectHost }),
+      ...(input.connectPort === undefined ? {} : { connectPort: input.connectPort }),
+    });
+  } catch (err) {
+    // No region from anywhere: say every way to give one, not only the library's `region` option.
+    if (err instanceof IamOptionsError && err.option === 'region' && region === undefined) {
+      throw new IamOptionsError('region', `cannot be inferred from host "${input.hostname}"`, NO_REGION_HINT);
+    }
+    throw err;
+  }
   return {
     hostname: resolved.host,
     port: resolved.port,

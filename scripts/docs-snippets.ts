@@ -1,0 +1,257 @@
+/**
+ * Reads the code blocks of the Markdown docs for scripts/check-docs.ts: which blocks are checked and
+ * how (the `<!-- snippet: ... -->` markers), what each page tells the reader to install, and whether a
+ * block imports only that. Pure functions, no I/O, so the rules have unit tests of their own
+ * (test/unit/docs-snippets.test.ts). The markers are documented in CONTRIBUTING.md.
+ */
+import { builtinModules } from 'node:module';
+
+/** How a block is checked. */
+export type SnippetMode =
+  /** No marker: a complete module, type-checked as a consumer would compile it. */
+  | 'check'
+  /** Type-checked after a hidden prelude (and next to hidden files) given in the marker. */
+  | 'partial'
+  /** A complete module (or SQL statements), type-checked and then run against the local MariaDB. */
+  | 'run'
+  /** Not compiled, with a reason the checker prints; its imports are still held to the page's installs. */
+  | 'skip';
+
+export interface Snippet {
+  /** Page path as given (e.g. `docs/tls.md`). */
+  page: string;
+  /** 1-based line of the first line of code (the line after the opening fence). */
+  line: number;
+  language: 'ts' | 'sql';
+  mode: SnippetMode;
+  code: string;
+  /** For `skip`: why. */
+  reason?: string;
+  /** For `partial`: code placed before the block (imports, `declare const pool: IamPool;`). */
+  prelude: string;
+  /** For `partial`: files written next to the block, for its relative imports (`./schema.js`). */
+  files: Record<string, string>;
+}
+
+export interface SnippetProblem {
+  page: string;
+  line: number;
+  message: string;
+}
+
+const TS_LANGUAGES = new Set(['ts', 'typescript']);
+const MODES = new Set<SnippetMode>(['check', 'partial', 'run', 'skip']);
+const FENCE = /^(\s*)(`{3,}|~{3,})\s*([^`\s]*)?.*$/;
+const MARKER_START = /^\s*<!--\s*snippet:\s*(.*)$/;
+const FILE_HEADER = /^\s*\/\/\s*file:\s*(\S+)\s*$/;
+
+/** Every TypeScript block of a page, and every SQL block marked `run`, with its marker. */
+export function readSnippets(
+  page: string,
+  markdown: string,
+): { snippets: Snippet[]; problems: SnippetProblem[] } {
+  const lines = markdown.split('\n');
+  const snippets: Snippet[] = [];
+  const problems: SnippetProblem[] = [];
+  let pending: { line: number; mode: SnippetMode; reason?: string; body: string[] } | undefined;
+
+  for (let i = 0; i < lines.length; i++) {
+    const text = lines[i] ?? '';
+    const marker = MARKER_START.exec(text);
+    if (marker) {
+      if (pending)
+        problems.push({ page, line: pending.line, message: 'snippet marker not followed by a code block' });
+      // The comment runs to the first line containing `-->`.
+      const first = marker[1] ?? '';
+      const headerEnd = first.indexOf('-->');
+      const header = (headerEnd >= 0 ? first.slice(0, headerEnd) : first).trim();
+      const body: string[] = [];
+      if (headerEnd < 0) {
+        let j = i + 1;
+        for (; j < lines.length && !(lines[j] ?? '').includes('-->'); j++) body.push(lines[j] ?? '');
+        if (j === lines.length) {
+          problems.push({ page, line: i + 1, message: 'snippet marker is not closed with -->' });
+          break;
+        }
+        const last = (lines[j] ?? '').slice(0, (lines[j] ?? '').indexOf('-->'));
+        if (last.trim() !== '') body.push(last);
+        i = j;
+      }
+      const parsed = parseMarkerHeader(header);
+      if ('error' in parsed) {
+        problems.push({ page, line: i + 1, message: parsed.error });
+        pending = undefined;
+      } else {
+        pending = { line: i + 1, ...parsed, body };
+      }
+      continue;
+    }
+
+    const fence = FENCE.exec(text);
+    if (!fence) {
+      if (pending && text.trim() !== '') {
+        problems.push({ page, line: pending.line, message: 'snippet marker not followed by a code block' });
+        pending = undefined;
+      }
+      continue;
+    }
+    const indent = fence[1] ?? '';
+    const fenceChars = fence[2] ?? '```';
+    const language = (fence[3] ?? '').toLowerCase();
+    const code: string[] = [];
+    let j = i + 1;
+    for (; j < lines.length; j++) {
+      const candidate = lines[j] ?? '';
+      const trimmed = candidate.trim();
+      if (trimmed.startsWith(fenceChars) && /^[`~]+$/.test(trimmed) && trimmed[0] === fenceChars[0]) break;
+      code.push(candidate.startsWith(indent) ? candidate.slice(indent.length) : candidate.trimStart());
+    }
+    const codeLine = i + 2;
+    const marked = pending;
+    pending = undefined;
+    i = j;
+
+    const isTs = TS_LANGUAGES.has(language);
+    if (!isTs && !(language === 'sql' && marked)) {
+      if (marked)
+        problems.push({ page, line: marked.line, message: `snippet marker on a \`${language}\` block` });
+      continue;
+    }
+    const mode = marked?.mode ?? 'check';
+    if (language === 'sql' && mode !== 'run') {
+      problems.push({ page, line: marked?.line ?? codeLine, message: 'an SQL block can only be marked run' });
+      continue;
+    }
+    const { prelude, files } = splitContext(marked?.body ?? []);
+    const hasContext = prelude.trim() !== '' || Object.keys(files).length > 0;
+    if (mode === 'partial' && !hasContext) {
+      problems.push({
+        page,
+        line: marked?.line ?? codeLine,
+        message: 'a partial block needs the context it assumes (declarations, or `// file:` sections)',
+      });
+      continue;
+    }
+    if (mode !== 'partial' && hasContext) {
+      problems.push({
+        page,
+        line: marked?.line ?? codeLine,
+        message: `a ${mode} block must stand alone; mark it partial to give it hidden context`,
+      });
+      continue;
+    }
+    snippets.push({
+      page,
+      line: codeLine,
+      language: isTs ? 'ts' : 'sql',
+      mode,
+      code: code.join('\n'),
+      ...(marked?.reason ? { reason: marked.reason } : {}),
+      prelude,
+      files,
+    });
+  }
+  if (pending)
+    problems.push({ page, line: pending.line, message: 'snippet marker not followed by a code block' });
+  return { snippets, problems };
+}
+
+function parseMarkerHeader(header: string): { mode: SnippetMode; reason?: string } | { error: string } {
+  const match = /^(\w+)\s*(?::\s*(.*))?$/.exec(header);
+  const mode = match?.[1] as SnippetMode | undefined;
+  if (!match || mode === undefined || !MODES.has(mode)) {
+    return { error: `unknown snippet marker "${header}" (use check, partial, run or skip: <reason>)` };
+  }
+  const reason = match[2]?.trim();
+  if (mode === 'skip' && !reason)
+    return { error: 'a skipped block must say why: <!-- snippet: skip: <reason> -->' };
+  if (mode !== 'skip' && reason) return { error: `only skip takes a reason, not ${mode}` };
+  return reason ? { mode, reason } : { mode };
+}
+
+/** The marker's body: a prelude, then optional `// file: <relative path>` sections. */
+function splitContext(body: string[]): { prelude: string; files: Record<string, string> } {
+  const prelude: string[] = [];
+  const sections: Array<[name: string, lines: string[]]> = [];
+  let current = prelude;
+  for (const line of body) {
+    const header = FILE_HEADER.exec(line);
+    if (header) {
+      current = [];
+      sections.push([(header[1] ?? '').replace(/^\.\//, ''), current]);
+    } else {
+      current.push(line);
+    }
+  }
+  return {
+    prelude: prelude.join('\n'),
+    files: Object.fromEntries(sections.map(([name, lines]) => [name, lines.join('\n')])),
+  };
+}
+
+/**
+ * Packages a page tells the reader to install: every `npm install` / `npm i` / `npm add` command on
+ * it (in a shell block or inline code), without flags and version ranges.
+ */
+export function installedByPage(markdown: string): Set<string> {
+  const packages = new Set<string>();
+  for (const match of markdown.matchAll(/\bnpm\s+(?:install|i|add)\b([^`\n]*)/g)) {
+    for (const word of (match[1] ?? '').split(/\s+/)) {
+      if (word === '' || word.startsWith('-')) continue;
+      if (/^(&&|\|\||;|\||#)/.test(word)) break;
+      packages.add(packageOf(stripVersion(word)));
+    }
+  }
+  return packages;
+}
+
+function stripVersion(spec: string): string {
+  const at = spec.indexOf('@', 1);
+  return at > 0 ? spec.slice(0, at) : spec;
+}
+
+/** `@scope/name/sub` -> `@scope/name`, `name/sub` -> `name`. */
+export function packageOf(specifier: string): string {
+  const parts = specifier.split('/');
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? specifier);
+}
+
+/** Module specifiers a block imports (static, dynamic, `import type`, re-exports, require). */
+export function importedSpecifiers(code: string): string[] {
+  const found = new Set<string>();
+  const patterns = [
+    /\bfrom\s*['"]([^'"]+)['"]/g,
+    /\bimport\s*['"]([^'"]+)['"]/g,
+    /\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
+    /\brequire\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
+  ];
+  for (const pattern of patterns) for (const m of code.matchAll(pattern)) found.add(m[1] ?? '');
+  return [...found];
+}
+
+const BUILTINS = new Set(builtinModules);
+
+/** Packages (not built-ins, not relative paths) that a piece of code imports. */
+export function importedPackages(code: string): string[] {
+  const packages = new Set<string>();
+  for (const specifier of importedSpecifiers(code)) {
+    if (specifier.startsWith('.') || specifier.startsWith('/') || specifier.startsWith('node:')) continue;
+    if (BUILTINS.has(specifier) || BUILTINS.has(packageOf(specifier))) continue;
+    packages.add(packageOf(specifier));
+  }
+  return [...packages];
+}
+
+/** Everything a block compiles with: hidden prelude, visible code and hidden files. */
+export function contextAndCode(snippet: Snippet): string {
+  return [snippet.prelude, snippet.code, ...Object.values(snippet.files)].join('\n');
+}
+
+/** Problems for a block importing a package its page does not tell the reader to install. */
+export function undeclaredImports(
+  snippet: Snippet,
+  pageInstalls: ReadonlySet<string>,
+  self: string,
+): string[] {
+  return importedPackages(contextAndCode(snippet)).filter((name) => name !== self && !pageInstalls.has(name));
+}

@@ -1,0 +1,183 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import {
+  importedPackages,
+  installedByPage,
+  readSnippets,
+  undeclaredImports,
+} from '../../scripts/docs-snippets.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const PAGES = ['README.md', ...readdirSync(`${ROOT}docs`).map((f) => `docs/${f}`)].filter((p) =>
+  p.endsWith('.md'),
+);
+const read = (page: string) => readFileSync(`${ROOT}${page}`, 'utf8');
+const fence = '```';
+
+describe('readSnippets', () => {
+  it('checks every ts and typescript block, and no other language', () => {
+    const md = [
+      `${fence}ts`,
+      'const a = 1;',
+      fence,
+      `${fence}typescript`,
+      'const b = 2;',
+      fence,
+      `${fence}sh`,
+      'npm test',
+      fence,
+      `${fence}sql`,
+      'SELECT 1;',
+      fence,
+    ].join('\n');
+    const { snippets, problems } = readSnippets('p.md', md);
+    expect(problems).toEqual([]);
+    expect(snippets.map((s) => [s.line, s.mode, s.code])).toEqual([
+      [2, 'check', 'const a = 1;'],
+      [5, 'check', 'const b = 2;'],
+    ]);
+  });
+
+  it('reads a partial marker: a hidden prelude and hidden files', () => {
+    const md = [
+      'Text.',
+      '',
+      '<!-- snippet: partial',
+      "import type { IamPool } from 'rds-iam-pool';",
+      'declare const pool: IamPool;',
+      '// file: ./schema.ts',
+      'export const notes = 1;',
+      '-->',
+      `${fence}ts`,
+      'await pool.query("SELECT 1");',
+      fence,
+    ].join('\n');
+    const { snippets, problems } = readSnippets('p.md', md);
+    expect(problems).toEqual([]);
+    expect(snippets).toEqual([
+      {
+        page: 'p.md',
+        line: 10,
+        language: 'ts',
+        mode: 'partial',
+        code: 'await pool.query("SELECT 1");',
+        prelude: "import type { IamPool } from 'rds-iam-pool';\ndeclare const pool: IamPool;",
+        files: { 'schema.ts': 'export const notes = 1;' },
+      },
+    ]);
+  });
+
+  it('reads run (TypeScript and SQL) and skip markers, and a fence indented in a list', () => {
+    const md = [
+      '<!-- snippet: run -->',
+      `${fence}sql`,
+      'CREATE USER x;',
+      fence,
+      '1. A step:',
+      '',
+      '   <!-- snippet: skip: needs a generated client -->',
+      `   ${fence}ts`,
+      "   import { x } from './generated.js';",
+      `   ${fence}`,
+    ].join('\n');
+    const { snippets, problems } = readSnippets('p.md', md);
+    expect(problems).toEqual([]);
+    expect(snippets.map((s) => [s.language, s.mode, s.reason, s.code])).toEqual([
+      ['sql', 'run', undefined, 'CREATE USER x;'],
+      ['ts', 'skip', 'needs a generated client', "import { x } from './generated.js';"],
+    ]);
+  });
+
+  it.each([
+    ['<!-- snippet: maybe -->', 'unknown snippet marker'],
+    ['<!-- snippet: skip -->', 'must say why'],
+    ['<!-- snippet: run: because -->', 'only skip takes a reason'],
+    ['<!-- snippet: partial -->', 'needs the context it assumes'],
+    ['<!-- snippet: check\ndeclare const x: number;\n-->', 'must stand alone'],
+  ])('refuses %j', (marker, message) => {
+    const { problems } = readSnippets('p.md', `${marker}\n${fence}ts\nconst a = 1;\n${fence}\n`);
+    expect(problems).toEqual([
+      expect.objectContaining({ page: 'p.md', message: expect.stringContaining(message) }),
+    ]);
+  });
+
+  it('refuses a marker that is not followed by a code block, or is on a block it does not check', () => {
+    expect(readSnippets('p.md', '<!-- snippet: run -->\nSome text.\n').problems).toEqual([
+      { page: 'p.md', line: 1, message: 'snippet marker not followed by a code block' },
+    ]);
+    expect(readSnippets('p.md', `<!-- snippet: run -->\n${fence}sh\nls\n${fence}\n`).problems).toEqual([
+      { page: 'p.md', line: 1, message: 'snippet marker on a `sh` block' },
+    ]);
+    expect(readSnippets('p.md', '<!-- snippet: partial\ndeclare const x: 1;\n').problems).toEqual([
+      { page: 'p.md', line: 1, message: 'snippet marker is not closed with -->' },
+    ]);
+  });
+});
+
+describe('what a page tells the reader to install', () => {
+  it('reads npm install commands in shell blocks and inline code, without flags and versions', () => {
+    const md = [
+      `${fence}sh`,
+      'npm install --save-dev rds-iam-pool mysql2@3 @aws-sdk/rds-signer@^3.1 && npm test',
+      fence,
+      'Then `npm i -D @types/express` and `npm add kysely` # not: npm ci',
+    ].join('\n');
+    expect([...installedByPage(md)].sort()).toEqual(
+      ['@aws-sdk/rds-signer', '@types/express', 'kysely', 'mysql2', 'rds-iam-pool'].sort(),
+    );
+  });
+
+  it('finds the packages a block imports: subpaths, type-only, dynamic; not built-ins or relative files', () => {
+    const code = [
+      "import net from 'node:net';",
+      "import fs from 'fs';",
+      "import type { Meter } from '@opentelemetry/api';",
+      "import { x } from 'rds-iam-pool/adapters/kysely';",
+      "import mysql from 'mysql2/promise';",
+      "import * as schema from './schema.js';",
+      "export { y } from 'drizzle-orm';",
+      "const z = await import('knex');",
+    ].join('\n');
+    expect(importedPackages(code).sort()).toEqual(
+      ['@opentelemetry/api', 'drizzle-orm', 'knex', 'mysql2', 'rds-iam-pool'].sort(),
+    );
+  });
+
+  it('reports a package imported but never installed on the page, even in a skipped block or a prelude', () => {
+    const md = [
+      '`npm install kysely`',
+      '<!-- snippet: skip: sketch -->',
+      `${fence}ts`,
+      "import { fromNodeProviderChain } from '@aws-sdk/credential-providers';",
+      "import { Kysely } from 'kysely';",
+      "import { createIamPool } from 'rds-iam-pool';",
+      fence,
+    ].join('\n');
+    const [snippet] = readSnippets('p.md', md).snippets;
+    expect(undeclaredImports(snippet!, installedByPage(md), 'rds-iam-pool')).toEqual([
+      '@aws-sdk/credential-providers',
+    ]);
+  });
+});
+
+describe('the docs themselves (the full check is npm run check:docs)', () => {
+  it.each(PAGES)('%s: markers are well formed and every import is installed by the page', (page) => {
+    const markdown = read(page);
+    const { snippets, problems } = readSnippets(page, markdown);
+    expect(problems).toEqual([]);
+    const installs = installedByPage(markdown);
+    expect(snippets.flatMap((s) => undeclaredImports(s, installs, 'rds-iam-pool'))).toEqual([]);
+  });
+
+  it('docs/production.md shows examples/opentelemetry/pool-metrics.ts as it is', () => {
+    const example = read('examples/opentelemetry/pool-metrics.ts');
+    const asInYourProject = example
+      .slice(example.indexOf('import { subscribe'))
+      .replace("// In your project: from 'rds-iam-pool'\n", '')
+      .replace("from '../../src/index.js';", "from 'rds-iam-pool';")
+      .trimEnd();
+    const { snippets } = readSnippets('docs/production.md', read('docs/production.md'));
+    expect(snippets.map((s) => s.code.trimEnd())).toContain(asInYourProject);
+  });
+});
