@@ -16,16 +16,6 @@ export const RDS_CA_CERTIFICATES: readonly string[] = RDS_CA_BUNDLE;
 /** Amazon Root CA 1-4 and Starfield Services Root Certificate Authority - G2 (PEM), for RDS Proxy. */
 export const AMAZON_ROOT_CERTIFICATES: readonly string[] = AMAZON_ROOTS_BUNDLE;
 
-export interface CertificateDescription {
-  /** Distinguished name, one `KEY=value` per line as printed by OpenSSL (e.g. `C=US\nO=Amazon\nCN=...`). */
-  subject: string;
-  issuer: string;
-  validFrom: Date;
-  validTo: Date;
-  /** SHA-256 fingerprint, colon-separated upper-case hex. */
-  fingerprint256: string;
-}
-
 const MONTHS: Record<string, number> = {
   Jan: 0,
   Feb: 1,
@@ -62,18 +52,6 @@ function parse(pem: string): X509Certificate {
   } catch (err) {
     throw new Error(`Not a PEM/DER X.509 certificate: ${(err as Error).message}`, { cause: err });
   }
-}
-
-/** Subject, issuer, validity and fingerprint of one PEM certificate (used by the `doctor` command). */
-export function describeCertificate(pem: string | Buffer): CertificateDescription {
-  const x509 = parse(typeof pem === 'string' ? pem : pem.toString('utf8'));
-  return {
-    subject: x509.subject,
-    issuer: x509.issuer,
-    validFrom: parseCertDate(x509.validFrom),
-    validTo: parseCertDate(x509.validTo),
-    fingerprint256: x509.fingerprint256,
-  };
 }
 
 const PEM_BODY = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/;

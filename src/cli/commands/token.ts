@@ -1,4 +1,4 @@
-import { IamOptionsError } from '../../errors.js';
+import { IamOptionsError } from '../../index.js';
 import { describeCredentials, effectiveProfile, nodeCredentialChain } from '../shared/credentials.js';
 import { describeOptionError, resolveEndpoint } from '../shared/endpoint.js';
 import { CommandFailure, ExitCode, safeMessage, UsageError } from '../shared/failures.js';

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { IamOptionsError } from '../../errors.js';
-import { defaultRdsCa } from '../../tls/ca-bundle.js';
+import { defaultRdsCa, IamOptionsError } from '../../index.js';
 import { describeOptionError, resolveEndpoint } from '../shared/endpoint.js';
 import { safeMessage } from '../shared/failures.js';
 import { fail, pass, type StepOutcome, warn } from './report.js';
@@ -61,14 +60,8 @@ export async function checkOptions(state: DoctorState): Promise<StepOutcome> {
   ];
   const summary = `region ${endpoint.region} (from ${endpoint.regionSource}), port ${endpoint.port}, user ${endpoint.username}`;
 
-  if (endpoint.hostRegion !== undefined && endpoint.hostRegion !== endpoint.region) {
-    return warn(
-      `--region ${endpoint.region} differs from the region in the host name (${endpoint.hostRegion})`,
-      details,
-      `RDS accepts only tokens signed for the instance's own region: drop --region (it is inferred from the host name) or pass --region ${endpoint.hostRegion}.`,
-    );
-  }
-  if (endpoint.hostRegion === undefined) {
+  // A --region that contradicts the host name was refused above, as createIamPool refuses it.
+  if (!endpoint.rdsName) {
     return warn(
       `${endpoint.hostname} is not an RDS endpoint name; region ${endpoint.region} comes from ${endpoint.regionSource}`,
       details,

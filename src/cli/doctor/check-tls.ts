@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import type { Socket } from 'node:net';
 import {
   checkServerIdentity,
@@ -5,7 +6,6 @@ import {
   type TLSSocket,
   connect as tlsConnect,
 } from 'node:tls';
-import { describeCertificate } from '../../tls/ca-bundle.js';
 import { safeMessage } from '../shared/failures.js';
 import { withTimeout } from '../shared/timeout.js';
 import { sslRequest } from './mysql-wire.js';
@@ -194,7 +194,7 @@ function certificateChain(leaf: DetailedPeerCertificate): DetailedPeerCertificat
 function trustedCaOrigin(root: DetailedPeerCertificate, trust: TrustStore): string {
   const inStore = trust.certificates.some((pem) => {
     try {
-      return describeCertificate(pem).fingerprint256 === root.fingerprint256;
+      return new X509Certificate(pem).fingerprint256 === root.fingerprint256;
     } catch {
       return false;
     }

@@ -4,7 +4,7 @@ import {
   IamLoginError,
   IamTlsError,
   IamUnsupportedAuthPluginError,
-} from '../../errors.js';
+} from '../../index.js';
 import { dbUserArn } from '../shared/arn.js';
 import type { CredentialFacts } from '../shared/credentials.js';
 import type { Endpoint } from '../shared/endpoint.js';
@@ -109,15 +109,7 @@ function accessDenied(failure: LoginFailure, message: string): StepOutcome {
   }
 
   const causes: Cause[] = [];
-  if (endpoint.hostRegion !== undefined && endpoint.hostRegion !== endpoint.region) {
-    causes.push({
-      id: 'wrong-region',
-      detected: true,
-      message: `the token was signed for ${endpoint.region}, but the host name says ${endpoint.hostRegion}`,
-      fix: `Drop --region (it is inferred from the host name) or pass --region ${endpoint.hostRegion}.`,
-    });
-  }
-  if (endpoint.hostRegion === undefined) {
+  if (!endpoint.rdsName) {
     causes.push({
       id: 'wrong-host',
       detected: true,

@@ -1,5 +1,4 @@
-import { IamOptionsError } from '../../errors.js';
-import { inferRegion, resolveOptions } from '../../options.js';
+import { createIamConnectionOptions, type IamConnectionOptionsInput, IamOptionsError } from '../../index.js';
 
 const NO_REGION_HINT =
   'Pass --region (e.g. us-east-1), or set AWS_REGION (or AWS_DEFAULT_REGION) in the environment: only ' +
@@ -24,8 +23,8 @@ export interface Endpoint {
   username: string;
   region: string;
   regionSource: RegionSource;
-  /** The region the host name carries, if it is an RDS endpoint name. */
-  hostRegion: string | undefined;
+  /** Whether the host name is an RDS endpoint name (which carries the region). */
+  rdsName: boolean;
   connectHost: string | undefined;
   connectPort: number | undefined;
 }
@@ -37,7 +36,16 @@ export interface Endpoint {
  * Throws `IamOptionsError` (from the library's option validation) for anything invalid.
  */
 export function resolveEndpoint(input: EndpointInput, env: NodeJS.ProcessEnv): Endpoint {
-  const hostRegion = typeof input.hostname === 'string' ? inferRegion(input.hostname) : undefined;
+  const target: IamConnectionOptionsInput = {
+    host: input.hostname,
+    user: input.username,
+    // Nothing is signed here: the options are only validated and resolved.
+    credentials: async () => ({ accessKeyId: '', secretAccessKey: '' }),
+    ...(input.port === undefined ? {} : { port: input.port }),
+    ...(input.connectHost === undefined ? {} : { connectHost: input.connectHost }),
+    ...(input.connectPort === undefined ? {} : { connectPort: input.connectPort }),
+  };
+  const hostRegion = regionInHostName(target);
   const envRegion = env.AWS_REGION?.trim() || undefined;
   const envDefaultRegion = env.AWS_DEFAULT_REGION?.trim() || undefined;
   const [region, regionSource]: [string | undefined, RegionSource] =
@@ -48,16 +56,9 @@ export function resolveEndpoint(input: EndpointInput, env: NodeJS.ProcessEnv): E
         : envRegion !== undefined
           ? [envRegion, 'AWS_REGION']
           : [envDefaultRegion, 'AWS_DEFAULT_REGION'];
-  let resolved: ReturnType<typeof resolveOptions>;
+  let resolved: ReturnType<typeof createIamConnectionOptions>;
   try {
-    resolved = resolveOptions({
-      host: input.hostname,
-      user: input.username,
-      ...(input.port === undefined ? {} : { port: input.port }),
-      ...(region === undefined ? {} : { region }),
-      ...(input.connectHost === undefined ? {} : { connectHost: input.connectHost }),
-      ...(input.connectPort === undefined ? {} : { connectPort: input.connectPort }),
-    });
+    resolved = createIamConnectionOptions({ ...target, ...(region === undefined ? {} : { region }) });
   } catch (err) {
     // No region from anywhere: say every way to give one, not only the library's `region` option.
     if (err instanceof IamOptionsError && err.option === 'region' && region === undefined) {
@@ -69,12 +70,21 @@ export function resolveEndpoint(input: EndpointInput, env: NodeJS.ProcessEnv): E
     hostname: resolved.host,
     port: resolved.port,
     username: resolved.user,
-    region: resolved.region,
+    region: resolved.iam.region,
     regionSource,
-    hostRegion,
-    connectHost: resolved.connectHost,
-    connectPort: resolved.connectPort,
+    rdsName: hostRegion !== undefined,
+    connectHost: input.connectHost?.trim(),
+    connectPort: input.connectPort,
   };
+}
+
+/** The region an RDS endpoint name carries, as the library infers it; undefined for other names. */
+function regionInHostName(target: IamConnectionOptionsInput): string | undefined {
+  try {
+    return createIamConnectionOptions(target).iam.region;
+  } catch {
+    return undefined;
+  }
 }
 
 const FLAG_FOR_OPTION: Record<string, string> = {

@@ -1,4 +1,4 @@
-import { redactSecrets } from '../../errors.js';
+import { redactSecrets } from '../../index.js';
 
 /** Exit codes of every command; documented in docs/cli.md. */
 export const ExitCode = {
