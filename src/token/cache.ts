@@ -1,6 +1,6 @@
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { LRUCache } from 'lru-cache';
-import { IamCredentialsError, IamSigningError } from '../errors.js';
+import { IamAuthError, IamCredentialsError, IamSigningError } from '../errors.js';
 import { publishTokenSigned } from '../pool/diagnostics.js';
 import { signAuthToken, TOKEN_LIFETIME_SECONDS } from './sign.js';
 
@@ -109,6 +109,10 @@ export class TokenCache {
       allowStale: true,
       // A failed background refresh keeps the old token; a failed first signing reaches the caller.
       noDeleteOnFetchRejection: true,
+      // invalidate(), clear() or an eviction while a signing is in flight would abort it, and every
+      // login waiting on it would fail with lru-cache's plain "deleted": the signing goes on
+      // instead, its waiters get its (new) token, and it is not stored over what replaced it.
+      ignoreFetchAbort: true,
       perf: { now: () => this.#clock() },
       fetchMethod: async (key, _stale, { options, context }) => {
         context.signed = await this.#sign(key, context.request, options);
@@ -126,10 +130,10 @@ export class TokenCache {
   async getSignedToken(request: TokenRequest): Promise<SignedToken> {
     const key = cacheKey(request);
     const context: FetchContext = { request };
-    let entry = await this.#cache.fetch(key, { context });
+    let entry = await this.#fetch(key, { context });
     if (entry === undefined || entry.expiresAt - this.#clock() < MIN_REMAINING_VALIDITY_MS) {
       // Nothing usable: the stale entry has run out, so wait for a fresh signing.
-      entry = await this.#cache.fetch(key, { context, forceRefresh: true, allowStale: false });
+      entry = await this.#fetch(key, { context, forceRefresh: true, allowStale: false });
     }
     if (entry === undefined) throw new IamSigningError('signing returned no token');
     // Served by a cached token, or by a signing another call started (a background refresh this
@@ -137,6 +141,19 @@ export class TokenCache {
     const fromCache = entry !== context.signed;
     if (fromCache) this.#stats.cacheHits++;
     return { token: entry.token, signedAt: entry.signedAt, fromCache };
+  }
+
+  /** lru-cache's fetch, with anything but our own typed errors turned into one. */
+  async #fetch(
+    key: string,
+    options: LRUCache.FetchOptionsWithContext<string, CachedToken, FetchContext>,
+  ): Promise<CachedToken | undefined> {
+    try {
+      return await this.#cache.fetch(key, options);
+    } catch (cause) {
+      if (cause instanceof IamAuthError) throw cause;
+      throw new IamSigningError('getting a token from the cache failed', cause);
+    }
   }
 
   /** The times of the token cached for `request` (even one past its refresh point), if any. */
@@ -215,6 +232,12 @@ export class TokenCache {
     const tokenExpiry = signedAt + TOKEN_LIFETIME_SECONDS * 1000;
     const credentialsExpiry = credentials.expiration?.getTime() ?? Infinity;
     const expiresAt = Math.min(tokenExpiry, credentialsExpiry);
+    if (!Number.isFinite(expiresAt)) {
+      // Only a clock that returns something other than finite milliseconds gets here.
+      throw new IamSigningError(
+        `the token's expiry could not be computed (clock returned ${String(signedAt)})`,
+      );
+    }
     const lifetime = expiresAt - signedAt;
     const refreshAt = expiresAt - Math.min(this.#refreshBeforeExpiryMs, lifetime / 3);
     options.ttl = Math.max(1, refreshAt - signedAt);
@@ -282,6 +305,15 @@ export class TokenCache {
     ) {
       throw new IamCredentialsError('the credential provider returned no access key id / secret access key');
     }
+    const { expiration } = credentials as { expiration?: unknown };
+    // An expiry that is not a valid Date (NaN from `new Date(undefined)`, a string, a number) would
+    // turn every expiry computation into NaN and keep a token long after it stopped working.
+    if (expiration !== undefined && !(expiration instanceof Date && Number.isFinite(expiration.getTime()))) {
+      throw new IamCredentialsError(
+        `the credential provider returned an expiration that is not a valid Date (${describeExpiration(expiration)}); ` +
+          'leave it undefined for credentials that do not expire',
+      );
+    }
     return credentials;
   }
 }
@@ -299,6 +331,12 @@ function cacheKey(
     providerIds.set(request.credentials, id);
   }
   return `${request.hostname}\0${request.port}\0${request.username}\0${request.region}\0${id}`;
+}
+
+function describeExpiration(value: unknown): string {
+  if (value instanceof Date) return 'an invalid Date';
+  if (value === null) return 'null';
+  return `a ${typeof value}`;
 }
 
 function errorName(cause: unknown): string {

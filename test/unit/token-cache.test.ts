@@ -1,7 +1,8 @@
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { describe, expect, it, vi } from 'vitest';
 import { IamCredentialsError } from '../../src/errors.js';
-import { TokenCache, type TokenSignedInfo } from '../../src/token/cache.js';
+import { classifyConnectError } from '../../src/retry.js';
+import { TokenCache, type TokenRequest, type TokenSignedInfo } from '../../src/token/cache.js';
 
 const MIN = 60_000;
 const T0 = Date.parse('2026-11-26T10:00:00Z');
@@ -176,5 +177,62 @@ describe('TokenCache', () => {
     const token = await cache.getToken(request(provider));
     const { inspect } = await import('node:util');
     expect(inspect(cache, { depth: 10, showHidden: true })).not.toContain(token.slice(-30));
+  });
+
+  it.each([
+    ['new Date(undefined)', new Date(Number.NaN)],
+    ['a string', '2026-11-26T10:30:00Z'],
+    ['a number', T0 + 30 * MIN],
+    ['null', null],
+  ])('refuses an expiration given as %s with a typed, retryable error', async (_name, expiration) => {
+    const clock = fakeClock();
+    const { provider } = countingProvider(() => ({ ...staticKey, expiration }) as AwsCredentialIdentity);
+    const cache = new TokenCache({ clock: clock.now });
+    const error = await cache.getToken(request(provider)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IamCredentialsError);
+    expect((error as Error).message).toMatch(/expiration that is not a valid Date/);
+    expect(classifyConnectError(error)).toBe('transient');
+  });
+
+  it.each([
+    ['invalidate()', (cache: TokenCache, r: TokenRequest) => cache.invalidate(r)],
+    ['clear()', (cache: TokenCache) => cache.clear()],
+  ])('gives waiters the token of a signing in flight when %s runs meanwhile', async (_name, drop) => {
+    let release = () => {};
+    const slow: AwsCredentialIdentityProvider = () =>
+      new Promise((resolve) => {
+        release = () => resolve(staticKey);
+      });
+    const cache = new TokenCache();
+    const waiters = Array.from({ length: 3 }, () => cache.getToken(request(slow)));
+    await new Promise((r) => setImmediate(r));
+    drop(cache, request(slow));
+    release();
+    const tokens = await Promise.all(waiters);
+    expect(new Set(tokens).size).toBe(1);
+    expect(tokens[0]).toContain('X-Amz-Signature=');
+  });
+
+  it('gives waiters the new token when the old one is refused while they wait for its replacement', async () => {
+    const clock = fakeClock();
+    let hold = false;
+    let release = () => {};
+    const provider: AwsCredentialIdentityProvider = () =>
+      hold
+        ? new Promise((resolve) => {
+            release = () => resolve(staticKey);
+          })
+        : Promise.resolve(staticKey);
+    const cache = new TokenCache({ clock: clock.now });
+    const first = await cache.getSignedToken(request(provider));
+    clock.advance(16 * MIN); // expired: logins wait for the new signing
+    hold = true;
+    const waiters = Array.from({ length: 3 }, () => cache.getToken(request(provider)));
+    await new Promise((r) => setImmediate(r));
+    cache.invalidate(request(provider), first.signedAt); // a login refused with the old token
+    release();
+    const tokens = await Promise.all(waiters);
+    expect(new Set(tokens).size).toBe(1);
+    expect(tokens[0]).not.toBe(first.token);
   });
 });
