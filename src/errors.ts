@@ -28,10 +28,13 @@ export type IamErrorCode =
   | 'RDS_IAM_TLS_VERIFY_FAILED'
   | 'RDS_IAM_UNSUPPORTED_AUTH_PLUGIN'
   | 'RDS_IAM_ACCESS_DENIED'
+  | 'RDS_IAM_NOT_IAM_USER'
   | 'RDS_IAM_PLUGIN_NOT_ENABLED'
   | 'RDS_IAM_PERMISSION_DENIED'
+  | 'RDS_IAM_UNKNOWN_DATABASE'
   | 'RDS_IAM_ACQUIRE_TIMEOUT'
   | 'RDS_IAM_POOL_CLOSED'
+  | 'RDS_IAM_POOL_EXHAUSTED'
   | 'RDS_IAM_DRIVER_INCOMPATIBLE';
 
 export interface IamErrorDetails {
@@ -148,13 +151,14 @@ export class IamUnsupportedAuthPluginError extends IamAuthError {
   }
 }
 
-/** Network failure reaching the server, after retries. */
+/** Network failure reaching the server (DNS, TCP, a handshake cut off), after retries. */
 export class IamConnectError extends IamAuthError {
-  constructor(message: string, cause?: unknown) {
+  constructor(message: string, cause?: unknown, hint?: string) {
     super('RDS_IAM_CONNECT_FAILED', 'connect', message, {
       hint:
+        hint ??
         'Check that the endpoint resolves and the port is reachable from here (security groups, NACLs, ' +
-        'VPC routing, `connectHost`/`connectPort` for a tunnel), and that the instance is available.',
+          'VPC routing, `connectHost`/`connectPort` for a tunnel), and that the instance is available.',
       cause,
     });
   }
@@ -167,23 +171,34 @@ export const LOGIN_CHECKLIST =
   'is correct (tokens are valid 15 minutes from signing). The server-side reason is in the ' +
   "instance's iam-db-auth-error log export.";
 
-/** The server refused the login, after the retries with a fresh token. */
+type LoginErrorCode =
+  | 'RDS_IAM_ACCESS_DENIED'
+  | 'RDS_IAM_NOT_IAM_USER'
+  | 'RDS_IAM_PLUGIN_NOT_ENABLED'
+  | 'RDS_IAM_PERMISSION_DENIED'
+  | 'RDS_IAM_UNKNOWN_DATABASE';
+
+const LOGIN_HINTS: Record<LoginErrorCode, string> = {
+  RDS_IAM_ACCESS_DENIED: LOGIN_CHECKLIST,
+  RDS_IAM_NOT_IAM_USER:
+    'The server refused the user without asking for a token, so it is not an IAM user, or does not exist: ' +
+    "create it IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' (MySQL; on MariaDB IDENTIFIED VIA " +
+    "AWSAuthenticationPlugin USING 'RDS'), check the spelling of `user` (it is case-sensitive), and run " +
+    '`npx rds-iam-pool doctor` for the details.',
+  RDS_IAM_PLUGIN_NOT_ENABLED:
+    'IAM database authentication is not enabled on this instance or cluster: enable it ' +
+    '(modify-db-instance --enable-iam-database-authentication) and wait for the change to apply.',
+  RDS_IAM_PERMISSION_DENIED:
+    'The login worked but the user lacks a privilege (for example on the `database`): GRANT it.',
+  RDS_IAM_UNKNOWN_DATABASE:
+    'The `database` option names a database that does not exist on this server: fix the name, or create it.',
+};
+
+/** The server refused the login (after the retries with a fresh token, where a retry could help). */
 export class IamLoginError extends IamAuthError {
-  constructor(
-    code: 'RDS_IAM_ACCESS_DENIED' | 'RDS_IAM_PLUGIN_NOT_ENABLED' | 'RDS_IAM_PERMISSION_DENIED',
-    message: string,
-    cause: unknown,
-    errno: number | undefined,
-  ) {
+  constructor(code: LoginErrorCode, message: string, cause: unknown, errno: number | undefined) {
     const step: IamAuthStep = code === 'RDS_IAM_PERMISSION_DENIED' ? 'permission' : 'login';
-    const hint =
-      code === 'RDS_IAM_PLUGIN_NOT_ENABLED'
-        ? 'IAM database authentication is not enabled on this instance or cluster: enable it ' +
-          '(modify-db-instance --enable-iam-database-authentication) and wait for the change to apply.'
-        : code === 'RDS_IAM_PERMISSION_DENIED'
-          ? 'The login worked but the user lacks a privilege (for example on the `database`): GRANT it.'
-          : LOGIN_CHECKLIST;
-    super(code, step, message, { hint, cause, ...(errno === undefined ? {} : { errno }) });
+    super(code, step, message, { hint: LOGIN_HINTS[code], cause, ...(errno === undefined ? {} : { errno }) });
   }
 }
 

@@ -43,7 +43,7 @@ export type {
 } from './pool/diagnostics.js';
 export { DIAGNOSTICS_CHANNELS } from './pool/diagnostics.js';
 export type { PoolConnectionCounts } from './pool/errors.js';
-export { IamAcquireTimeoutError, IamPoolClosedError } from './pool/errors.js';
+export { IamAcquireTimeoutError, IamPoolClosedError, IamPoolExhaustedError } from './pool/errors.js';
 export type { IamPool, IamPoolEvents, IamPoolHandle, IamPoolStats } from './pool.js';
 export { createIamPool } from './pool.js';
 export { toIamError } from './retry.js';

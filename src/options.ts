@@ -307,7 +307,11 @@ function withUri(options: Record<string, unknown>): Record<string, unknown> {
 function checkOptionNames(rest: Record<string, unknown>): void {
   for (const key of Object.keys(rest)) {
     if (MYSQL2_INTERNAL_OPTIONS.includes(key)) {
-      throw new IamOptionsError(key, 'is set by mysql2 itself', 'Remove it.');
+      throw new IamOptionsError(
+        key,
+        'is set by mysql2 itself, never by a caller',
+        'Remove it from the options.',
+      );
     }
     if (IAM_OPTION_NAMES.has(key) || MYSQL2_OPTION_NAMES.has(key)) continue;
     const near = [...IAM_OPTION_NAMES, ...MYSQL2_OPTION_NAMES].find(
@@ -358,6 +362,30 @@ function checkPoolSizing(rest: Record<string, unknown>): void {
     );
   }
 }
+
+/**
+ * A pool's `connectTimeout`: below `acquireTimeoutMs`, so that an attempt that hangs (TCP accepted,
+ * no handshake) fails with its own error, which the borrow can retry and report as the `cause` of an
+ * acquire timeout. Default: half the acquire timeout, at most mysql2's own 10 s.
+ */
+export function withPoolConnectTimeout(resolved: ResolvedIamOptions): ResolvedIamOptions {
+  const { acquireTimeoutMs } = resolved.pool;
+  const given = resolved.passThrough.connectTimeout;
+  if (given !== undefined && given >= acquireTimeoutMs) {
+    throw new IamOptionsError(
+      'connectTimeout',
+      `(${given} ms) is not below acquireTimeoutMs (${acquireTimeoutMs} ms): a connect that hangs would use up ` +
+        'the whole wait, with no retry and no error of its own to report',
+      `Leave it out (the pool uses half of acquireTimeoutMs), or make it smaller than acquireTimeoutMs.`,
+    );
+  }
+  const connectTimeout =
+    given ?? Math.min(DEFAULT_CONNECT_TIMEOUT_MS, Math.max(1, Math.floor(acquireTimeoutMs / 2)));
+  return { ...resolved, passThrough: { ...resolved.passThrough, connectTimeout } };
+}
+
+/** mysql2's own default connectTimeout. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /** The region: given, or inferred from the host; a given region must match the host's. */
 function resolveRegion(hostName: string, region: unknown): string {

@@ -9,7 +9,7 @@ import {
   type EndCallback,
   quitConnection,
 } from './mysql2-boundary.js';
-import { type IamPoolOptions, resolveOptions } from './options.js';
+import { type IamPoolOptions, resolveOptions, withPoolConnectTimeout } from './options.js';
 import { Acquirer } from './pool/acquire.js';
 import { type AcquireTimePercentiles, AcquireTimes } from './pool/acquire-times.js';
 import {
@@ -86,7 +86,7 @@ type PoolCounter =
  * bounded end() (see docs/production.md).
  */
 export function createIamPool(options: IamPoolOptions): IamPool {
-  const resolved = resolveOptions(options);
+  const resolved = withPoolConnectTimeout(resolveOptions(options));
   const settings = resolved.pool;
   const counters: Record<PoolCounter, number> = {
     connectFailures: 0,
@@ -240,6 +240,7 @@ export function createIamPool(options: IamPoolOptions): IamPool {
       login.close();
       await drainPool(core, {
         timeoutMs: settings.endTimeoutMs,
+        isOpen: (connection) => lifetimes.isOpen(connection),
         onInterrupted: (connection) => {
           counters.connectionsInterrupted++;
           const message: ConnectionRetiredMessage = {

@@ -1,5 +1,6 @@
 import pRetry from 'p-retry';
 import { IamAuthError, IamConnectError, IamCredentialsError, IamLoginError, IamTlsError } from './errors.js';
+import { tokenWasSent } from './login/auth-plugin.js';
 import { isTlsHandshakeCut } from './mysql2-boundary.js';
 import type { IamRetryOptions, ResolvedIamOptions } from './options.js';
 
@@ -19,6 +20,7 @@ const ER_CON_COUNT_ERROR = 1040; // too many connections: clears as others disco
 const ER_PLUGIN_IS_NOT_LOADED = 1524; // IAM auth not enabled on the instance
 const ER_ACCESS_DENIED_NO_PASSWORD_ERROR = 1698;
 const ER_SERVER_SHUTDOWN = 1053;
+const ER_BAD_DB_ERROR = 1049; // unknown database
 
 const TRANSIENT_NETWORK_CODES = new Set([
   'ECONNRESET',
@@ -60,8 +62,10 @@ export function classifyConnectError(err: unknown): ConnectFailure {
   if (err instanceof IamCredentialsError) return 'transient';
   if (err instanceof IamAuthError) return 'final';
   const e = (err ?? {}) as { errno?: unknown; code?: unknown };
-  if (e.errno === ER_ACCESS_DENIED_ERROR || e.errno === ER_ACCESS_DENIED_NO_PASSWORD_ERROR)
-    return 'auth-rejected';
+  if (e.errno === ER_ACCESS_DENIED_ERROR || e.errno === ER_ACCESS_DENIED_NO_PASSWORD_ERROR) {
+    // Refused before it was asked for a token: not an IAM user, and no fresh token changes that.
+    return tokenWasSent(err) ? 'auth-rejected' : 'final';
+  }
   if (e.errno === ER_CON_COUNT_ERROR || e.errno === ER_SERVER_SHUTDOWN) return 'transient';
   if (isTlsHandshakeCut(e)) return 'transient';
   if (isTlsVerificationError(e)) return 'final';
@@ -70,22 +74,29 @@ export function classifyConnectError(err: unknown): ConnectFailure {
 }
 
 /**
- * The error a caller sees once retrying is over: our typed error for anything in the IAM flow,
- * the original mysql2 error for anything else (pool closed, queue limit, unknown database...).
+ * The error a caller sees once retrying is over: a typed error for every failure a connect can have,
+ * with the original error as its `cause`.
  */
-export function toIamError(err: unknown, endpoint: string): unknown {
+export function toIamError(err: unknown, endpoint: string): IamAuthError {
   if (err instanceof IamAuthError) return err;
   const e = (err ?? {}) as { errno?: number; code?: string; message?: string };
   const serverSays = typeof e.message === 'string' ? `: ${e.message}` : '';
   switch (e.errno) {
     case ER_ACCESS_DENIED_ERROR:
     case ER_ACCESS_DENIED_NO_PASSWORD_ERROR:
-      return new IamLoginError(
-        'RDS_IAM_ACCESS_DENIED',
-        `IAM login to ${endpoint} was refused${serverSays}`,
-        err,
-        e.errno,
-      );
+      return tokenWasSent(err)
+        ? new IamLoginError(
+            'RDS_IAM_ACCESS_DENIED',
+            `IAM login to ${endpoint} was refused${serverSays}`,
+            err,
+            e.errno,
+          )
+        : new IamLoginError(
+            'RDS_IAM_NOT_IAM_USER',
+            `${endpoint} refused the user without asking for an IAM token${serverSays}`,
+            err,
+            e.errno,
+          );
     case ER_PLUGIN_IS_NOT_LOADED:
       return new IamLoginError(
         'RDS_IAM_PLUGIN_NOT_ENABLED',
@@ -97,6 +108,13 @@ export function toIamError(err: unknown, endpoint: string): unknown {
       return new IamLoginError(
         'RDS_IAM_PERMISSION_DENIED',
         `Logged in to ${endpoint} but access was denied${serverSays}`,
+        err,
+        e.errno,
+      );
+    case ER_BAD_DB_ERROR:
+      return new IamLoginError(
+        'RDS_IAM_UNKNOWN_DATABASE',
+        `Logged in to ${endpoint}, but the database does not exist${serverSays}`,
         err,
         e.errno,
       );
@@ -118,10 +136,22 @@ export function toIamError(err: unknown, endpoint: string): unknown {
   if (isTlsHandshakeCut(e)) {
     return new IamConnectError(`${endpoint} closed the connection during the TLS handshake`, err);
   }
-  if (typeof e.code === 'string' && TRANSIENT_NETWORK_CODES.has(e.code)) {
-    return new IamConnectError(`Could not connect to ${endpoint} (${e.code})`, err);
+  if (e.code === 'ENOTFOUND') {
+    return new IamConnectError(
+      `Could not resolve the address of ${endpoint} (ENOTFOUND)`,
+      err,
+      endpoint.includes(' via ')
+        ? 'The tunnel host (`connectHost`) does not resolve from here: check its spelling and that the tunnel or ' +
+            'port-forward name is known to this machine.'
+        : 'The host name does not resolve from here: check its spelling (copy the endpoint from the RDS console), ' +
+            'and that this machine uses a DNS resolver that knows it (a private hosted zone needs the VPC resolver).',
+    );
   }
-  return err;
+  const code = typeof e.code === 'string' ? ` (${e.code})` : '';
+  if (typeof e.code === 'string' && TRANSIENT_NETWORK_CODES.has(e.code)) {
+    return new IamConnectError(`Could not connect to ${endpoint}${code}`, err);
+  }
+  return new IamConnectError(`Connecting to ${endpoint} failed${code}${serverSays}`, err);
 }
 
 export interface ConnectRetryHooks {
@@ -131,7 +161,7 @@ export interface ConnectRetryHooks {
 
 /**
  * Runs `attempt` until it succeeds, retrying auth rejections (the refused token was already dropped
- * where the login failed, see login-tracking.ts, so the next attempt signs a fresh one) and transient
+ * where the login failed, see login/auth-plugin.ts, so the next attempt signs a fresh one) and transient
  * network errors with exponential backoff and jitter, up to `retries` times.
  */
 export async function connectWithRetry<T>(

@@ -1,12 +1,14 @@
 import { startEmulator } from '../../src/emulator/index.js';
+import { ENTRY_POINTS } from './entry-points.js';
+import { type BackendLogin, CHAOS_KEY, IAM_USER, MARIADB } from './environment.js';
 import {
   type FuzzResult,
+  fuzzEffectiveConfig,
   fuzzEmulatorSocket,
   fuzzPacketParser,
   fuzzResolveOptions,
   fuzzTokenVerifier,
-} from '../../test/security/fuzz-properties.js';
-import { type BackendLogin, CHAOS_KEY, IAM_USER, MARIADB } from './environment.js';
+} from './fuzz-properties.js';
 
 /**
  * The long fuzz budget: the same properties `npm test` runs briefly (test/security/fuzz.test.ts),
@@ -29,6 +31,7 @@ export async function runLongFuzz(
   report(await fuzzPacketParser(runs, seed));
   report(await fuzzTokenVerifier(runs, seed + 1));
   report(await fuzzResolveOptions(runs, seed + 2));
+  report(await fuzzEffectiveConfig(Math.ceil(runs / 5), ENTRY_POINTS, seed + 4));
 
   const handshakeTimeoutMs = 400;
   const emulator = await startEmulator({

@@ -1,7 +1,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { inspect } from 'node:util';
 import { DIAGNOSTICS_CHANNELS, type IamPool } from '../../src/index.js';
-import { type LeakFinding, SecretRegistry, scanText } from '../../test/security/leak-scanner.js';
+import { type LeakFinding, SecretRegistry, scanText } from './leak-scanner.js';
 
 const INSPECT = {
   depth: 6,

@@ -10,7 +10,12 @@ import {
 import type { IamRetryOptions } from '../options.js';
 import { type ConnectFailure, classifyConnectError, connectWithRetry, toIamError } from '../retry.js';
 import type { RetirementReason } from './diagnostics.js';
-import { IamAcquireTimeoutError, IamPoolClosedError, type PoolConnectionCounts } from './errors.js';
+import {
+  IamAcquireTimeoutError,
+  IamPoolClosedError,
+  IamPoolExhaustedError,
+  type PoolConnectionCounts,
+} from './errors.js';
 import type { ConnectionLifetimes } from './lifetime.js';
 import { answersPing } from './validate.js';
 
@@ -365,7 +370,9 @@ export class Acquirer {
           throw new IamPoolClosedError();
         }
         borrow.lastError = err;
-        const error = toIamError(err, this.#settings.endpoint);
+        const error = isPoolRefusal(err)
+          ? new IamPoolExhaustedError(this.#settings.endpoint, this.#hooks.counts(), err)
+          : toIamError(err, this.#settings.endpoint);
         // mysql2's own refusals (queue limit, no waiting) are not failed connects.
         const countAsFailure = classifyConnectError(err) !== 'final' || !isPoolRefusal(err);
         if (!borrow.settled) this.#hooks.onConnectFailed(error, attempts, countAsFailure);

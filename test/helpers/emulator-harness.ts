@@ -3,7 +3,6 @@ import net from 'node:net';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import mysql, { type Connection, type ConnectionOptions } from 'mysql2/promise';
 import { type Emulator, type EmulatorOptions, startEmulator } from '../../src/emulator/index.js';
-import { Capability } from '../../src/emulator/packets.js';
 import { signAuthToken } from '../../src/token/sign.js';
 
 /** Obviously fake credentials the emulator is told to trust. Never real AWS keys. */
@@ -248,15 +247,7 @@ export function rawConnect(port: number, host = '127.0.0.1'): Promise<RawClient>
   });
 }
 
-/** The capability flags a plain MySQL 4.1+ client sends, for hand-built handshake responses. */
-export const CLIENT_FLAGS =
-  Capability.LONG_PASSWORD |
-  Capability.PROTOCOL_41 |
-  Capability.SECURE_CONNECTION |
-  Capability.PLUGIN_AUTH |
-  Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA |
-  Capability.CONNECT_WITH_DB |
-  Capability.CONNECT_ATTRS;
+export { CLIENT_FLAGS } from '../../bench/chaos/client-flags.js';
 
 /** Frames a payload as a MySQL packet. */
 export function packet(sequenceId: number, payload: Buffer): Buffer {

@@ -26,8 +26,13 @@ import { inspect } from 'node:util';
 import { SignatureV4 } from '@smithy/signature-v4';
 import mysql from 'mysql2';
 import { afterAll, expect } from 'vitest';
+import {
+  formatFindings,
+  type LeakFinding,
+  SecretRegistry,
+  scanText,
+} from '../../bench/chaos/leak-scanner.js';
 import { IamAuthError } from '../../src/errors.js';
-import { formatFindings, type LeakFinding, SecretRegistry, scanText } from '../security/leak-scanner.js';
 
 /** What one test file let out; reset when the next file starts. */
 export interface LeakScanState {

@@ -1,18 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IamOptionsError } from '../../src/errors.js';
-import { resolveOptions } from '../../src/options.js';
-import { createEmulatorFixture, type EmulatorFixture } from '../helpers/emulator-harness.js';
+import { ENTRY_POINTS } from '../../bench/chaos/entry-points.js';
 import {
   DECODERS,
   type FuzzResult,
+  fuzzEffectiveConfig,
   fuzzEmulatorSocket,
   fuzzPacketParser,
   fuzzResolveOptions,
   fuzzTokenVerifier,
-} from './fuzz-properties.js';
+} from '../../bench/chaos/fuzz-properties.js';
+import { IamOptionsError } from '../../src/errors.js';
+import { resolveOptions } from '../../src/options.js';
+import { createEmulatorFixture, type EmulatorFixture } from '../helpers/emulator-harness.js';
 
 /** The short budget for npm test; `npm run chaos` runs the same properties 10 000 times each. */
-const RUNS = { parser: 1000, verifier: 1000, options: 2000, socket: 96 } as const;
+const RUNS = { parser: 1000, verifier: 1000, options: 2000, socket: 96, effective: 700 } as const;
 
 function passed(result: FuzzResult): void {
   expect(result.failure).toBeUndefined();
@@ -53,6 +55,16 @@ describe('fuzzing the parts that read untrusted input', () => {
     passed(result);
     expect(result.outcomes.resolved).toBeGreaterThan(0);
     expect(Object.keys(result.outcomes).length).toBeGreaterThan(10);
+  });
+
+  it(`never builds a mysql2 config with debug, a foreign socket, a password, a falsy CA or TLS < 1.2 (${RUNS.effective} option sets through every entry point)`, async () => {
+    const result = await fuzzEffectiveConfig(RUNS.effective, ENTRY_POINTS);
+    passed(result);
+    // Every entry point both refused some option sets and built a config from others.
+    for (const entry of ENTRY_POINTS) {
+      expect(result.outcomes[`${entry.name}: built`], entry.name).toBeGreaterThan(0);
+      expect(result.outcomes[`${entry.name}: IamOptionsError`], entry.name).toBeGreaterThan(0);
+    }
   });
 
   it(`closes ${RUNS.socket} hostile connections to a live emulator by itself, answering 1043/1045/1251 at most`, async () => {

@@ -6,6 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  formatFindings,
+  type LeakFinding,
+  SecretRegistry,
+  scanText,
+} from '../../bench/chaos/leak-scanner.js';
 import { IamConnectError, IamLoginError, type IamPool } from '../../src/index.js';
 import { signAuthToken } from '../../src/token/sign.js';
 import {
@@ -15,7 +21,6 @@ import {
 } from '../helpers/emulator-harness.js';
 import { leakScanState, resetCollected, scanCollected } from '../helpers/leak-scan-setup.js';
 import { poolFor } from '../helpers/pool-fixture.js';
-import { formatFindings, type LeakFinding, SecretRegistry, scanText } from './leak-scanner.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));

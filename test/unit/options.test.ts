@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { IamOptionsError } from '../../src/errors.js';
 import { type IamPoolOptions, inferRegion, resolveOptions } from '../../src/options.js';
+import { TokenCache } from '../../src/token/cache.js';
 
 const base = { host: 'mydb.abc123.us-east-1.rds.amazonaws.com', user: 'app_iam' };
 
@@ -98,6 +99,33 @@ describe('resolveOptions', () => {
     ['maxLifetimeMs below 30 s', { ...base, maxLifetimeMs: 5000 }, 'maxLifetimeMs'],
     ['fractional maxLoginsPerSecond', { ...base, maxLoginsPerSecond: 2.5 }, 'maxLoginsPerSecond'],
     ['negative endTimeoutMs', { ...base, endTimeoutMs: -5 }, 'endTimeoutMs'],
+    // Issue 12, section 4: wrong values mysql2 would coerce, and unknown keys it would only warn about.
+    ['connectionLimit -1 (every query would time out)', { ...base, connectionLimit: -1 }, 'connectionLimit'],
+    ["connectionLimit '10'", { ...base, connectionLimit: '10' }, 'connectionLimit'],
+    ['connectionLimit 0 (unlimited by accident)', { ...base, connectionLimit: 0 }, 'connectionLimit'],
+    ['queueLimit -5', { ...base, queueLimit: -5 }, 'queueLimit'],
+    ['maxIdle 1.5', { ...base, maxIdle: 1.5 }, 'maxIdle'],
+    ['connectTimeout 0', { ...base, connectTimeout: 0 }, 'connectTimeout'],
+    ["waitForConnections 'no'", { ...base, waitForConnections: 'no' }, 'waitForConnections'],
+    ['a region that contradicts the host', { ...base, region: 'eu-west-1' }, 'region'],
+    ['an unknown option', { ...base, acquireTimeout: 5000 }, 'acquireTimeout'],
+    ['a misspelt mysql2 option', { ...base, conectTimeout: 5000 }, 'conectTimeout'],
+    ['mysql2-internal isServer', { ...base, isServer: true }, 'isServer'],
+    ['an empty CA (an unset environment variable)', { ...base, ssl: { ca: '' } }, 'ssl.ca'],
+    ['ca: false', { ...base, ssl: { ca: false } }, 'ssl.ca'],
+    ['TLS 1.1 as maxVersion', { ...base, ssl: { maxVersion: 'TLSv1.1' } }, 'ssl.maxVersion'],
+    ['debug in a uri', { ...base, uri: 'mysql://db.example/orders?debug=true' }, 'debug'],
+    [
+      'socketPath in a uri',
+      { ...base, uri: 'mysql://db.example/orders?socketPath=%2Ftmp%2Fs' },
+      'socketPath',
+    ],
+    ['a uri that is not a URL', { ...base, uri: 'not a url' }, 'uri'],
+    [
+      'refreshBeforeExpiryMs beside a shared cache',
+      { ...base, token: { cache: new TokenCache(), refreshBeforeExpiryMs: 1000 } },
+      'token.refreshBeforeExpiryMs',
+    ],
   ])('%s is refused, naming the option', (_name, options, option) => {
     const err = optionError(options);
     expect(err.option).toBe(option);
@@ -138,6 +166,56 @@ describe('resolveOptions', () => {
     const err = optionError({ ...base, password: 'super-secret-password' });
     expect(JSON.stringify(err)).not.toContain('super-secret-password');
     expect(err.message).not.toContain('super-secret-password');
+  });
+
+  it('suggests the option meant', () => {
+    expect(optionError({ ...base, acquireTimeout: 5000 }).hint).toContain('acquireTimeoutMs');
+    expect(optionError({ ...base, connecttimeout: 5000 }).hint).toContain('connectTimeout');
+  });
+
+  it('stores connectHost as it checked it: trimmed', () => {
+    expect(resolveOptions({ ...base, connectHost: ' 127.0.0.1 ' }).connectHost).toBe('127.0.0.1');
+  });
+
+  it('reads a uri into the options, options given directly winning, and keeps no uri', () => {
+    const r = resolveOptions({
+      uri: 'mysql://iam_app@mydb.abc123.us-east-1.rds.amazonaws.com:3307/orders?charset=utf8mb4&connectionLimit=4',
+      connectionLimit: 6,
+    } as never);
+    expect(r).toMatchObject({ host: 'mydb.abc123.us-east-1.rds.amazonaws.com', port: 3307, user: 'iam_app' });
+    expect(r.passThrough).toEqual({ database: 'orders', charset: 'utf8mb4', connectionLimit: 6 });
+  });
+
+  it('passes every real mysql2 option through', () => {
+    const mysql2Options = {
+      charset: 'utf8mb4',
+      timezone: 'Z',
+      connectTimeout: 5000,
+      dateStrings: true,
+      decimalNumbers: true,
+      namedPlaceholders: true,
+      multipleStatements: false,
+      rowsAsArray: false,
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      typeCast: true,
+      maxPreparedStatements: 100,
+      enableKeepAlive: true,
+      keepAliveInitialDelay: 1000,
+      connectAttributes: { program_name: 'test' },
+      waitForConnections: true,
+      queueLimit: 0,
+      maxIdle: 5,
+      idleTimeout: 60000,
+      resetOnRelease: false,
+      jsonStrings: false,
+      gracefulEnd: false,
+      disableEval: false,
+      trace: true,
+      database: 'orders',
+      localAddress: '127.0.0.1',
+    };
+    expect(resolveOptions({ ...base, ...mysql2Options }).passThrough).toEqual(mysql2Options);
   });
 
   it('refuses a non-object', () => {

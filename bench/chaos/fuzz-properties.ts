@@ -25,8 +25,9 @@ import { MAX_LOGIN_BYTES } from '../../src/emulator/session.js';
 import { verifyAuthToken } from '../../src/emulator/verify-token.js';
 import { IamOptionsError } from '../../src/errors.js';
 import { resolveOptions } from '../../src/options.js';
+import { AMAZON_ROOT_CERTIFICATES } from '../../src/tls/ca-bundle.js';
 import { signAuthToken } from '../../src/token/sign.js';
-import { CLIENT_FLAGS } from '../helpers/emulator-harness.js';
+import { CLIENT_FLAGS } from './client-flags.js';
 import { SecretRegistry, scanText } from './leak-scanner.js';
 
 export interface FuzzResult {
@@ -603,6 +604,198 @@ export async function fuzzResolveOptions(
         const leaks = scanText('IamOptionsError', `${err.message} ${err.hint}`, secrets);
         if (leaks.length > 0) throw new Error(`IamOptionsError for ${err.option} echoes ${leaks[0]?.kind}`);
       }
+    }),
+  );
+}
+
+// The effective mysql2 config
+
+/** `mysql://` URIs with query parameters that would, if they got through, weaken the login. */
+const HOSTILE_URI = fc
+  .tuple(
+    fc.constantFrom('', 'app:secret@', 'iam_app@', 'iam_app:@'),
+    fc.constantFrom('mydb.abc123.us-east-1.rds.amazonaws.com', 'db.example.com', '127.0.0.1'),
+    fc.constantFrom('', ':3306', ':3307'),
+    fc.constantFrom('', '/orders'),
+    fc.subarray(
+      [
+        'debug=true',
+        'debug=1',
+        'socketPath=%2Ftmp%2Fmysql.sock',
+        'password=secret',
+        'ssl=%7B%22rejectUnauthorized%22%3Afalse%7D',
+        'ssl=%7B%22ca%22%3A%22%22%7D',
+        'ssl=%22Amazon%20RDS%22',
+        'connectionLimit=5',
+        'connectionLimit=-1',
+        'multipleStatements=true',
+        'enableCleartextPlugin=true',
+        'charset=utf8mb4',
+      ],
+      { maxLength: 4 },
+    ),
+  )
+  .map(
+    ([auth, host, port, path, params]) =>
+      `mysql://${auth}${host}${port}${path}${params.length ? `?${params.join('&')}` : ''}`,
+  );
+
+/** Mostly absent, sometimes `value`: most generated option sets are then valid enough to build. */
+function rarely<T>(value: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> {
+  return fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: value });
+}
+
+/** A real PEM certificate (a CA a user might pass), as a string and as a Buffer. */
+const SOME_CA = AMAZON_ROOT_CERTIFICATES[0] ?? '';
+
+/** `ssl` objects, right and wrong, including the falsy CAs and old TLS versions that must never pass. */
+const SSL_VALUE = fc.oneof(
+  { weight: 2, arbitrary: fc.constant(undefined) },
+  {
+    weight: 3,
+    arbitrary: fc.record(
+      {
+        ca: rarely(
+          fc.constantFrom(
+            SOME_CA,
+            [SOME_CA],
+            Buffer.from(SOME_CA),
+            '',
+            false,
+            [],
+            Buffer.alloc(0),
+            'not a pem',
+            [''],
+            null,
+          ),
+        ),
+        minVersion: rarely(fc.constantFrom(undefined, 'TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3')),
+        maxVersion: rarely(fc.constantFrom('TLSv1.1', 'TLSv1.2', 'TLSv1.3')),
+        rejectUnauthorized: rarely(fc.constantFrom(true, false)),
+        verifyIdentity: rarely(fc.constantFrom(true, false)),
+        secureProtocol: rarely(fc.constant('TLSv1_method')),
+      },
+      { requiredKeys: [] },
+    ),
+  },
+  { weight: 1, arbitrary: fc.constantFrom('Amazon RDS', false, null) },
+);
+
+/** mysql2 options that reach the driver through a library's own option (`dialectOptions`, `extra`). */
+const MYSQL2_EXTRA = fc.record(
+  {
+    debug: rarely(fc.constantFrom(undefined, true, false, 1, ['ComQueryPacket'])),
+    socketPath: rarely(fc.constant('/tmp/mysql.sock')),
+    stream: rarely(fc.constant(() => connect(1, '127.0.0.1'))),
+    password: rarely(fc.constantFrom('', 'secret')),
+    password2: rarely(fc.constant('secret')),
+    authPlugins: rarely(fc.constant({})),
+    authSwitchHandler: rarely(fc.constant(() => {})),
+    uri: rarely(HOSTILE_URI),
+    ssl: rarely(SSL_VALUE),
+    charset: fc.constantFrom(undefined, 'utf8mb4'),
+    connectionLimit: rarely(fc.constantFrom(0, -1, '10', 5)),
+  },
+  { requiredKeys: [] },
+);
+
+/** What every config that reaches mysql2 must look like, whatever route its options took. */
+export function effectiveConfigViolation(
+  config: Record<string, unknown>,
+  built: { tunnel: boolean },
+): string | undefined {
+  if (config.debug) return 'debug is on';
+  if (config.socketPath !== undefined && config.socketPath !== null) return 'a socketPath';
+  if (config.stream !== undefined && !built.tunnel) return 'a stream that is not our tunnel';
+  for (const field of ['password', 'password1', 'password2', 'password3', 'passwordSha1']) {
+    if (config[field]) return `a ${field}`;
+  }
+  if (config.authSwitchHandler) return 'an authSwitchHandler';
+  const ssl = config.ssl as Record<string, unknown> | false | undefined;
+  if (!ssl || typeof ssl !== 'object') return `ssl is ${String(ssl)}`;
+  if (ssl.rejectUnauthorized !== true || ssl.verifyIdentity !== true) return 'TLS verification off';
+  const cas = Array.isArray(ssl.ca) ? ssl.ca : [ssl.ca];
+  if (
+    cas.length === 0 ||
+    !cas.every(
+      (ca) => (typeof ca === 'string' || Buffer.isBuffer(ca)) && ca.toString().includes('BEGIN CERTIFICATE'),
+    )
+  ) {
+    return 'a CA that is not a PEM certificate';
+  }
+  if (!['TLSv1.2', 'TLSv1.3'].includes(ssl.minVersion as string))
+    return `minVersion ${String(ssl.minVersion)}`;
+  if (ssl.maxVersion !== undefined && !['TLSv1.2', 'TLSv1.3'].includes(ssl.maxVersion as string)) {
+    return `maxVersion ${String(ssl.maxVersion)}`;
+  }
+  if (ssl.secureProtocol !== undefined) return 'a secureProtocol';
+  return undefined;
+}
+
+/** One way options reach mysql2: an entry point, and the config mysql2 then really uses. */
+export interface EntryPoint {
+  name: string;
+  /** Builds with the IAM options and the library-level mysql2 options; returns the effective config. */
+  build(iam: Record<string, unknown>, extra: Record<string, unknown>): Promise<Record<string, unknown>>;
+}
+
+/**
+ * Random option objects (top-level mysql2 options, `uri` strings, spreads of undefined, and the
+ * shapes adapters merge in) through each entry point: each either throws IamOptionsError, or the
+ * config mysql2 would use has no debug, no foreign socket or stream, no password, verified TLS
+ * 1.2+ and a real CA.
+ */
+export async function fuzzEffectiveConfig(
+  runs: number,
+  entryPoints: readonly EntryPoint[],
+  seed = 5,
+): Promise<FuzzResult> {
+  const outcomes: Record<string, number> = {};
+  const input = fc.tuple(
+    fc.constantFrom(...entryPoints.map((_, i) => i)),
+    fc.record(
+      {
+        connectHost: fc.constantFrom(undefined, '127.0.0.1'),
+        ssl: SSL_VALUE,
+        uri: rarely(HOSTILE_URI),
+        debug: rarely(fc.constantFrom(undefined, false, true)),
+        database: fc.constantFrom(undefined, 'orders'),
+      },
+      { requiredKeys: [] },
+    ),
+    MYSQL2_EXTRA,
+    fc.boolean(),
+  );
+  return runProperty(
+    'effective mysql2 config',
+    runs,
+    seed,
+    outcomes,
+    fc.asyncProperty(input, async ([which, iamExtra, extra, spreadTopLevel]) => {
+      const entry = entryPoints[which] as EntryPoint;
+      const iam = {
+        host: 'mydb.abc123.us-east-1.rds.amazonaws.com',
+        user: 'iam_app',
+        credentials: async () => ({ ...FUZZ_KEY }),
+        ...iamExtra,
+        // The same mysql2 options given directly, as with createIamPool, or through the adapter.
+        ...(spreadTopLevel ? extra : {}),
+      };
+      let config: Record<string, unknown>;
+      try {
+        config = await entry.build(iam, spreadTopLevel ? {} : extra);
+      } catch (err) {
+        if (!(err instanceof IamOptionsError)) {
+          throw new Error(
+            `${entry.name} threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`,
+          );
+        }
+        tally(outcomes, `${entry.name}: IamOptionsError`);
+        return;
+      }
+      const violation = effectiveConfigViolation(config, { tunnel: iam.connectHost !== undefined });
+      if (violation) throw new Error(`${entry.name} built a config with ${violation}`);
+      tally(outcomes, `${entry.name}: built`);
     }),
   );
 }
