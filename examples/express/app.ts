@@ -7,10 +7,14 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { ResultSetHeader, RowDataPacket } from 'mysql2';
 import type { IamPool } from '../../src/index.js';
 
-/** What /health reports about tokens: when the current one was signed and when it expires. */
+/**
+ * What /health reports about tokens: when the current one was signed, when it expires, and whether
+ * the credentials (rather than the 15-minute limit) decide that. Never the token itself.
+ */
 export interface TokenStatus {
   signedAt: string | null;
   expiresAt: string | null;
+  limitedByCredentials: boolean | null;
 }
 
 /** The /health response body. */
@@ -23,14 +27,17 @@ export interface Health {
   token: TokenStatus;
 }
 
-export function createApp(pool: IamPool) {
-  const token: TokenStatus = { signedAt: null, expiresAt: null };
-  // The event carries times and the endpoint, never the token itself.
-  pool.iam.on('tokenSigned', (info) => {
-    token.signedAt = info.signedAt.toISOString();
-    token.expiresAt = info.expiresAt.toISOString();
-  });
+/** The pool's current token, as times (pool.iam.token() never returns the token). */
+function tokenStatus(pool: IamPool): TokenStatus {
+  const times = pool.iam.token();
+  return {
+    signedAt: times?.signedAt.toISOString() ?? null,
+    expiresAt: times?.expiresAt.toISOString() ?? null,
+    limitedByCredentials: times?.limitedByCredentials ?? null,
+  };
+}
 
+export function createApp(pool: IamPool) {
   const app = express();
   app.use(express.json());
 
@@ -50,7 +57,7 @@ export function createApp(pool: IamPool) {
       ...(error ? { error } : {}),
       endpoint: { host: pool.iam.host, port: pool.iam.port, user: pool.iam.user, region: pool.iam.region },
       pool: pool.iam.stats(),
-      token,
+      token: tokenStatus(pool),
     };
     res.status(database === 'up' ? 200 : 503).json(health);
   });

@@ -40,7 +40,8 @@ if (process.env.KEEP_RUNNING === '1') {
     const health = (await (await fetch(`${base}/health`)).json()) as Health;
     const { tokensSigned, connectionsOpened } = health.pool;
     console.log(
-      `GET /health -> ${health.status}, tokens signed: ${tokensSigned}, connections opened: ${connectionsOpened}`,
+      `GET /health -> ${health.status}, tokens signed: ${tokensSigned}, connections opened: ${connectionsOpened}, ` +
+        `token signed at ${health.token.signedAt}`,
     );
 
     rds.advanceClock(16 * MINUTES); // the token has expired
