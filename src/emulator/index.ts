@@ -1,13 +1,14 @@
 import { createServer, type Server } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { inferRegion } from '../region.js';
-import { probeBackend } from './backend.js';
+import { type BackendAccount, backendAccountFor, checkBackendAccounts } from './backend.js';
 import { generateServerCertificate, issueServerCertificate, type ServerCertificate } from './certificates.js';
 import { type EmulatorFaults, FaultState, validateNonNegative } from './faults.js';
 import { Capability } from './packets.js';
 import { type IamUserMapping, Session, type SessionContext } from './session.js';
 import type { TrustedKey } from './verify-token.js';
 
+export { EmulatorError, type EmulatorErrorCode } from './errors.js';
 export type { EmulatorFaults } from './faults.js';
 export type { IamUserMapping } from './session.js';
 export type { ExpectedToken, TokenRejection, TokenVerification, TrustedKey } from './verify-token.js';
@@ -102,6 +103,21 @@ const LOGIN_CAPABILITIES =
   // CLIENT_MYSQL: present as MySQL, so clients do not negotiate MariaDB extended capabilities.
   Capability.LONG_PASSWORD;
 
+const BACKEND_CHECK_TIMEOUT_MS = 5000;
+
+/** The backend accounts sessions will log in as: every mapping's, and the default one if any user (or none) relies on it. */
+function accountsInUse(
+  users: Record<string, IamUserMapping>,
+  backend: EmulatorOptions['backend'],
+): BackendAccount[] {
+  const mappings = Object.values(users);
+  const usesDefault = mappings.length === 0 || mappings.some((m) => m.backendUser === undefined);
+  return [
+    ...(usesDefault ? [backendAccountFor({}, backend)] : []),
+    ...mappings.filter((m) => m.backendUser !== undefined).map((m) => backendAccountFor(m, backend)),
+  ];
+}
+
 /** The region in an RDS-style host name (the same inference the pool uses). */
 export const regionFromHost = inferRegion;
 
@@ -137,7 +153,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   const certNames = [host, 'localhost', '127.0.0.1'];
 
   const [backendGreeting, certificate] = await Promise.all([
-    probeBackend(options.backend),
+    checkBackendAccounts(options.backend, accountsInUse(users, options.backend), BACKEND_CHECK_TIMEOUT_MS),
     resolveCertificate(options.tls, certNames),
   ]);
   const trustedContext = createSecureContext({ cert: certificate.certPem, key: certificate.keyPem });

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { type SecureContext, TLSSocket } from 'node:tls';
-import { BackendRefused, loginToBackend } from './backend.js';
+import { BackendRefused, backendAccountFor, loginToBackend } from './backend.js';
 import type { FaultState } from './faults.js';
 import {
   Capability,
@@ -271,8 +271,7 @@ export class Session {
       const session = await loginToBackend({
         host: backend.host,
         port: backend.port,
-        user: mapping.backendUser ?? backend.user,
-        password: mapping.backendPassword ?? (mapping.backendUser ? '' : (backend.password ?? '')),
+        ...backendAccountFor(mapping, backend),
         database: response.database,
         characterSet: response.characterSet,
         clientFlags:

@@ -96,5 +96,39 @@ describe('rds-iam-pool emulator', () => {
     expect(usage.stderr).toContain('--backend is required');
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toContain('The emulator could not start');
+    expect(unreachable.stderr).toContain('did not answer');
+  });
+
+  it('refuses to start (exit 1, no "running" banner) when the --backend password is wrong', async () => {
+    const wrong = `mysql://${MARIADB.user}:not-the-password@${MARIADB.host}:${MARIADB.port}`;
+    const result = await runInProcess(['emulator', '--backend', wrong]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).not.toContain('running');
+    expect(result.stderr).toContain('The emulator could not start');
+    expect(result.stderr).toContain(`refused the emulator's login as '${MARIADB.user}'`);
+    expect(result.stderr).toContain('--backend mysql://USER:PASSWORD@HOST:PORT');
+    expect(result.stderr).not.toContain('not-the-password');
+  });
+});
+
+describe('rds-iam-pool emulator banner', () => {
+  it('suggests commands that work without a global install (npx rds-iam-pool ...)', async () => {
+    const child = spawnCli(['emulator', '--backend', BACKEND_URL]);
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    try {
+      let banner = '';
+      for await (const line of createInterface({ input: child.stdout! })) {
+        banner += `${line}\n`;
+        if (line.includes('Ctrl+C stops it')) break;
+      }
+      expect(banner).toContain('RDS IAM emulator running');
+      expect(banner).toMatch(/^ {2}npx rds-iam-pool doctor --hostname /m);
+      expect(banner).toContain('--password="$(npx rds-iam-pool token --hostname ');
+      expect(banner).not.toMatch(/^ {2}rds-iam-pool /m);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   });
 });

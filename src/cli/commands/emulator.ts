@@ -108,7 +108,7 @@ export const emulatorCommand: Command = {
     const caFileFlag = flags.string('ca-file');
 
     // Loaded on use: certificate generation (node-forge) is the heaviest import of the CLI.
-    const { DEFAULT_HOST, startEmulator } = await import('../../emulator/index.js');
+    const { DEFAULT_HOST, EmulatorError, startEmulator } = await import('../../emulator/index.js');
     let emulator: Emulator;
     try {
       emulator = await startEmulator({
@@ -131,8 +131,9 @@ export const emulatorCommand: Command = {
     } catch (err) {
       throw new CommandFailure(
         `The emulator could not start: ${safeMessage(err)}`,
-        `Check that ${backend.host}:${backend.port} is a running MySQL/MariaDB server accepting ${backend.user}, ` +
-          'that --port is free, and that --host carries a region (or pass --region).',
+        err instanceof EmulatorError
+          ? err.hint
+          : 'Check that --port is free and that --host carries a region (or pass --region).',
         { cause: err },
       );
     }
@@ -234,6 +235,8 @@ interface ReadyInfo {
 }
 
 function printReady(out: Output, ready: ReadyInfo, binName: string): void {
+  // `npx` finds the bin in the project's node_modules (or fetches it); the bare name needs a global install.
+  const run = `npx ${binName}`;
   const firstUser = Object.keys(ready.users)[0] ?? DEFAULT_IAM_USER;
   const listen = `${ready.listen.host}:${ready.listen.port}`;
   const exports = Object.entries(ready.env)
@@ -259,7 +262,7 @@ function printReady(out: Output, ready: ReadyInfo, binName: string): void {
   out.line();
   out.line('Check the whole IAM path:');
   out.line(
-    `  ${binName} doctor --hostname ${ready.endpoint.host} --port ${ready.endpoint.port} --username ${firstUser} ` +
+    `  ${run} doctor --hostname ${ready.endpoint.host} --port ${ready.endpoint.port} --username ${firstUser} ` +
       `--connect-host ${ready.listen.host} --connect-port ${ready.listen.port} --ca ${ready.caFile}`,
   );
   out.line(
@@ -268,7 +271,7 @@ function printReady(out: Output, ready: ReadyInfo, binName: string): void {
   );
   out.line(
     `  mysql -h ${ready.listen.host} -P ${ready.listen.port} -u ${firstUser} --ssl-ca=${ready.caFile} --ssl-mode=VERIFY_IDENTITY ` +
-      `--enable-cleartext-plugin --password="$(${binName} token --hostname ${ready.endpoint.host} --port ${ready.endpoint.port} --username ${firstUser})"`,
+      `--enable-cleartext-plugin --password="$(${run} token --hostname ${ready.endpoint.host} --port ${ready.endpoint.port} --username ${firstUser})"`,
   );
   out.line();
   out.line('Logins are reported on stderr, with the reason for each refusal. Ctrl+C stops it.');
