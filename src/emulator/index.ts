@@ -3,12 +3,23 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import { inferRegion } from '../region.js';
 import { type BackendAccount, backendAccountFor, checkBackendAccounts } from './backend.js';
 import { generateServerCertificate, issueServerCertificate, type ServerCertificate } from './certificates.js';
+import {
+  defaultEngineFor,
+  type EngineProfileName,
+  engineProfile,
+  profileCapabilities,
+  profileGreeting,
+} from './engine-profiles.js';
 import { type EmulatorFaults, FaultState, validateNonNegative } from './faults.js';
 import { Capability } from './packets.js';
 import { type IamUserMapping, Session, type SessionContext } from './session.js';
 import type { TrustedKey } from './verify-token.js';
 
 export { EmulatorError, type EmulatorErrorCode } from './errors.js';
+export {
+  ENGINE_PROFILE_NAMES,
+  type EngineProfileName,
+} from './engine-profiles.js';
 export type { EmulatorFaults } from './faults.js';
 export type { IamUserMapping } from './session.js';
 export type { ExpectedToken, TokenRejection, TokenVerification, TrustedKey } from './verify-token.js';
@@ -40,10 +51,20 @@ export interface EmulatorOptions {
   skewSeconds?: number;
   /** A client that has not finished logging in after this long is disconnected; default 10 000 ms. */
   handshakeTimeoutMs?: number;
+  /**
+   * Which RDS engine's greeting to present (version string, default auth plugin). Default: `mariadb`
+   * for a MariaDB backend, `mysql8.0` otherwise.
+   */
+  engine?: EngineProfileName;
 }
 
 export interface EmulatorStats {
   loginsAccepted: number;
+  /**
+   * The auth plugin each client named in its first answer to the greeting, counted by name
+   * (mysql2 answers MySQL 8.4's caching_sha2_password greeting differently depending on its authPlugins).
+   */
+  clientAuthPlugins: Record<string, number>;
   loginsRejected: Record<string, number>;
   liveSessions: number;
   connectionsAccepted: number;
@@ -62,6 +83,9 @@ export interface Emulator {
   host: string;
   endpointPort: number;
   region: string;
+  /** The engine profile in effect, and the version string its greeting announces. */
+  engine: EngineProfileName;
+  serverVersion: string;
   /** PEM of the CA that signed the server certificate: what a client must trust. */
   ca: string;
   stop(): Promise<void>;
@@ -99,9 +123,7 @@ const LOGIN_CAPABILITIES =
   Capability.SECURE_CONNECTION |
   Capability.PLUGIN_AUTH |
   Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA |
-  Capability.CONNECT_ATTRS |
-  // CLIENT_MYSQL: present as MySQL, so clients do not negotiate MariaDB extended capabilities.
-  Capability.LONG_PASSWORD;
+  Capability.CONNECT_ATTRS;
 
 const BACKEND_CHECK_TIMEOUT_MS = 5000;
 
@@ -148,6 +170,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     'handshakeTimeoutMs',
     options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
   );
+  if (options.engine !== undefined) engineProfile(options.engine);
   const users = { ...options.users };
   const keys = options.keys.map((k) => ({ ...k }));
   const certNames = [host, 'localhost', '127.0.0.1'];
@@ -156,6 +179,8 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     checkBackendAccounts(options.backend, accountsInUse(users, options.backend), BACKEND_CHECK_TIMEOUT_MS),
     resolveCertificate(options.tls, certNames),
   ]);
+  const engine = engineProfile(options.engine ?? defaultEngineFor(backendGreeting.serverVersion));
+  const greeting = profileGreeting(engine, backendGreeting);
   const trustedContext = createSecureContext({ cert: certificate.certPem, key: certificate.keyPem });
   let untrustedContext: Promise<SecureContext> | undefined;
   const untrusted = (): Promise<SecureContext> => {
@@ -168,6 +193,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   const faults = new FaultState();
   const sessions = new Map<number, Session>();
   const loginsRejected: Record<string, number> = {};
+  const clientAuthPlugins: Record<string, number> = {};
   const tokenHashes = new Set<string>();
   let loginsAccepted = 0;
   let connectionsAccepted = 0;
@@ -182,14 +208,12 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     keys,
     backend: { ...options.backend },
     offerTls,
-    // Mirror the backend's version so client-side dialect handling (e.g. mysql2's MariaDB
-    // detection) matches the server that actually runs the queries.
-    serverVersion: `${backendGreeting.serverVersion}-rds-iam-emulator`,
-    greetingCapabilities:
-      ((backendGreeting.capabilities & RELAYED_CAPABILITIES) |
-        LOGIN_CAPABILITIES |
-        (offerTls ? Capability.SSL : 0)) >>>
-      0,
+    serverVersion: greeting.serverVersion,
+    authPluginName: greeting.authPluginName,
+    greetingCapabilities: profileCapabilities(
+      engine,
+      (backendGreeting.capabilities & RELAYED_CAPABILITIES) | LOGIN_CAPABILITIES | (offerTls ? Capability.SSL : 0),
+    ),
     characterSet: backendGreeting.characterSet,
     skewSeconds,
     handshakeTimeoutMs,
@@ -198,6 +222,9 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     secureContext: () => (faults.untrustedCertificate ? untrusted() : Promise.resolve(trustedContext)),
     recordRejection: (reason) => {
       loginsRejected[reason] = (loginsRejected[reason] ?? 0) + 1;
+    },
+    recordClientAuthPlugin: (name) => {
+      clientAuthPlugins[name] = (clientAuthPlugins[name] ?? 0) + 1;
     },
     recordValidToken: (hash) => {
       tokenHashes.add(hash);
@@ -274,6 +301,8 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     host,
     endpointPort,
     region,
+    engine: engine.name,
+    serverVersion: greeting.serverVersion,
     ca: certificate.caPem,
     faults: emulatorFaults,
     stop() {
@@ -291,6 +320,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
       for (const session of sessions.values()) if (session.live) liveSessions++;
       return {
         loginsAccepted,
+        clientAuthPlugins: { ...clientAuthPlugins },
         loginsRejected: { ...loginsRejected },
         liveSessions,
         connectionsAccepted,

@@ -38,6 +38,8 @@ export interface SessionContext {
   backend: { host: string; port: number; user: string; password?: string };
   offerTls: boolean;
   serverVersion: string;
+  /** The auth plugin the greeting names (the engine profile's default). */
+  authPluginName: string;
   greetingCapabilities: number;
   characterSet: number;
   skewSeconds: number;
@@ -46,6 +48,7 @@ export interface SessionContext {
   now(): number;
   secureContext(): Promise<SecureContext>;
   recordRejection(reason: RejectionReason): void;
+  recordClientAuthPlugin(name: string): void;
   recordValidToken(signatureHash: string): void;
   recordLogin(session: Session): void;
 }
@@ -147,7 +150,7 @@ export class Session {
           capabilities: this.ctx.greetingCapabilities,
           characterSet: this.ctx.characterSet,
           statusFlags: 0x0002, // SERVER_STATUS_AUTOCOMMIT
-          authPluginName: 'mysql_native_password',
+          authPluginName: this.ctx.authPluginName,
         }),
       );
       let packet = await this.expect(channel, 1);
@@ -160,6 +163,7 @@ export class Session {
       const response = decodeHandshakeResponse(packet.payload);
       if (response.clientFlags & Capability.SSL && !onTls) throw new ProtocolError('SSL flag without TLS');
       this.user = response.user;
+      this.ctx.recordClientAuthPlugin(response.authPluginName ?? '(none)');
       const usingPassword = response.authResponse.length > 0;
       const mapping = Object.hasOwn(this.ctx.users, response.user)
         ? this.ctx.users[response.user]
@@ -172,15 +176,7 @@ export class Session {
         );
       }
 
-      // Even on plaintext we ask for the cleartext password (as MariaDB/RDS would), so a test can
-      // prove that the client, not the server, refuses to send a token without TLS.
-      channel.write(
-        this.lastSequenceId + 1,
-        encodeAuthSwitchRequest('mysql_clear_password', Buffer.concat([scramble, Buffer.from([0])])),
-      );
-      const reply = await this.expect(channel, this.lastSequenceId + 2);
-      const nul = reply.payload.indexOf(0);
-      const token = reply.payload.subarray(0, nul < 0 ? reply.payload.length : nul).toString('utf8');
+      const token = await this.readToken(channel, response, scramble);
       if (!onTls) throw this.accessDenied('not-tls', token.length > 0);
       if (token.length === 0) throw this.accessDenied('empty-token', false);
 
@@ -214,6 +210,32 @@ export class Session {
         this.destroy();
       }
     }
+  }
+
+  /**
+   * The IAM account's client plugin is mysql_clear_password. A client that already answered the
+   * greeting with that plugin sent the token (as a server would take it); any other first answer
+   * (mysql_native_password, caching_sha2_password, whatever the profile greeted with) gets a switch.
+   * Even on plaintext the emulator asks (as MariaDB/RDS would), so a test can prove that the
+   * client, not the server, refuses to send a token without TLS.
+   */
+  private async readToken(
+    channel: PacketChannel,
+    response: ReturnType<typeof decodeHandshakeResponse>,
+    scramble: Buffer,
+  ): Promise<string> {
+    let data: Buffer;
+    if (response.authPluginName === 'mysql_clear_password' && response.authResponse.length > 0) {
+      data = response.authResponse;
+    } else {
+      channel.write(
+        this.lastSequenceId + 1,
+        encodeAuthSwitchRequest('mysql_clear_password', Buffer.concat([scramble, Buffer.from([0])])),
+      );
+      data = (await this.expect(channel, this.lastSequenceId + 2)).payload;
+    }
+    const nul = data.indexOf(0);
+    return data.subarray(0, nul < 0 ? data.length : nul).toString('utf8');
   }
 
   private async expect(channel: PacketChannel, sequenceId: number): Promise<Packet> {
