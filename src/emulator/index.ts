@@ -15,11 +15,11 @@ import { Capability } from './packets.js';
 import { type IamUserMapping, Session, type SessionContext } from './session.js';
 import type { TrustedKey } from './verify-token.js';
 
-export { EmulatorError, type EmulatorErrorCode } from './errors.js';
 export {
   ENGINE_PROFILE_NAMES,
   type EngineProfileName,
 } from './engine-profiles.js';
+export { EmulatorError, type EmulatorErrorCode } from './errors.js';
 export type { EmulatorFaults } from './faults.js';
 export type { IamUserMapping } from './session.js';
 export type { ExpectedToken, TokenRejection, TokenVerification, TrustedKey } from './verify-token.js';
@@ -212,7 +212,9 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     authPluginName: greeting.authPluginName,
     greetingCapabilities: profileCapabilities(
       engine,
-      (backendGreeting.capabilities & RELAYED_CAPABILITIES) | LOGIN_CAPABILITIES | (offerTls ? Capability.SSL : 0),
+      (backendGreeting.capabilities & RELAYED_CAPABILITIES) |
+        LOGIN_CAPABILITIES |
+        (offerTls ? Capability.SSL : 0),
     ),
     characterSet: backendGreeting.characterSet,
     skewSeconds,
