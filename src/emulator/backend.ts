@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { EmulatorError } from './errors.js';
 import {
   Capability,
+  Command,
   decodeAuthSwitchRequest,
   decodeErr,
   decodeGreeting,
@@ -31,6 +32,8 @@ export interface BackendLogin extends BackendAddress {
   onSocket?: (socket: Socket) => void;
   /** Called with the backend's greeting, before the login answer is sent. */
   onGreeting?: (greeting: Greeting) => void;
+  /** Statements run on the new session before it is handed over (each must answer OK). */
+  initStatements?: readonly string[];
 }
 
 /** The backend answered the login with an ERR packet; `payload` is forwarded to the client as is. */
@@ -215,6 +218,14 @@ export async function loginToBackend(login: BackendLogin): Promise<BackendSessio
   }
 }
 
+/** COM_QUERY of a statement that answers with one OK packet (a SET); an ERR is thrown as BackendRefused. */
+async function runStatement(channel: PacketChannel, sql: string): Promise<void> {
+  channel.write(0, Buffer.concat([Buffer.from([Command.QUERY]), Buffer.from(sql, 'utf8')]));
+  const reply = await channel.read();
+  if (reply.payload[0] === 0xff) throw new BackendRefused(reply.payload);
+  if (reply.payload[0] !== 0x00) throw new ProtocolError(`unexpected answer to ${sql}`);
+}
+
 async function runLogin(channel: PacketChannel, login: BackendLogin): Promise<BackendSession> {
   const greetingPacket = await channel.read();
   if (greetingPacket.payload[0] === 0xff) throw new BackendRefused(greetingPacket.payload);
@@ -237,6 +248,7 @@ async function runLogin(channel: PacketChannel, login: BackendLogin): Promise<Ba
     const reply = await channel.read();
     const marker = reply.payload[0];
     if (marker === 0x00) {
+      for (const sql of login.initStatements ?? []) await runStatement(channel, sql);
       const leftover = channel.detach();
       return { socket: channel.stream as Socket, okPayload: reply.payload, leftover };
     }

@@ -3,6 +3,8 @@ import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import { BackendRefused, backendAccountFor, loginToBackend } from './backend.js';
+import type { InstanceRoute } from './cluster.js';
+import { type RelayPolicy, startClusterRelay } from './cluster-relay.js';
 import type { FaultState } from './faults.js';
 import {
   Capability,
@@ -16,6 +18,7 @@ import {
   PacketChannel,
   ProtocolError,
 } from './packets.js';
+import { READ_ONLY_SESSION_STATEMENT } from './read-only.js';
 import { type TrustedKey, verifyAuthToken } from './verify-token.js';
 
 /** Pre-login traffic is a handful of small packets; anything bigger is hostile or broken. */
@@ -28,9 +31,23 @@ export interface IamUserMapping {
   backendPassword?: string;
 }
 
-/** What every session needs from the emulator that owns it. */
-export interface SessionContext {
+/** Where a connection's login goes: the endpoint it reached and, in cluster mode, the instance behind it. */
+export interface Route {
+  /** The endpoint name the connection reached: its token must name this host. */
   host: string;
+  /** Cluster mode: the instance behind the endpoint now, its role fixed for the session's life. */
+  instance?: InstanceRoute;
+}
+
+/** What every session needs from the emulator (and the listener) that owns it. */
+export interface SessionContext {
+  /**
+   * Decides which endpoint a connection reached from the TLS server name it sent (if any) and the
+   * listener it came in on; null when that endpoint leads to an instance that is down.
+   */
+  route(servername: string | undefined): Route | null;
+  /** Cluster mode: what the relay of a session on `instance` needs. */
+  relayPolicy?(instance: InstanceRoute, deprecateEof: boolean): RelayPolicy;
   endpointPort: number;
   region: string;
   users: Readonly<Record<string, IamUserMapping>>;
@@ -72,6 +89,8 @@ export class Session {
   user: string | undefined;
   since: number | undefined;
   live = false;
+  /** Set once the connection's endpoint is known (after TLS, whose server name can choose it). */
+  route: Route | undefined;
   private client: Duplex;
   private readonly streams = new Set<Duplex>();
   private destroyed = false;
@@ -162,6 +181,14 @@ export class Session {
       }
       const response = decodeHandshakeResponse(packet.payload);
       if (response.clientFlags & Capability.SSL && !onTls) throw new ProtocolError('SSL flag without TLS');
+      const servername = this.client instanceof TLSSocket ? this.client.servername : undefined;
+      const route = this.ctx.route(typeof servername === 'string' ? servername : undefined);
+      if (!route) {
+        // The instance behind this endpoint is down: as close to "connection refused" as a greeting allows.
+        this.destroy();
+        return;
+      }
+      this.route = route;
       this.user = response.user;
       this.ctx.recordClientAuthPlugin(response.authPluginName ?? '(none)');
       const usingPassword = response.authResponse.length > 0;
@@ -181,7 +208,7 @@ export class Session {
       if (token.length === 0) throw this.accessDenied('empty-token', false);
 
       const verdict = await verifyAuthToken(token, {
-        host: this.ctx.host,
+        host: route.host,
         port: this.ctx.endpointPort,
         user: response.user,
         region: this.ctx.region,
@@ -198,7 +225,7 @@ export class Session {
       const backend = await this.loginBackend(response, mapping);
       if (this.destroyed) return;
       channel.write(this.lastSequenceId + 1, backend.okPayload);
-      this.startRelay(channel.detach(), backend.socket, backend.leftover);
+      this.startRelay(channel.detach(), backend.socket, backend.leftover, response.clientFlags);
     } catch (err) {
       if (this.destroyed) return;
       if (err instanceof LoginRejected) {
@@ -301,6 +328,7 @@ export class Session {
         maxPacketSize: response.maxPacketSize || 0x1000000,
         connectAttrs: response.connectAttrs,
         timeoutMs: this.ctx.handshakeTimeoutMs,
+        ...(this.route?.instance?.readOnly ? { initStatements: [READ_ONLY_SESSION_STATEMENT] } : {}),
         onSocket: (socket) => this.track(socket),
       });
       return session;
@@ -312,13 +340,27 @@ export class Session {
     }
   }
 
-  private startRelay(clientLeftover: Buffer, backend: Socket, backendLeftover: Buffer): void {
+  private startRelay(
+    clientLeftover: Buffer,
+    backend: Socket,
+    backendLeftover: Buffer,
+    clientFlags: number,
+  ): void {
     clearTimeout(this.handshakeTimer);
     this.live = true;
     this.since = this.ctx.now();
     this.ctx.recordLogin(this);
     const client = this.client;
     if (backendLeftover.length > 0) client.write(backendLeftover);
+    const instance = this.route?.instance;
+    if (instance && this.ctx.relayPolicy) {
+      const negotiated = clientFlags & this.ctx.greetingCapabilities;
+      const policy = this.ctx.relayPolicy(instance, (negotiated & Capability.DEPRECATE_EOF) !== 0);
+      const [toBackend, toClient] = startClusterRelay(client, backend, policy, () => this.destroy());
+      for (const stream of [toBackend!, toClient!]) this.track(stream);
+      if (clientLeftover.length > 0) toBackend!.write(clientLeftover);
+      return;
+    }
     if (clientLeftover.length > 0) backend.write(clientLeftover);
     // From here on sequence ids restart with every command, so both directions are plain bytes.
     client.pipe(backend);
