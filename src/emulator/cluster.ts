@@ -22,7 +22,7 @@ export interface ClusterInstance {
   id: string;
   host: string;
   role: InstanceRole;
-  /** false while the instance is down: the old writer between failover() and the promotion. */
+  /** false while the instance is down: the old writer and the promoted reader, between failover() and the promotion. */
   available: boolean;
   /** Sessions currently relaying on this instance, whichever endpoint they came through. */
   liveSessions: number;
@@ -188,9 +188,10 @@ export class ClusterState {
   }
 
   /**
-   * Fails the writer over to a reader: at once the writer goes down and its sessions are cut;
-   * after `promotionMs` the target becomes the writer (its read-only sessions are cut too) and the
-   * old writer comes back as a reader; `dnsLagMs` later the cluster endpoint leads to the new writer.
+   * Fails the writer over to a reader, the way Aurora MySQL restarts both instances: at once the
+   * writer and the reader to promote go down (their sessions are cut, new connections to them
+   * closed); after `promotionMs` the target is the writer and the old writer is back as a reader;
+   * `dnsLagMs` later the cluster endpoint leads to the new writer. Other readers keep serving.
    */
   failover(options: FailoverOptions = {}): Failover {
     if (this.stopped) throw this.refused('the emulator has stopped');
@@ -241,18 +242,20 @@ export class ClusterState {
     };
     this.running = running;
 
-    from.available = false;
-    this.hooks.cutInstance(from.id);
+    // Both instances restart: their sessions are dropped and new connections refused until the promotion.
+    for (const instance of [from, to]) {
+      instance.available = false;
+      this.hooks.cutInstance(instance.id);
+    }
 
     running.timers.push(
       setTimeout(() => {
         from.role = 'reader';
         from.sessionId = randomUUID();
-        from.available = true;
         to.role = 'writer';
         to.sessionId = WRITER_SESSION_ID;
-        // Its sessions were read-only; a promoted instance restarts its connections.
-        this.hooks.cutInstance(to.id);
+        from.available = true;
+        to.available = true;
         record.promotedAt = this.hooks.now();
         running.settle.promoted.resolve({ ...record });
         running.timers.push(
