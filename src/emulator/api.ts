@@ -62,7 +62,16 @@ export interface EmulatorStats {
   connectionsAccepted: number;
   distinctTokens: number;
   /** Cluster mode: roles, where the cluster endpoint leads, and every failover with its timestamps. */
-  cluster?: ClusterTopology;
+  cluster?: ClusterStats;
+}
+
+export interface ClusterStats extends ClusterTopology {
+  /**
+   * Aurora queries the emulator answered itself: `variables` (aurora_version, @@aurora_server_id,
+   * @@innodb_read_only), `topology` (information_schema.replica_host_status), and `refused` (asked
+   * about Aurora in a form it does not support; see docs/emulator.md).
+   */
+  auroraQueries: { variables: number; topology: number; refused: number };
 }
 
 export interface EmulatorSession {

@@ -8,6 +8,8 @@ export interface AuroraFacts {
   instanceId: string;
   /** `@@innodb_read_only`: 1 on a reader. */
   readOnly: boolean;
+  /** `@@port`: the endpoint port clients sign tokens for. */
+  port: number;
   /** The rows of `information_schema.replica_host_status`. */
   topology: readonly TopologyRow[];
   /** Emulator clock, ms since the epoch (for `now()` in the freshness filter). */
@@ -15,7 +17,13 @@ export interface AuroraFacts {
 }
 
 export type QueryAnswer =
-  | { kind: 'rows'; columns: ResultColumn[]; rows: ResultValue[][] }
+  | {
+      kind: 'rows';
+      /** What was asked: system variables (identity, role, version) or the topology table. */
+      about: 'variables' | 'topology';
+      columns: ResultColumn[];
+      rows: ResultValue[][];
+    }
   | { kind: 'error'; code: number; sqlState: string; message: string };
 
 /** The `aurora_version` an Aurora MySQL 3 (MySQL 8.0 compatible) instance reports. */
@@ -23,14 +31,18 @@ export const AURORA_VERSION = '3.08.0';
 
 const SUPPORTED =
   "SHOW VARIABLES LIKE 'aurora_version' | 'aurora_server_id' | 'innodb_read_only'; " +
-  'SELECT of @@aurora_server_id, @@innodb_read_only, @@aurora_version, AURORA_VERSION(); ' +
+  'SELECT of @@aurora_server_id, @@innodb_read_only, @@aurora_version, AURORA_VERSION(), @@hostname, ' +
+  "CONCAT('...', @@variable, ...); " +
   'SELECT of SERVER_ID, SESSION_ID, CPU, REPLICA_LAG_IN_MILLISECONDS, LAST_UPDATE_TIMESTAMP and ' +
   "CASE WHEN SESSION_ID = 'MASTER_SESSION_ID' THEN TRUE ELSE FALSE END FROM information_schema.replica_host_status " +
   "[WHERE conditions on SESSION_ID, SERVER_ID (= '...' or = @@aurora_server_id) or " +
   'time_to_sec(timediff(now(), LAST_UPDATE_TIMESTAMP)) joined by AND / OR]';
 
-/** System variables only Aurora has (or whose Aurora value differs from the backend's). */
-const AURORA_VARIABLES = new Set(['aurora_server_id', 'innodb_read_only', 'aurora_version']);
+/**
+ * System variables only Aurora has, or whose value differs per instance (the backend has one
+ * `@@hostname` for every emulated instance; AWS's wrappers use `@@hostname:@@port` as a host alias).
+ */
+const AURORA_VARIABLES = new Set(['aurora_server_id', 'innodb_read_only', 'aurora_version', 'hostname']);
 
 type ColumnName =
   | 'server_id'
@@ -118,6 +130,8 @@ function variableValue(name: string, facts: AuroraFacts): { type: ResultColumn['
   if (name === 'aurora_server_id') return { type: 'string', value: facts.instanceId };
   if (name === 'innodb_read_only') return { type: 'integer', value: facts.readOnly ? 1 : 0 };
   if (name === 'aurora_version') return { type: 'string', value: AURORA_VERSION };
+  if (name === 'hostname') return { type: 'string', value: facts.instanceId };
+  if (name === 'port') return { type: 'integer', value: facts.port };
   throw new Unsupported();
 }
 
@@ -131,6 +145,7 @@ function showVariables(cursor: TokenCursor, facts: AuroraFacts): QueryAnswer {
   const { type, value } = variableValue(name, facts);
   return {
     kind: 'rows',
+    about: 'variables',
     columns: [
       { name: 'Variable_name', type: 'string' },
       { name: 'Value', type: 'string' },
@@ -165,6 +180,7 @@ function select(cursor: TokenCursor, sql: string, facts: AuroraFacts): QueryAnsw
   const rows = fromTopology ? facts.topology.filter(where) : [undefined];
   return {
     kind: 'rows',
+    about: fromTopology ? 'topology' : 'variables',
     columns: items.map((item) => item.column),
     rows: rows.map((row) => items.map((item) => item.value(row))),
   };
@@ -186,6 +202,11 @@ function selectItem(cursor: TokenCursor, sql: string, facts: AuroraFacts): Selec
     if (!cursor.acceptPunct('(') || !cursor.acceptPunct(')')) throw new Unsupported();
     type = 'string';
     value = () => AURORA_VERSION;
+  } else if (first.kind === 'word' && first.value === 'concat' && cursor.peek(1)?.value === '(') {
+    cursor.next();
+    const parts = concatArguments(cursor, facts);
+    type = 'string';
+    value = () => parts.join('');
   } else if (first.kind === 'word' && first.value === 'case') {
     cursor.next();
     const test = caseWhen(cursor, facts);
@@ -202,6 +223,20 @@ function selectItem(cursor: TokenCursor, sql: string, facts: AuroraFacts): Selec
   const text = sql.slice(first.start, cursor.previous()!.end);
   const alias = aliasOf(cursor, sql);
   return { column: { name: alias ?? text, type }, value, needsRow };
+}
+
+/** CONCAT('literal' | @@variable, ...), as in the wrapper's host alias query. */
+function concatArguments(cursor: TokenCursor, facts: AuroraFacts): string[] {
+  if (!cursor.acceptPunct('(')) throw new Unsupported();
+  const parts: string[] = [];
+  do {
+    const t = cursor.next();
+    if (t?.kind === 'string') parts.push(t.value);
+    else if (t?.kind === 'sysvar') parts.push(String(variableValue(t.value, facts).value));
+    else throw new Unsupported();
+  } while (cursor.acceptPunct(','));
+  if (!cursor.acceptPunct(')')) throw new Unsupported();
+  return parts;
 }
 
 /** CASE WHEN <comparison> THEN TRUE|1 ELSE FALSE|0 END */

@@ -82,9 +82,15 @@ export function createRouter(
 /** What the Aurora queries of a session on `instanceId` see. */
 export function auroraFacts(
   cluster: ClusterState,
-  instanceId: string,
-  readOnly: boolean,
+  instance: { instanceId: string; readOnly: boolean },
+  port: number,
   now: number,
 ): AuroraFacts {
-  return { instanceId, readOnly, topology: cluster.topologyRows(), now };
+  return {
+    instanceId: instance.instanceId,
+    readOnly: instance.readOnly,
+    port,
+    topology: cluster.topologyRows(),
+    now,
+  };
 }

@@ -2,6 +2,7 @@
 export type {
   ClusterEmulator,
   ClusterOptions,
+  ClusterStats,
   Emulator,
   EmulatorCluster,
   EmulatorOptions,

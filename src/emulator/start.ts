@@ -133,6 +133,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   const loginsRejected: Record<string, number> = {};
   const clientAuthPlugins: Record<string, number> = {};
   const tokenHashes = new Set<string>();
+  const auroraQueries = { variables: 0, topology: 0, refused: 0 };
   let loginsAccepted = 0;
   let connectionsAccepted = 0;
   let nextId = 1;
@@ -191,10 +192,13 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
           relayPolicy: (instance, deprecateEof) => ({
             deprecateEof,
             readOnly: instance.readOnly,
-            answer: (sql) =>
-              answerAuroraQuery(sql, () =>
-                auroraFacts(cluster, instance.instanceId, instance.readOnly, now()),
-              ),
+            answer: (sql) => {
+              const answer = answerAuroraQuery(sql, () =>
+                auroraFacts(cluster, instance, endpointPort, now()),
+              );
+              if (answer) auroraQueries[answer.kind === 'rows' ? answer.about : 'refused']++;
+              return answer;
+            },
           }),
         }
       : {}),
@@ -293,7 +297,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
         liveSessions,
         connectionsAccepted,
         distinctTokens: tokenHashes.size,
-        ...(cluster ? { cluster: cluster.snapshot() } : {}),
+        ...(cluster ? { cluster: { ...cluster.snapshot(), auroraQueries: { ...auroraQueries } } } : {}),
       };
     },
     sessions() {

@@ -175,6 +175,7 @@ describe('emulator cluster mode: Aurora queries and read-only readers', () => {
   });
 
   it('refuses what it cannot answer with an error, never with the backend answering in its place', async () => {
+    const refusedBefore = fx.emulator.stats().cluster!.auroraQueries.refused;
     const unsupported = await rejectionOf(() =>
       writer.query('SELECT * FROM information_schema.replica_host_status'),
     );
@@ -184,6 +185,7 @@ describe('emulator cluster mode: Aurora queries and read-only readers', () => {
       writer.query('SELECT durable_lsn FROM information_schema.replica_host_status'),
     );
     expect(unknown.errno).toBe(1054);
+    expect(fx.emulator.stats().cluster!.auroraQueries.refused - refusedBefore).toBe(2);
     // Ordinary statements still reach MariaDB.
     expect(await one(writer, 'SELECT @@version_comment IS NOT NULL AS ok')).toEqual({ ok: 1 });
   });

@@ -8,6 +8,7 @@ const facts =
   (): AuroraFacts => ({
     instanceId: 'db-instance-2',
     readOnly: true,
+    port: 3306,
     now: NOW,
     topology: [
       {
@@ -47,7 +48,7 @@ describe('answerAuroraQuery', () => {
       'SELECT 1',
       "SELECT 'replica_host_status' AS quoted_mention",
       'SHOW VARIABLES LIKE "version%"',
-      'SELECT @@hostname',
+      'SELECT @@version, @@port',
       "INSERT INTO t VALUES ('@@aurora_server_id')",
       '/*!40101 SELECT @@aurora_server_id */',
     ]) {
@@ -87,11 +88,17 @@ describe('answerAuroraQuery', () => {
     expect(formatDatetime(NOW)).toBe('2026-01-02 03:04:05.678000');
   });
 
+  it("answers the wrapper's host alias query per instance", () => {
+    const answer = rows("SELECT CONCAT(@@hostname, ':', @@port)");
+    expect(answer.columns).toEqual([{ name: "CONCAT(@@hostname, ':', @@port)", type: 'string' }]);
+    expect(answer.rows).toEqual([['db-instance-2:3306']]);
+  });
+
   it('answers with errors, not silence, for Aurora questions it cannot answer', () => {
     for (const [sql, code] of [
       ['SELECT * FROM information_schema.replica_host_status', 1235],
       ['SELECT server_id FROM information_schema.replica_host_status ORDER BY server_id', 1235],
-      ['SELECT @@aurora_server_id, @@hostname', 1235],
+      ['SELECT @@aurora_server_id, @@version_comment', 1235],
       ['SELECT server_id, @@aurora_server_id', 1054],
       ['SELECT iops FROM information_schema.replica_host_status', 1054],
       ["SHOW VARIABLES LIKE 'aurora_server_id' extra", 1235],
