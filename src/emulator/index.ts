@@ -22,7 +22,12 @@ export type {
 } from './cluster.js';
 export { DEFAULT_DNS_LAG_MS, DEFAULT_PROMOTION_MS } from './cluster.js';
 export { DEFAULT_CLUSTER_HOST } from './cluster-names.js';
-export { ENGINE_PROFILE_NAMES, type EngineProfileName } from './engine-profiles.js';
+export {
+  ENGINE_PROFILE_NAMES,
+  ENGINE_PROFILES,
+  type EngineProfile,
+  type EngineProfileName,
+} from './engine-profiles.js';
 export { EmulatorError, type EmulatorErrorCode } from './errors.js';
 export type { EmulatorFaults } from './faults.js';
 export { READER_WRITE_ERROR } from './read-only.js';
