@@ -21,7 +21,7 @@ export interface EngineProfile {
 const isMariaDb = (version: string) => /mariadb/i.test(version);
 
 export const ENGINE_PROFILES: Readonly<Record<EngineProfileName, EngineProfile>> = {
-  // RDS for MySQL 8.0 and Aurora MySQL 3 greet with mysql_native_password, the 8.0 server default.
+  // RDS for MySQL 8.0 greets with mysql_native_password (its default parameter group's default plugin).
   'mysql8.0': {
     name: 'mysql8.0',
     greetingAuthPlugin: 'mysql_native_password',
@@ -29,7 +29,7 @@ export const ENGINE_PROFILES: Readonly<Record<EngineProfileName, EngineProfile>>
     matchesBackend: (v) => v.startsWith('8.0.') && !isMariaDb(v),
     clientMysqlFlag: true,
   },
-  // MySQL 8.4 made caching_sha2_password the only default; mysql_native_password is off by default.
+  // MySQL 8.4 dropped default_authentication_plugin: RDS for MySQL 8.4 greets with caching_sha2_password.
   'mysql8.4': {
     name: 'mysql8.4',
     greetingAuthPlugin: 'caching_sha2_password',

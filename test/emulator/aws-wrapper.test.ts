@@ -88,3 +88,51 @@ describe.each([
     });
   },
 );
+
+describe('aws-advanced-nodejs-wrapper through an instance endpoint', () => {
+  let fx: EmulatorFixture;
+  let emulator: ClusterEmulator;
+  const savedEnv = { ...process.env };
+  beforeAll(async () => {
+    fx = await createEmulatorFixture({
+      name: 'emu_aws_inst',
+      emulator: { host: 'instdb.cluster-abc123.us-east-1.rds.amazonaws.com', cluster: {} },
+    });
+    emulator = fx.emulator as ClusterEmulator;
+    process.env.AWS_ACCESS_KEY_ID = TEST_KEY.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = TEST_KEY.secretAccessKey;
+    delete process.env.AWS_SESSION_TOKEN;
+    delete process.env.AWS_PROFILE;
+    process.env.AWS_EC2_METADATA_DISABLED = 'true';
+  });
+  afterAll(async () => {
+    process.env = savedEnv;
+    await fx?.teardown();
+  });
+
+  it("recognises Aurora from SHOW VARIABLES LIKE 'aurora_version' when the host name does not say so", async () => {
+    const instance = emulator.cluster.instanceEndpoints[1]!;
+    const client = new AwsMySQLClient({
+      host: instance.host, // an instance endpoint: the wrapper starts from its RDS MySQL dialect
+      port: emulator.endpointPort,
+      user: 'iam_app',
+      database: fx.database,
+      plugins: 'iam,failover',
+      ssl: { ca: emulator.ca, rejectUnauthorized: true },
+      enableCleartextPlugin: true,
+      stream: () => net.connect(emulator.port, '127.0.0.1'),
+    } as ConstructorParameters<typeof AwsMySQLClient>[0]);
+    try {
+      await client.connect();
+      const [rows] = (await client.query({ sql: 'SELECT @@aurora_server_id AS id' })) as Rows;
+      expect(rows[0]?.id).toBe(instance.instanceId);
+      // Only the Aurora dialect reads the topology: the version query made it switch.
+      const asked = emulator.stats().cluster!.auroraQueries;
+      expect(asked.variables).toBeGreaterThanOrEqual(2);
+      expect(asked.topology).toBeGreaterThanOrEqual(1);
+      expect(asked.refused).toBe(0);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  });
+});
