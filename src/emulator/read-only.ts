@@ -19,6 +19,12 @@ export const READER_WRITE_ERROR = {
   message: 'The MySQL server is running with the --read-only option so it cannot execute this statement',
 } as const;
 
+/**
+ * Statements longer than this are not rewritten: the patterns scan ahead lazily, and a session
+ * statement that changes the access mode is short. Bounds the work an (authenticated) client can cause.
+ */
+export const MAX_GUARDED_STATEMENT_CHARS = 16 * 1024;
+
 const ACCESS_MODE_READ_WRITE =
   /\b((?:SET\s+(?:(?:GLOBAL|SESSION|LOCAL)\s+)?|START\s+)TRANSACTION\b[^;]*?)\bREAD\s+WRITE\b/gi;
 const READ_ONLY_VARIABLE_OFF =
@@ -31,6 +37,7 @@ const READ_ONLY_VARIABLE_OFF =
  * and the writes after it still fail. Returns null when the statement needs no change.
  */
 export function keepReadOnly(sql: string): string | null {
+  if (sql.length > MAX_GUARDED_STATEMENT_CHARS) return null;
   const rewritten = sql
     .replace(ACCESS_MODE_READ_WRITE, (_all, head: string) => `${head}READ ONLY`)
     .replace(READ_ONLY_VARIABLE_OFF, (_all, head: string) => `${head}1`);
