@@ -36,7 +36,7 @@ interface WholePacket {
  * everything else (large packets, the continuation packets of a message of 16 MB or more) goes
  * straight through in the order it arrived.
  */
-class PacketSplitter {
+export class PacketSplitter {
   private header = Buffer.alloc(0);
   private left = 0;
   private collecting: Buffer[] | null = null;

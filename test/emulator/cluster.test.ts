@@ -218,6 +218,21 @@ describe('emulator cluster mode: Aurora queries and read-only readers', () => {
     expect(await one(reader, 'SELECT 7 AS seven')).toEqual({ seven: 7 });
   });
 
+  it('relays large statements and results unchanged (they stream through the relay)', async () => {
+    const big = 'x'.repeat(1024 * 1024);
+    await writer.query('CREATE TABLE blobs (id INT PRIMARY KEY, body LONGTEXT)');
+    try {
+      await writer.query('INSERT INTO blobs VALUES (1, ?)', [big]);
+      const [rows] = await reader.query<Row[]>('SELECT body, LENGTH(body) AS n FROM blobs WHERE id = 1');
+      expect(rows[0]?.n).toBe(big.length);
+      expect(rows[0]?.body === big).toBe(true);
+      const [prepared] = await reader.execute<Row[]>('SELECT LENGTH(body) AS n FROM blobs WHERE id = ?', [1]);
+      expect(prepared[0]?.n).toBe(big.length);
+    } finally {
+      await writer.query('DROP TABLE blobs');
+    }
+  });
+
   it('accepts writes on the writer, visible at once through every reader (one backend)', async () => {
     await writer.query("INSERT INTO items VALUES (20, 'twenty')");
     expect(await one(reader, 'SELECT name FROM items WHERE id = 20')).toEqual({ name: 'twenty' });
