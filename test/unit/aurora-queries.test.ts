@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type AuroraFacts, answerAuroraQuery, formatDatetime } from '../../src/emulator/aurora-queries.js';
 import { keepReadOnly } from '../../src/emulator/read-only.js';
@@ -105,6 +106,76 @@ describe('answerAuroraQuery', () => {
     ] as const) {
       expect(answerAuroraQuery(sql, facts()), sql).toMatchObject({ kind: 'error', code });
     }
+  });
+});
+
+describe('answerAuroraQuery on arbitrary text', () => {
+  // Words from the statements it parses, so generated text gets deep into the parser.
+  const vocabulary = [
+    'SELECT',
+    'SHOW',
+    'VARIABLES',
+    'LIKE',
+    "'aurora_version'",
+    '@@aurora_server_id',
+    '@@innodb_read_only',
+    '@@hostname',
+    'CONCAT',
+    'AURORA_VERSION',
+    'FROM',
+    'information_schema',
+    '.',
+    'replica_host_status',
+    'WHERE',
+    'AND',
+    'OR',
+    'CASE',
+    'WHEN',
+    'THEN',
+    'ELSE',
+    'END',
+    'TRUE',
+    'FALSE',
+    'server_id',
+    'SESSION_ID',
+    "'MASTER_SESSION_ID'",
+    '=',
+    '<=',
+    '<>',
+    '(',
+    ')',
+    ',',
+    ';',
+    'time_to_sec',
+    'timediff',
+    'now',
+    'LAST_UPDATE_TIMESTAMP',
+    '300',
+    'AS',
+    '`x`',
+    '"y"',
+    "'",
+    '/*',
+    '*/',
+    '-- ',
+    '#',
+    '\\',
+  ];
+
+  it('answers, refuses or passes on, and never throws', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.array(fc.constantFrom(...vocabulary), { maxLength: 30 }).map((words) => words.join(' ')),
+          fc.string({ maxLength: 200 }),
+        ),
+        (sql) => {
+          const answer = answerAuroraQuery(sql, facts());
+          expect(answer === null || answer.kind === 'rows' || answer.kind === 'error').toBe(true);
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });
 
