@@ -1,6 +1,10 @@
 import { connect, type Socket } from 'node:net';
+import { EmulatorError } from './errors.js';
 import {
+  Capability,
+  Command,
   decodeAuthSwitchRequest,
+  decodeErr,
   decodeGreeting,
   encodeHandshakeResponse,
   type Greeting,
@@ -26,6 +30,10 @@ export interface BackendLogin extends BackendAddress {
   timeoutMs: number;
   /** Called as soon as the socket exists, so the owner can destroy it mid-login. */
   onSocket?: (socket: Socket) => void;
+  /** Called with the backend's greeting, before the login answer is sent. */
+  onGreeting?: (greeting: Greeting) => void;
+  /** Statements run on the new session before it is handed over (each must answer OK). */
+  initStatements?: readonly string[];
 }
 
 /** The backend answered the login with an ERR packet; `payload` is forwarded to the client as is. */
@@ -72,17 +80,115 @@ function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => void):
   ]).finally(() => clearTimeout(timer));
 }
 
-/** Reads the backend's greeting once, so the emulator can offer clients only what the backend supports. */
-export async function probeBackend(address: BackendAddress, timeoutMs = 5000): Promise<Greeting> {
-  const socket = await openSocket(address, timeoutMs);
-  socket.on('error', () => {});
-  const channel = new PacketChannel(socket, MAX_LOGIN_PACKET);
+/** The account a session (or the start-up check) logs into the backend as. */
+export interface BackendAccount {
+  user: string;
+  password: string;
+}
+
+/**
+ * The backend account an IAM user's sessions run as: its own mapping, or the emulator's backend
+ * login. A mapping that names a user without a password means an empty password.
+ */
+export function backendAccountFor(
+  mapping: { backendUser?: string; backendPassword?: string },
+  backend: { user: string; password?: string },
+): BackendAccount {
+  return {
+    user: mapping.backendUser ?? backend.user,
+    password: mapping.backendPassword ?? (mapping.backendUser ? '' : (backend.password ?? '')),
+  };
+}
+
+/** Capabilities of the start-up check's login: a plain 4.1 client that asks for nothing optional. */
+const CHECK_FLAGS =
+  Capability.LONG_PASSWORD |
+  Capability.PROTOCOL_41 |
+  Capability.TRANSACTIONS |
+  Capability.SECURE_CONNECTION |
+  Capability.PLUGIN_AUTH |
+  Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA;
+
+/** COM_QUIT, so the backend logs a clean disconnect rather than an aborted connection. */
+const COM_QUIT = Buffer.from([1, 0, 0, 0, 0x01]);
+
+/**
+ * Logs into the backend once with each account, the way every session will, and reads the
+ * backend's greeting on the way. Run at start-up so a wrong backend password fails here, with a
+ * message naming the account, rather than as "Access denied" on every IAM login afterwards.
+ */
+export async function checkBackendAccounts(
+  address: BackendAddress,
+  accounts: readonly BackendAccount[],
+  timeoutMs: number,
+): Promise<Greeting> {
+  const unique = [...new Map(accounts.map((a) => [`${a.user}\0${a.password}`, a])).values()];
+  const results = await Promise.allSettled(
+    unique.map(async (account) => {
+      let greeting: Greeting | undefined;
+      let session: BackendSession;
+      try {
+        session = await loginToBackend({
+          ...address,
+          ...account,
+          database: undefined,
+          characterSet: 45, // utf8mb4_general_ci
+          clientFlags: CHECK_FLAGS,
+          maxPacketSize: 0x1000000,
+          connectAttrs: undefined,
+          timeoutMs,
+          onGreeting: (g) => {
+            greeting = g;
+          },
+        });
+      } catch (err) {
+        throw describeBackendFailure(address, account, err);
+      }
+      session.socket.end(COM_QUIT);
+      return greeting!;
+    }),
+  );
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return (results[0] as PromiseFulfilledResult<Greeting>).value;
+}
+
+function describeBackendFailure(
+  address: BackendAddress,
+  account: BackendAccount,
+  err: unknown,
+): EmulatorError {
+  const where = `${address.host}:${address.port}`;
+  if (err instanceof BackendRefused) {
+    const { code, message } = safeDecodeErr(err.payload);
+    return new EmulatorError(
+      'EMULATOR_BACKEND_LOGIN_REFUSED',
+      `The backend at ${where} refused the emulator's login as '${account.user}' (${code}: ${message}); every IAM login mapped to that account would fail`,
+      `Check the backend password given for '${account.user}' (CLI: --backend mysql://USER:PASSWORD@HOST:PORT or --user IAM_USER:BACKEND_USER:BACKEND_PASSWORD; API: backend.password or users[...].backendPassword) and that the account exists.`,
+      { cause: err },
+    );
+  }
+  if (err instanceof ProtocolError) {
+    return new EmulatorError(
+      'EMULATOR_BACKEND_LOGIN_REFUSED',
+      `The emulator could not log into the backend at ${where} as '${account.user}': ${err.message}`,
+      `The emulator logs into the backend with mysql_native_password: on MySQL 8 create the account IDENTIFIED WITH mysql_native_password.`,
+      { cause: err },
+    );
+  }
+  return new EmulatorError(
+    'EMULATOR_BACKEND_UNREACHABLE',
+    `The backend at ${where} did not answer: ${(err as Error)?.message ?? String(err)}`,
+    `Start the MySQL / MariaDB server at ${where} (or point the emulator's backend at a running one).`,
+    { cause: err },
+  );
+}
+
+function safeDecodeErr(payload: Buffer): { code: number | string; message: string } {
   try {
-    const packet = await withTimeout(channel.read(), timeoutMs, () => socket.destroy());
-    if (packet.payload[0] === 0xff) throw new BackendRefused(packet.payload);
-    return decodeGreeting(packet.payload);
-  } finally {
-    socket.destroy();
+    return decodeErr(payload);
+  } catch {
+    return { code: 'ERR', message: 'unreadable error packet' };
   }
 }
 
@@ -112,10 +218,19 @@ export async function loginToBackend(login: BackendLogin): Promise<BackendSessio
   }
 }
 
+/** COM_QUERY of a statement that answers with one OK packet (a SET); an ERR is thrown as BackendRefused. */
+async function runStatement(channel: PacketChannel, sql: string): Promise<void> {
+  channel.write(0, Buffer.concat([Buffer.from([Command.QUERY]), Buffer.from(sql, 'utf8')]));
+  const reply = await channel.read();
+  if (reply.payload[0] === 0xff) throw new BackendRefused(reply.payload);
+  if (reply.payload[0] !== 0x00) throw new ProtocolError(`unexpected answer to ${sql}`);
+}
+
 async function runLogin(channel: PacketChannel, login: BackendLogin): Promise<BackendSession> {
   const greetingPacket = await channel.read();
   if (greetingPacket.payload[0] === 0xff) throw new BackendRefused(greetingPacket.payload);
   const greeting = decodeGreeting(greetingPacket.payload);
+  login.onGreeting?.(greeting);
   channel.write(
     greetingPacket.sequenceId + 1,
     encodeHandshakeResponse({
@@ -133,6 +248,7 @@ async function runLogin(channel: PacketChannel, login: BackendLogin): Promise<Ba
     const reply = await channel.read();
     const marker = reply.payload[0];
     if (marker === 0x00) {
+      for (const sql of login.initStatements ?? []) await runStatement(channel, sql);
       const leftover = channel.detach();
       return { socket: channel.stream as Socket, okPayload: reply.payload, leftover };
     }

@@ -1,6 +1,9 @@
 import { generateKeyPair, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
-import forge from 'node-forge';
+import type Forge from 'node-forge';
+import { EmulatorError } from './errors.js';
+
+type ForgeModule = typeof Forge;
 
 export interface CertificateAuthority {
   certPem: string;
@@ -16,10 +19,45 @@ export interface ServerCertificate {
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+let forgeLoading: Promise<ForgeModule> | undefined;
+
+/**
+ * node-forge is an optional peer dependency: only certificate generation needs it, so a user who
+ * never runs the emulator (or gives it a ready certificate) never installs it. Imported once, on first use.
+ */
+function loadForge(): Promise<ForgeModule> {
+  forgeLoading ??= importForge(() => import('node-forge')).catch((err: unknown) => {
+    forgeLoading = undefined;
+    throw err;
+  });
+  return forgeLoading;
+}
+
+/** Runs `importer` and turns "module not found" into EMULATOR_NODE_FORGE_MISSING with the install command. */
+export async function importForge(importer: () => Promise<unknown>): Promise<ForgeModule> {
+  let mod: unknown;
+  try {
+    mod = await importer();
+  } catch (err) {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new EmulatorError(
+        'EMULATOR_NODE_FORGE_MISSING',
+        'The emulator generates its test certificates with node-forge, an optional peer dependency that is not installed',
+        'Run `npm i -D node-forge`, or pass `tls: { cert, key, ca }` with a certificate of your own.',
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+  // ESM import() of a CommonJS module puts module.exports on `default`.
+  return ((mod as { default?: ForgeModule }).default ?? mod) as ForgeModule;
+}
+
 /** RSA 2048 via node:crypto (OpenSSL), which takes milliseconds where forge's pure-JS keygen takes seconds. */
-async function generateRsaKeyPair(): Promise<{
-  privateKey: forge.pki.rsa.PrivateKey;
-  publicKey: forge.pki.rsa.PublicKey;
+async function generateRsaKeyPair(forge: ForgeModule): Promise<{
+  privateKey: Forge.pki.rsa.PrivateKey;
+  publicKey: Forge.pki.rsa.PublicKey;
 }> {
   const { privateKey, publicKey } = await new Promise<{ privateKey: string; publicKey: string }>(
     (resolve, reject) => {
@@ -35,8 +73,8 @@ async function generateRsaKeyPair(): Promise<{
     },
   );
   return {
-    privateKey: forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey,
-    publicKey: forge.pki.publicKeyFromPem(publicKey) as forge.pki.rsa.PublicKey,
+    privateKey: forge.pki.privateKeyFromPem(privateKey) as Forge.pki.rsa.PrivateKey,
+    publicKey: forge.pki.publicKeyFromPem(publicKey) as Forge.pki.rsa.PublicKey,
   };
 }
 
@@ -53,7 +91,7 @@ export function serialNumber(): string {
 }
 
 /** Validity starts a day back so a test that moves the emulator clock (or a skewed host) still trusts it. */
-function setValidity(cert: forge.pki.Certificate, days: number): void {
+function setValidity(cert: Forge.pki.Certificate, days: number): void {
   const now = Date.now();
   cert.validity.notBefore = new Date(now - DAY_MS);
   cert.validity.notAfter = new Date(now + days * DAY_MS);
@@ -62,7 +100,8 @@ function setValidity(cert: forge.pki.Certificate, days: number): void {
 export async function generateCertificateAuthority(
   commonName = 'rds-iam-pool emulator test CA',
 ): Promise<CertificateAuthority> {
-  const keys = await generateRsaKeyPair();
+  const forge = await loadForge();
+  const keys = await generateRsaKeyPair(forge);
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = serialNumber();
@@ -87,9 +126,10 @@ export async function issueServerCertificate(
   ca: CertificateAuthority,
   names: readonly string[],
 ): Promise<ServerCertificate> {
+  const forge = await loadForge();
   const caCert = forge.pki.certificateFromPem(ca.certPem);
   const caKey = forge.pki.privateKeyFromPem(ca.keyPem);
-  const keys = await generateRsaKeyPair();
+  const keys = await generateRsaKeyPair(forge);
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = serialNumber();

@@ -1,292 +1,44 @@
-import { createServer, type Server } from 'node:net';
-import { createSecureContext, type SecureContext } from 'node:tls';
-import { inferRegion } from '../region.js';
-import { probeBackend } from './backend.js';
-import { generateServerCertificate, issueServerCertificate, type ServerCertificate } from './certificates.js';
-import { type EmulatorFaults, FaultState, validateNonNegative } from './faults.js';
-import { Capability } from './packets.js';
-import { type IamUserMapping, Session, type SessionContext } from './session.js';
-import type { TrustedKey } from './verify-token.js';
-
+/** `rds-iam-pool/emulator`: the local RDS IAM endpoint, for tests. Exports only; see docs/emulator.md. */
+export type {
+  ClusterEmulator,
+  ClusterOptions,
+  ClusterStats,
+  Emulator,
+  EmulatorCluster,
+  EmulatorOptions,
+  EmulatorSession,
+  EmulatorStats,
+} from './api.js';
+export { AURORA_VERSION } from './aurora-queries.js';
+export type {
+  ClusterEndpoint,
+  ClusterInstance,
+  ClusterTopology,
+  EndpointKind,
+  Failover,
+  FailoverOptions,
+  FailoverRecord,
+  InstanceRole,
+} from './cluster.js';
+export { DEFAULT_DNS_LAG_MS, DEFAULT_PROMOTION_MS } from './cluster.js';
+export { DEFAULT_CLUSTER_HOST } from './cluster-names.js';
+export {
+  ENGINE_PROFILE_NAMES,
+  ENGINE_PROFILES,
+  type EngineProfile,
+  type EngineProfileName,
+} from './engine-profiles.js';
+export { EmulatorError, type EmulatorErrorCode } from './errors.js';
 export type { EmulatorFaults } from './faults.js';
+export { READER_WRITE_ERROR } from './read-only.js';
 export type { IamUserMapping } from './session.js';
+export {
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_HOST,
+  DEFAULT_INSTANCES,
+  DEFAULT_SKEW_SECONDS,
+  regionFromHost,
+  startEmulator,
+} from './start.js';
 export type { ExpectedToken, TokenRejection, TokenVerification, TrustedKey } from './verify-token.js';
 export { verifyAuthToken } from './verify-token.js';
-
-export interface EmulatorOptions {
-  /** The real MySQL/MariaDB the emulator logs into (plaintext, mysql_native_password). */
-  backend: { host: string; port: number; user: string; password?: string };
-  /** The RDS endpoint name it impersonates; tokens must name it and the certificate carries it. */
-  host?: string;
-  /** The port tokens must name (`host:port` in the token); not the port the emulator listens on. */
-  endpointPort?: number;
-  /** Defaults to the region in `host` (`….<region>.rds.amazonaws.com`). */
-  region?: string;
-  /** Listen port; 0 (default) picks a free one. */
-  port?: number;
-  listenHost?: string;
-  /** IAM users it accepts, each with the backend login to use (default: backend.user/password). */
-  users: Record<string, IamUserMapping>;
-  /** Credentials whose signatures it trusts. */
-  keys: TrustedKey[];
-  /** A CA to issue the server certificate from, or a complete certificate; default: generate both. */
-  tls?: { caCert?: string; caKey?: string } | { cert: string; key: string; ca: string };
-  /** false = never offer TLS (IAM logins are then always refused with 'not-tls'). Default true. */
-  offerTls?: boolean;
-  /** Milliseconds since the epoch; default Date.now. */
-  clock?: () => number;
-  /** How far X-Amz-Date may lie in the future; default 300 s. */
-  skewSeconds?: number;
-  /** A client that has not finished logging in after this long is disconnected; default 10 000 ms. */
-  handshakeTimeoutMs?: number;
-}
-
-export interface EmulatorStats {
-  loginsAccepted: number;
-  loginsRejected: Record<string, number>;
-  liveSessions: number;
-  connectionsAccepted: number;
-  distinctTokens: number;
-}
-
-export interface EmulatorSession {
-  id: number;
-  user: string;
-  since: number;
-}
-
-export interface Emulator {
-  port: number;
-  listenHost: string;
-  host: string;
-  endpointPort: number;
-  region: string;
-  /** PEM of the CA that signed the server certificate: what a client must trust. */
-  ca: string;
-  stop(): Promise<void>;
-  faults: EmulatorFaults;
-  stats(): EmulatorStats;
-  sessions(): EmulatorSession[];
-}
-
-export const DEFAULT_HOST = 'mydb.abc123.us-east-1.rds.amazonaws.com';
-/**
- * RDS itself tolerates a little clock skew on X-Amz-Date; five minutes is the window SigV4 services
- * use for request timestamps, so a test host whose clock runs a bit fast still logs in.
- */
-export const DEFAULT_SKEW_SECONDS = 300;
-export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
-
-/**
- * Capabilities that change how post-login traffic is framed: offered only when the backend has
- * them, so the relayed byte stream means the same thing to both ends.
- */
-const RELAYED_CAPABILITIES =
-  Capability.PROTOCOL_41 |
-  Capability.CONNECT_WITH_DB |
-  Capability.MULTI_STATEMENTS |
-  Capability.MULTI_RESULTS |
-  Capability.PS_MULTI_RESULTS |
-  Capability.TRANSACTIONS |
-  Capability.LONG_FLAG |
-  Capability.FOUND_ROWS |
-  Capability.DEPRECATE_EOF |
-  Capability.SESSION_TRACK;
-
-/** Login-phase capabilities the emulator implements itself, whatever the backend offers. */
-const LOGIN_CAPABILITIES =
-  Capability.SECURE_CONNECTION |
-  Capability.PLUGIN_AUTH |
-  Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA |
-  Capability.CONNECT_ATTRS |
-  // CLIENT_MYSQL: present as MySQL, so clients do not negotiate MariaDB extended capabilities.
-  Capability.LONG_PASSWORD;
-
-/** The region in an RDS-style host name (the same inference the pool uses). */
-export const regionFromHost = inferRegion;
-
-async function resolveCertificate(
-  tls: EmulatorOptions['tls'],
-  names: readonly string[],
-): Promise<ServerCertificate> {
-  if (tls && 'cert' in tls) return { certPem: tls.cert, keyPem: tls.key, caPem: tls.ca };
-  if (tls?.caCert && tls.caKey)
-    return issueServerCertificate({ certPem: tls.caCert, keyPem: tls.caKey }, names);
-  if (tls?.caCert || tls?.caKey) throw new TypeError('tls.caCert and tls.caKey must be given together');
-  return generateServerCertificate(names);
-}
-
-/** Starts a local endpoint that accepts only valid RDS IAM tokens over verified TLS and relays to `backend`. */
-export async function startEmulator(options: EmulatorOptions): Promise<Emulator> {
-  const host = options.host ?? DEFAULT_HOST;
-  const endpointPort = options.endpointPort ?? 3306;
-  const region = options.region ?? regionFromHost(host);
-  if (!region) {
-    throw new TypeError(`cannot infer the region from host '${host}'; pass options.region`);
-  }
-  const listenHost = options.listenHost ?? '127.0.0.1';
-  const offerTls = options.offerTls ?? true;
-  const clock = options.clock ?? Date.now;
-  const skewSeconds = validateNonNegative('skewSeconds', options.skewSeconds ?? DEFAULT_SKEW_SECONDS);
-  const handshakeTimeoutMs = validateNonNegative(
-    'handshakeTimeoutMs',
-    options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
-  );
-  const users = { ...options.users };
-  const keys = options.keys.map((k) => ({ ...k }));
-  const certNames = [host, 'localhost', '127.0.0.1'];
-
-  const [backendGreeting, certificate] = await Promise.all([
-    probeBackend(options.backend),
-    resolveCertificate(options.tls, certNames),
-  ]);
-  const trustedContext = createSecureContext({ cert: certificate.certPem, key: certificate.keyPem });
-  let untrustedContext: Promise<SecureContext> | undefined;
-  const untrusted = (): Promise<SecureContext> => {
-    untrustedContext ??= generateServerCertificate(certNames).then((c) =>
-      createSecureContext({ cert: c.certPem, key: c.keyPem }),
-    );
-    return untrustedContext;
-  };
-
-  const faults = new FaultState();
-  const sessions = new Map<number, Session>();
-  const loginsRejected: Record<string, number> = {};
-  const tokenHashes = new Set<string>();
-  let loginsAccepted = 0;
-  let connectionsAccepted = 0;
-  let nextId = 1;
-  const now = () => clock() + faults.clockOffsetMs;
-
-  const context: SessionContext = {
-    host,
-    endpointPort,
-    region,
-    users,
-    keys,
-    backend: { ...options.backend },
-    offerTls,
-    // Mirror the backend's version so client-side dialect handling (e.g. mysql2's MariaDB
-    // detection) matches the server that actually runs the queries.
-    serverVersion: `${backendGreeting.serverVersion}-rds-iam-emulator`,
-    greetingCapabilities:
-      ((backendGreeting.capabilities & RELAYED_CAPABILITIES) |
-        LOGIN_CAPABILITIES |
-        (offerTls ? Capability.SSL : 0)) >>>
-      0,
-    characterSet: backendGreeting.characterSet,
-    skewSeconds,
-    handshakeTimeoutMs,
-    faults,
-    now,
-    secureContext: () => (faults.untrustedCertificate ? untrusted() : Promise.resolve(trustedContext)),
-    recordRejection: (reason) => {
-      loginsRejected[reason] = (loginsRejected[reason] ?? 0) + 1;
-    },
-    recordValidToken: (hash) => {
-      tokenHashes.add(hash);
-    },
-    recordLogin: () => {
-      loginsAccepted++;
-    },
-  };
-
-  let stopping = false;
-  const server: Server = createServer((socket) => {
-    socket.on('error', () => {});
-    if (!faults.accepting || stopping) {
-      socket.destroy();
-      return;
-    }
-    connectionsAccepted++;
-    const id = nextId++;
-    const session = new Session(id, socket, context);
-    sessions.set(id, session);
-    void session.closed.then(() => sessions.delete(id));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, listenHost, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  server.on('error', () => {});
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-
-  const emulatorFaults: EmulatorFaults = {
-    rejectNextLogins(n) {
-      faults.rejectRemaining = Math.floor(validateNonNegative('rejectNextLogins', n));
-    },
-    capLoginsPerSecond(n) {
-      faults.loginsPerSecond = n === null ? null : Math.floor(validateNonNegative('capLoginsPerSecond', n));
-    },
-    dropAllConnections() {
-      for (const session of sessions.values()) session.destroy();
-    },
-    dropConnection(id) {
-      sessions.get(id)?.destroy();
-    },
-    delayHandshake(ms) {
-      faults.handshakeDelayMs = validateNonNegative('delayHandshake', ms);
-    },
-    shiftClock(ms) {
-      if (!Number.isFinite(ms)) throw new RangeError('shiftClock needs a finite number of ms');
-      faults.clockOffsetMs += ms;
-    },
-    stopAccepting() {
-      faults.accepting = false;
-    },
-    resumeAccepting() {
-      faults.accepting = true;
-    },
-    useUntrustedCertificate(on) {
-      faults.untrustedCertificate = on;
-      // Start generating now so the next TLS handshake does not wait for key generation.
-      if (on) untrusted().catch(() => {});
-    },
-    reset() {
-      faults.reset();
-    },
-  };
-
-  let stopped: Promise<void> | undefined;
-  return {
-    port,
-    listenHost,
-    host,
-    endpointPort,
-    region,
-    ca: certificate.caPem,
-    faults: emulatorFaults,
-    stop() {
-      stopped ??= (async () => {
-        stopping = true;
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        const live = [...sessions.values()];
-        for (const session of live) session.destroy();
-        await Promise.all([closed, ...live.map((s) => s.closed), untrustedContext?.catch(() => {})]);
-      })();
-      return stopped;
-    },
-    stats() {
-      let liveSessions = 0;
-      for (const session of sessions.values()) if (session.live) liveSessions++;
-      return {
-        loginsAccepted,
-        loginsRejected: { ...loginsRejected },
-        liveSessions,
-        connectionsAccepted,
-        distinctTokens: tokenHashes.size,
-      };
-    },
-    sessions() {
-      const list: EmulatorSession[] = [];
-      for (const s of sessions.values()) {
-        if (s.live) list.push({ id: s.id, user: s.user ?? '', since: s.since ?? 0 });
-      }
-      return list;
-    },
-  };
-}

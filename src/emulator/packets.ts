@@ -431,3 +431,100 @@ export function nativePasswordScramble(password: string, scramble: Buffer): Buff
   for (let i = 0; i < mix.length; i++) mix[i] = mix[i]! ^ stage1[i]!;
   return mix;
 }
+
+/** Command bytes the cluster relay looks at (mysql-server include/my_command.h). */
+export const Command = {
+  QUIT: 0x01,
+  QUERY: 0x03,
+  CHANGE_USER: 0x11,
+  RESET_CONNECTION: 0x1f,
+} as const;
+
+/** SERVER_STATUS_AUTOCOMMIT: the status the emulator reports in packets it writes itself. */
+export const STATUS_AUTOCOMMIT = 0x0002;
+
+/** OK_Packet (`header` 0x00) or, with CLIENT_DEPRECATE_EOF, the OK that ends a result set (0xfe). */
+export function encodeOk(header: 0x00 | 0xfe = 0x00, statusFlags = STATUS_AUTOCOMMIT): Buffer {
+  const tail = Buffer.alloc(4);
+  tail.writeUInt16LE(statusFlags, 0); // warnings stay 0
+  return Buffer.concat([Buffer.from([header]), lenencInt(0), lenencInt(0), tail]);
+}
+
+/** EOF_Packet (protocol 4.1), for clients without CLIENT_DEPRECATE_EOF. */
+export function encodeEof(statusFlags = STATUS_AUTOCOMMIT): Buffer {
+  const b = Buffer.alloc(5);
+  b[0] = 0xfe;
+  b.writeUInt16LE(0, 1);
+  b.writeUInt16LE(statusFlags, 3);
+  return b;
+}
+
+/** Column types the emulator answers with (the subset of enum_field_types it needs). */
+export type ColumnType = 'string' | 'integer' | 'double' | 'datetime';
+
+export interface ResultColumn {
+  name: string;
+  type: ColumnType;
+}
+
+const COLUMN_WIRE: Record<
+  ColumnType,
+  { type: number; charset: number; length: number; flags: number; decimals: number }
+> = {
+  // VAR_STRING, utf8mb4_general_ci
+  string: { type: 0xfd, charset: 45, length: 1024, flags: 0, decimals: 0 },
+  // LONGLONG, binary, NUM_FLAG | BINARY_FLAG
+  integer: { type: 0x08, charset: 63, length: 21, flags: 0x8080, decimals: 0 },
+  // DOUBLE, binary, NUM_FLAG | BINARY_FLAG, 31 = "not fixed" decimals
+  double: { type: 0x05, charset: 63, length: 22, flags: 0x8080, decimals: 31 },
+  // DATETIME(6), binary, BINARY_FLAG
+  datetime: { type: 0x0c, charset: 63, length: 26, flags: 0x0080, decimals: 6 },
+};
+
+function lenencString(value: string): Buffer {
+  const bytes = Buffer.from(value, 'utf8');
+  return Buffer.concat([lenencInt(bytes.length), bytes]);
+}
+
+function encodeColumnDefinition(column: ResultColumn): Buffer {
+  const wire = COLUMN_WIRE[column.type];
+  const fixed = Buffer.alloc(13);
+  fixed[0] = 0x0c;
+  fixed.writeUInt16LE(wire.charset, 1);
+  fixed.writeUInt32LE(wire.length, 3);
+  fixed[7] = wire.type;
+  fixed.writeUInt16LE(wire.flags, 8);
+  fixed[10] = wire.decimals;
+  // [11..12] filler
+  return Buffer.concat([
+    lenencString('def'),
+    lenencString(''), // schema
+    lenencString(''), // table
+    lenencString(''), // org_table
+    lenencString(column.name),
+    lenencString(column.name),
+    fixed,
+  ]);
+}
+
+export type ResultValue = string | number | null;
+
+/**
+ * A text-protocol result set, as the payloads of its packets: column count, column definitions,
+ * (EOF), rows, and the terminating EOF, or the OK with header 0xfe under CLIENT_DEPRECATE_EOF.
+ */
+export function encodeResultSet(
+  columns: readonly ResultColumn[],
+  rows: readonly (readonly ResultValue[])[],
+  options: { deprecateEof: boolean },
+): Buffer[] {
+  const packets: Buffer[] = [lenencInt(columns.length), ...columns.map(encodeColumnDefinition)];
+  if (!options.deprecateEof) packets.push(encodeEof());
+  for (const row of rows) {
+    packets.push(
+      Buffer.concat(row.map((value) => (value === null ? Buffer.from([0xfb]) : lenencString(String(value))))),
+    );
+  }
+  packets.push(options.deprecateEof ? encodeOk(0xfe) : encodeEof());
+  return packets;
+}

@@ -2,7 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { type SecureContext, TLSSocket } from 'node:tls';
-import { BackendRefused, loginToBackend } from './backend.js';
+import { BackendRefused, backendAccountFor, loginToBackend } from './backend.js';
+import type { InstanceRoute } from './cluster.js';
+import { type RelayPolicy, startClusterRelay } from './cluster-relay.js';
 import type { FaultState } from './faults.js';
 import {
   Capability,
@@ -16,6 +18,7 @@ import {
   PacketChannel,
   ProtocolError,
 } from './packets.js';
+import { READ_ONLY_SESSION_STATEMENT } from './read-only.js';
 import { type TrustedKey, verifyAuthToken } from './verify-token.js';
 
 /** Pre-login traffic is a handful of small packets; anything bigger is hostile or broken. */
@@ -28,9 +31,23 @@ export interface IamUserMapping {
   backendPassword?: string;
 }
 
-/** What every session needs from the emulator that owns it. */
-export interface SessionContext {
+/** Where a connection's login goes: the endpoint it reached and, in cluster mode, the instance behind it. */
+export interface Route {
+  /** The endpoint name the connection reached: its token must name this host. */
   host: string;
+  /** Cluster mode: the instance behind the endpoint now, its role fixed for the session's life. */
+  instance?: InstanceRoute;
+}
+
+/** What every session needs from the emulator (and the listener) that owns it. */
+export interface SessionContext {
+  /**
+   * Decides which endpoint a connection reached from the TLS server name it sent (if any) and the
+   * listener it came in on; null when that endpoint leads to an instance that is down.
+   */
+  route(servername: string | undefined): Route | null;
+  /** Cluster mode: what the relay of a session on `instance` needs. */
+  relayPolicy?(instance: InstanceRoute, deprecateEof: boolean): RelayPolicy;
   endpointPort: number;
   region: string;
   users: Readonly<Record<string, IamUserMapping>>;
@@ -38,6 +55,8 @@ export interface SessionContext {
   backend: { host: string; port: number; user: string; password?: string };
   offerTls: boolean;
   serverVersion: string;
+  /** The auth plugin the greeting names (the engine profile's default). */
+  authPluginName: string;
   greetingCapabilities: number;
   characterSet: number;
   skewSeconds: number;
@@ -46,6 +65,7 @@ export interface SessionContext {
   now(): number;
   secureContext(): Promise<SecureContext>;
   recordRejection(reason: RejectionReason): void;
+  recordClientAuthPlugin(name: string): void;
   recordValidToken(signatureHash: string): void;
   recordLogin(session: Session): void;
 }
@@ -69,6 +89,8 @@ export class Session {
   user: string | undefined;
   since: number | undefined;
   live = false;
+  /** Set once the connection's endpoint is known (after TLS, whose server name can choose it). */
+  route: Route | undefined;
   private client: Duplex;
   private readonly streams = new Set<Duplex>();
   private destroyed = false;
@@ -147,7 +169,7 @@ export class Session {
           capabilities: this.ctx.greetingCapabilities,
           characterSet: this.ctx.characterSet,
           statusFlags: 0x0002, // SERVER_STATUS_AUTOCOMMIT
-          authPluginName: 'mysql_native_password',
+          authPluginName: this.ctx.authPluginName,
         }),
       );
       let packet = await this.expect(channel, 1);
@@ -159,7 +181,16 @@ export class Session {
       }
       const response = decodeHandshakeResponse(packet.payload);
       if (response.clientFlags & Capability.SSL && !onTls) throw new ProtocolError('SSL flag without TLS');
+      const servername = this.client instanceof TLSSocket ? this.client.servername : undefined;
+      const route = this.ctx.route(typeof servername === 'string' ? servername : undefined);
+      if (!route) {
+        // The instance behind this endpoint is down: as close to "connection refused" as a greeting allows.
+        this.destroy();
+        return;
+      }
+      this.route = route;
       this.user = response.user;
+      this.ctx.recordClientAuthPlugin(response.authPluginName ?? '(none)');
       const usingPassword = response.authResponse.length > 0;
       const mapping = Object.hasOwn(this.ctx.users, response.user)
         ? this.ctx.users[response.user]
@@ -172,20 +203,12 @@ export class Session {
         );
       }
 
-      // Even on plaintext we ask for the cleartext password (as MariaDB/RDS would), so a test can
-      // prove that the client, not the server, refuses to send a token without TLS.
-      channel.write(
-        this.lastSequenceId + 1,
-        encodeAuthSwitchRequest('mysql_clear_password', Buffer.concat([scramble, Buffer.from([0])])),
-      );
-      const reply = await this.expect(channel, this.lastSequenceId + 2);
-      const nul = reply.payload.indexOf(0);
-      const token = reply.payload.subarray(0, nul < 0 ? reply.payload.length : nul).toString('utf8');
+      const token = await this.readToken(channel, response, scramble);
       if (!onTls) throw this.accessDenied('not-tls', token.length > 0);
       if (token.length === 0) throw this.accessDenied('empty-token', false);
 
       const verdict = await verifyAuthToken(token, {
-        host: this.ctx.host,
+        host: route.host,
         port: this.ctx.endpointPort,
         user: response.user,
         region: this.ctx.region,
@@ -202,7 +225,7 @@ export class Session {
       const backend = await this.loginBackend(response, mapping);
       if (this.destroyed) return;
       channel.write(this.lastSequenceId + 1, backend.okPayload);
-      this.startRelay(channel.detach(), backend.socket, backend.leftover);
+      this.startRelay(channel.detach(), backend.socket, backend.leftover, response.clientFlags);
     } catch (err) {
       if (this.destroyed) return;
       if (err instanceof LoginRejected) {
@@ -214,6 +237,32 @@ export class Session {
         this.destroy();
       }
     }
+  }
+
+  /**
+   * The IAM account's client plugin is mysql_clear_password. A client that already answered the
+   * greeting with that plugin sent the token (as a server would take it); any other first answer
+   * (mysql_native_password, caching_sha2_password, whatever the profile greeted with) gets a switch.
+   * Even on plaintext the emulator asks (as MariaDB/RDS would), so a test can prove that the
+   * client, not the server, refuses to send a token without TLS.
+   */
+  private async readToken(
+    channel: PacketChannel,
+    response: ReturnType<typeof decodeHandshakeResponse>,
+    scramble: Buffer,
+  ): Promise<string> {
+    let data: Buffer;
+    if (response.authPluginName === 'mysql_clear_password' && response.authResponse.length > 0) {
+      data = response.authResponse;
+    } else {
+      channel.write(
+        this.lastSequenceId + 1,
+        encodeAuthSwitchRequest('mysql_clear_password', Buffer.concat([scramble, Buffer.from([0])])),
+      );
+      data = (await this.expect(channel, this.lastSequenceId + 2)).payload;
+    }
+    const nul = data.indexOf(0);
+    return data.subarray(0, nul < 0 ? data.length : nul).toString('utf8');
   }
 
   private async expect(channel: PacketChannel, sequenceId: number): Promise<Packet> {
@@ -271,8 +320,7 @@ export class Session {
       const session = await loginToBackend({
         host: backend.host,
         port: backend.port,
-        user: mapping.backendUser ?? backend.user,
-        password: mapping.backendPassword ?? (mapping.backendUser ? '' : (backend.password ?? '')),
+        ...backendAccountFor(mapping, backend),
         database: response.database,
         characterSet: response.characterSet,
         clientFlags:
@@ -280,6 +328,7 @@ export class Session {
         maxPacketSize: response.maxPacketSize || 0x1000000,
         connectAttrs: response.connectAttrs,
         timeoutMs: this.ctx.handshakeTimeoutMs,
+        ...(this.route?.instance?.readOnly ? { initStatements: [READ_ONLY_SESSION_STATEMENT] } : {}),
         onSocket: (socket) => this.track(socket),
       });
       return session;
@@ -291,13 +340,27 @@ export class Session {
     }
   }
 
-  private startRelay(clientLeftover: Buffer, backend: Socket, backendLeftover: Buffer): void {
+  private startRelay(
+    clientLeftover: Buffer,
+    backend: Socket,
+    backendLeftover: Buffer,
+    clientFlags: number,
+  ): void {
     clearTimeout(this.handshakeTimer);
     this.live = true;
     this.since = this.ctx.now();
     this.ctx.recordLogin(this);
     const client = this.client;
     if (backendLeftover.length > 0) client.write(backendLeftover);
+    const instance = this.route?.instance;
+    if (instance && this.ctx.relayPolicy) {
+      const negotiated = clientFlags & this.ctx.greetingCapabilities;
+      const policy = this.ctx.relayPolicy(instance, (negotiated & Capability.DEPRECATE_EOF) !== 0);
+      const [toBackend, toClient] = startClusterRelay(client, backend, policy, () => this.destroy());
+      for (const stream of [toBackend!, toClient!]) this.track(stream);
+      if (clientLeftover.length > 0) toBackend!.write(clientLeftover);
+      return;
+    }
     if (clientLeftover.length > 0) backend.write(clientLeftover);
     // From here on sequence ids restart with every command, so both directions are plain bytes.
     client.pipe(backend);

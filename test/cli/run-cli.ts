@@ -35,12 +35,16 @@ export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.P
   return env;
 }
 
-/** Starts `rds-iam-pool <args>` from source. */
-export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv = cliEnv()): ChildProcess {
+/** Starts `rds-iam-pool <args>` from source; `stdin: 'pipe'` gives the test the child's stdin. */
+export function spawnCli(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = cliEnv(),
+  options: { stdin?: 'ignore' | 'pipe' } = {},
+): ChildProcess {
   return spawn(process.execPath, [...CLI_ARGS, ...args], {
     cwd: REPO_ROOT,
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
   });
 }
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { regionFromHost, startEmulator } from '../../src/emulator/index.js';
+import { EmulatorError, regionFromHost, startEmulator } from '../../src/emulator/index.js';
 import { createEmulatorFixture, TEST_KEY } from '../helpers/emulator-harness.js';
 
 const backend = { host: '127.0.0.1', port: 3306, user: 'root' };
@@ -104,5 +104,42 @@ describe('emulator: lifecycle', () => {
     } finally {
       await fx.teardown();
     }
+  });
+});
+
+describe('emulator: start-up checks the backend login', () => {
+  it('refuses to start when the backend password is wrong, naming the account and never the password', async () => {
+    const err = await startEmulator({
+      backend: { ...backend, password: 'wrong-backend-password' },
+      users: { iam_app: {} },
+      keys: [TEST_KEY],
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EmulatorError);
+    expect(err).toMatchObject({ code: 'EMULATOR_BACKEND_LOGIN_REFUSED' });
+    const { message, hint } = err as EmulatorError;
+    expect(message).toContain("as 'root'");
+    expect(message).toContain('1045');
+    expect(hint).toContain('--backend');
+    expect(`${message} ${hint}`).not.toContain('wrong-backend-password');
+  });
+
+  it('checks the backend account of every mapped IAM user', async () => {
+    const err = await startEmulator({
+      backend,
+      users: { iam_app: {}, iam_other: { backendUser: 'rip_no_such_account', backendPassword: 'x' } },
+      keys: [TEST_KEY],
+    }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'EMULATOR_BACKEND_LOGIN_REFUSED' });
+    expect((err as Error).message).toContain("'rip_no_such_account'");
+  });
+
+  it('reports an unreachable backend as EMULATOR_BACKEND_UNREACHABLE', async () => {
+    const err = await startEmulator({
+      backend: { host: '127.0.0.1', port: 1, user: 'root' },
+      users: {},
+      keys: [],
+    }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'EmulatorError', code: 'EMULATOR_BACKEND_UNREACHABLE' });
+    expect((err as Error).message).toContain('127.0.0.1:1');
   });
 });

@@ -53,6 +53,10 @@ export interface ConnectOptions extends TokenOverrides {
   ssl?: ConnectionOptions['ssl'] | false;
   connectTimeout?: number;
   multipleStatements?: boolean;
+  /** Cluster mode: the endpoint name to reach (TLS server name and token host); default the emulator's host. */
+  endpoint?: string;
+  /** The emulator port to dial; default the emulator's (in cluster mode the cluster endpoint's, which serves every name by SNI). */
+  listenPort?: number;
 }
 
 export interface EmulatorFixture {
@@ -133,7 +137,8 @@ export async function createEmulatorFixture(options: FixtureOptions): Promise<Em
 
   const connect = async (o: ConnectOptions = {}): Promise<Connection> => {
     const user = o.user ?? defaultUser;
-    const authToken = o.token ?? (await token(user, o));
+    const host = o.endpoint ?? emulator.host;
+    const authToken = o.token ?? (await token(user, { tokenHost: host, ...o }));
     const ssl =
       o.ssl === false
         ? undefined
@@ -144,11 +149,11 @@ export async function createEmulatorFixture(options: FixtureOptions): Promise<Em
             minVersion: 'TLSv1.2',
           });
     return mysql.createConnection({
-      host: emulator.host,
+      host,
       port: emulator.endpointPort,
       user,
       ...(o.database === null ? {} : { database: o.database ?? database }),
-      stream: () => net.connect(emulator.port, '127.0.0.1'),
+      stream: () => net.connect(o.listenPort ?? emulator.port, '127.0.0.1'),
       ...(ssl ? { ssl } : {}),
       authPlugins: { mysql_clear_password: () => () => Buffer.from(`${authToken}\0`) },
       connectTimeout: o.connectTimeout ?? 10_000,

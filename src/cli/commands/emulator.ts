@@ -1,15 +1,33 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import type { Emulator, IamUserMapping } from '../../emulator/index.js';
+import {
+  DEFAULT_CLUSTER_HOST,
+  DEFAULT_HOST,
+  type Emulator,
+  EmulatorError,
+  ENGINE_PROFILE_NAMES,
+  ENGINE_PROFILES,
+  type EngineProfileName,
+  type IamUserMapping,
+  startEmulator,
+} from '../../emulator/index.js';
+import {
+  DEFAULT_IAM_USER,
+  describeFailoverEvent,
+  describeLoginEvent,
+  failoverEvents,
+  printReady,
+  type ReadyInfo,
+} from '../emulator/banner.js';
 import { parseBackendUrl, parseUserSpec, testKey } from '../emulator/emulator-args.js';
+import { listenForFailoverRequests } from '../emulator/failover-control.js';
 import { loginEvents } from '../emulator/login-log.js';
-import { CommandFailure, ExitCode, safeMessage } from '../shared/failures.js';
-import type { Output } from '../shared/output.js';
+import { CommandFailure, ExitCode, safeMessage, UsageError } from '../shared/failures.js';
 import type { Command } from './command.js';
 
-const DEFAULT_IAM_USER = 'app_iam';
 const STATS_POLL_MS = 200;
+const DEFAULT_FAILOVER_MS = 5000;
 
 export const emulatorCommand: Command = {
   spec: {
@@ -18,7 +36,8 @@ export const emulatorCommand: Command = {
     usage:
       'emulator --backend mysql://USER[:PASSWORD]@HOST[:PORT] [--user IAM_USER[:BACKEND_USER[:BACKEND_PASSWORD]]]... ' +
       '[--host NAME] [--endpoint-port PORT] [--region REGION] [--port PORT] [--listen-host ADDR] [--ca-file FILE] ' +
-      '[--access-key-id ID --secret-access-key KEY [--session-token TOKEN]] [--plaintext] [--json]',
+      '[--access-key-id ID --secret-access-key KEY [--session-token TOKEN]] [--engine ENGINE] ' +
+      '[--cluster [--instances N] [--promotion-ms MS] [--dns-lag-ms MS]] [--plaintext] [--json]',
     description: [
       'A test tool: a MySQL-protocol endpoint that impersonates an RDS instance with IAM authentication ' +
         '(TLS from a CA it generates, tokens verified against test keys, the session relayed to --backend). ' +
@@ -26,7 +45,12 @@ export const emulatorCommand: Command = {
         'was refused, which real RDS never tells you) on stderr, and stops cleanly on Ctrl+C / SIGTERM. Never ' +
         'give it real AWS credentials.',
       `Without --user, IAM user ${DEFAULT_IAM_USER} logs in as the --backend user. Without keys it generates a ` +
-        'fake pair. The CA goes to a temporary directory (removed on exit) unless --ca-file is given.',
+        'fake pair. The CA goes to a temporary directory (removed on exit) unless --ca-file is given. It logs in to ' +
+        'the backend once at start and refuses to start when that fails.',
+      'With --cluster it emulates an Aurora cluster: a cluster (writer) endpoint, a reader endpoint and one ' +
+        'endpoint per instance, each on its own port (and each reachable on any of them by TLS server name), ' +
+        'read-only readers, the Aurora topology queries answered, and a failover on request: a line "failover" ' +
+        'on stdin, or SIGUSR2.',
     ],
     flags: {
       backend: {
@@ -44,7 +68,9 @@ export const emulatorCommand: Command = {
       host: {
         type: 'string',
         value: 'NAME',
-        description: 'RDS endpoint name to impersonate. Default mydb.abc123.us-east-1.rds.amazonaws.com.',
+        description:
+          'RDS endpoint name to impersonate. Default mydb.abc123.us-east-1.rds.amazonaws.com ' +
+          '(with --cluster: the cluster endpoint, default mydb.cluster-abc123.us-east-1.rds.amazonaws.com).',
       },
       'endpoint-port': { type: 'string', value: 'PORT', description: 'Port tokens must name. Default 3306.' },
       region: {
@@ -55,7 +81,8 @@ export const emulatorCommand: Command = {
       port: {
         type: 'string',
         value: 'PORT',
-        description: 'Port to listen on. Default: a free one (printed).',
+        description:
+          'Port to listen on. Default: a free one (printed). With --cluster, the first of consecutive ports.',
       },
       'listen-host': {
         type: 'string',
@@ -78,6 +105,30 @@ export const emulatorCommand: Command = {
         value: 'TOKEN',
         description: 'Require this session token in tokens.',
       },
+      engine: {
+        type: 'string',
+        value: 'ENGINE',
+        description: `Greeting to present: ${ENGINE_PROFILE_NAMES.join(', ')}. Default: mariadb for a MariaDB backend, mysql8.0 otherwise.`,
+      },
+      cluster: {
+        type: 'boolean',
+        description: 'Emulate an Aurora cluster (cluster, reader and instance endpoints).',
+      },
+      instances: {
+        type: 'string',
+        value: 'N',
+        description: 'With --cluster: DB instances, 2 to 16. Default 3 (one writer, two readers).',
+      },
+      'promotion-ms': {
+        type: 'string',
+        value: 'MS',
+        description: `With --cluster: how long a failover leaves the cluster without a writer. Default ${DEFAULT_FAILOVER_MS}.`,
+      },
+      'dns-lag-ms': {
+        type: 'string',
+        value: 'MS',
+        description: `With --cluster: how long after the promotion the cluster endpoint still leads to the old writer. Default ${DEFAULT_FAILOVER_MS}.`,
+      },
       plaintext: {
         type: 'boolean',
         description: 'Do not offer TLS (to check that clients refuse to send a token).',
@@ -86,8 +137,11 @@ export const emulatorCommand: Command = {
     examples: [
       'rds-iam-pool emulator --backend mysql://root@127.0.0.1:3306',
       'rds-iam-pool emulator --backend mysql://root@127.0.0.1:3306 --user app_iam:app:app-password --port 3307',
+      'rds-iam-pool emulator --backend mysql://root@127.0.0.1:3306 --engine mysql8.4',
+      'rds-iam-pool emulator --backend mysql://root@127.0.0.1:3306 --cluster --promotion-ms 10000 --dns-lag-ms 5000',
     ],
-    failureMeans: 'the emulator could not start (backend unreachable, port in use...)',
+    failureMeans:
+      'the emulator could not start (backend unreachable or refusing the login, port in use, node-forge missing...)',
   },
 
   async run({ flags, out, json, binName }) {
@@ -106,14 +160,22 @@ export const emulatorCommand: Command = {
     const endpointPort = flags.integer('endpoint-port', 1, 65535) ?? 3306;
     const listenPort = flags.integer('port', 0, 65535) ?? 0;
     const caFileFlag = flags.string('ca-file');
+    const engine = engineFlag(flags.string('engine'));
+    const cluster = flags.boolean('cluster');
+    const instances = flags.integer('instances', 2, 16);
+    const promotionMs = flags.integer('promotion-ms', 0, 3_600_000) ?? DEFAULT_FAILOVER_MS;
+    const dnsLagMs = flags.integer('dns-lag-ms', 0, 3_600_000) ?? DEFAULT_FAILOVER_MS;
+    if (!cluster) {
+      for (const name of ['instances', 'promotion-ms', 'dns-lag-ms']) {
+        if (flags.string(name) !== undefined) throw new UsageError(`--${name} needs --cluster`);
+      }
+    }
 
-    // Loaded on use: certificate generation (node-forge) is the heaviest import of the CLI.
-    const { DEFAULT_HOST, startEmulator } = await import('../../emulator/index.js');
     let emulator: Emulator;
     try {
       emulator = await startEmulator({
         backend,
-        host: flags.string('host') ?? DEFAULT_HOST,
+        host: flags.string('host') ?? (cluster ? DEFAULT_CLUSTER_HOST : DEFAULT_HOST),
         endpointPort,
         ...(flags.string('region') ? { region: flags.string('region')! } : {}),
         port: listenPort,
@@ -127,12 +189,15 @@ export const emulatorCommand: Command = {
           },
         ],
         offerTls: !flags.boolean('plaintext'),
+        ...(engine ? { engine } : {}),
+        ...(cluster ? { cluster: instances === undefined ? {} : { instances } } : {}),
       });
     } catch (err) {
       throw new CommandFailure(
         `The emulator could not start: ${safeMessage(err)}`,
-        `Check that ${backend.host}:${backend.port} is a running MySQL/MariaDB server accepting ${backend.user}, ` +
-          'that --port is free, and that --host carries a region (or pass --region).',
+        err instanceof EmulatorError
+          ? err.hint
+          : 'Check that --port (and, with --cluster, the ports after it) is free and that --host carries a region (or pass --region).',
         { cause: err },
       );
     }
@@ -157,38 +222,55 @@ export const emulatorCommand: Command = {
       );
     }
 
-    const ready = {
-      event: 'ready',
-      endpoint: { host: emulator.host, port: emulator.endpointPort, region: emulator.region },
-      listen: { host: emulator.listenHost, port: emulator.port },
-      tls: !flags.boolean('plaintext'),
+    const ready = readyInfo(emulator, {
+      backend,
+      users,
       caFile,
-      backend: { host: backend.host, port: backend.port, user: backend.user },
-      users: Object.fromEntries(
-        Object.entries(users).map(([iam, m]) => [iam, m.backendUser ?? backend.user]),
-      ),
-      // Fake test credentials this emulator trusts: printing them is the point.
-      env: {
-        AWS_ACCESS_KEY_ID: key.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: key.secretAccessKey,
-        ...(key.sessionToken ? { AWS_SESSION_TOKEN: key.sessionToken } : {}),
-      },
-    };
-    if (json) out.jsonLine(ready);
+      key,
+      promotionMs,
+      dnsLagMs,
+      tls: !flags.boolean('plaintext'),
+    });
+    if (json) out.jsonLine({ event: 'ready', ...ready });
     else printReady(out, ready, binName);
+
+    const stopListening = emulator.cluster
+      ? listenForFailoverRequests(
+          process.stdin,
+          (target) => {
+            try {
+              emulator.cluster!.failover({ promotionMs, dnsLagMs, ...(target ? { target } : {}) });
+            } catch (err) {
+              if (json) out.jsonLine({ event: 'failover-refused', message: safeMessage(err) });
+              else out.errorLine(out.paintErr('red', safeMessage(err)));
+            }
+          },
+          (line) => {
+            const message = `unknown command "${line}": type "failover" or "failover INSTANCE_ID"`;
+            if (json) out.jsonLine({ event: 'unknown-command', message });
+            else out.errorLine(message);
+          },
+        )
+      : () => {};
 
     let last = emulator.stats();
     const poll = setInterval(() => {
       const now = emulator.stats();
+      const at = new Date().toISOString();
       for (const event of loginEvents(last, now)) {
-        if (json) out.jsonLine({ ...event, at: new Date().toISOString() });
-        else out.errorLine(describeEvent(out, event));
+        if (json) out.jsonLine({ ...event, at });
+        else out.errorLine(describeLoginEvent(out, event));
+      }
+      for (const event of failoverEvents(last.cluster?.failovers ?? [], now.cluster?.failovers ?? [])) {
+        if (json) out.jsonLine({ ...event, at });
+        else out.errorLine(describeFailoverEvent(out, event));
       }
       last = now;
     }, STATS_POLL_MS);
 
     const signal = await waitForStopSignal();
     clearInterval(poll);
+    stopListening();
     await emulator.stop();
     if (tempDir) await rm(tempDir, { recursive: true, force: true });
     const stats = emulator.stats();
@@ -203,6 +285,62 @@ export const emulatorCommand: Command = {
   },
 };
 
+function engineFlag(value: string | undefined): EngineProfileName | undefined {
+  if (value === undefined) return undefined;
+  if (!(ENGINE_PROFILE_NAMES as string[]).includes(value)) {
+    throw new UsageError(`--engine must be one of ${ENGINE_PROFILE_NAMES.join(', ')}, got "${value}"`);
+  }
+  return value as EngineProfileName;
+}
+
+function readyInfo(
+  emulator: Emulator,
+  context: {
+    backend: { host: string; port: number; user: string };
+    users: Record<string, IamUserMapping>;
+    caFile: string;
+    key: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+    promotionMs: number;
+    dnsLagMs: number;
+    tls: boolean;
+  },
+): ReadyInfo {
+  const { backend, users, caFile, key } = context;
+  const topology = emulator.cluster?.topology();
+  const role = (instanceId: string | undefined) => topology?.instances.find((i) => i.id === instanceId)?.role;
+  return {
+    endpoint: { host: emulator.host, port: emulator.endpointPort, region: emulator.region },
+    listen: { host: emulator.listenHost, port: emulator.port },
+    tls: context.tls,
+    engine: {
+      name: emulator.engine,
+      serverVersion: emulator.serverVersion,
+      greetingAuthPlugin: ENGINE_PROFILES[emulator.engine].greetingAuthPlugin,
+    },
+    caFile,
+    backend: { host: backend.host, port: backend.port, user: backend.user },
+    users: Object.fromEntries(Object.entries(users).map(([iam, m]) => [iam, m.backendUser ?? backend.user])),
+    // Fake test credentials this emulator trusts: printing them is the point.
+    env: {
+      AWS_ACCESS_KEY_ID: key.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: key.secretAccessKey,
+      ...(key.sessionToken ? { AWS_SESSION_TOKEN: key.sessionToken } : {}),
+    },
+    ...(emulator.cluster
+      ? {
+          cluster: {
+            endpoints: [
+              emulator.cluster.endpoint,
+              emulator.cluster.readerEndpoint,
+              ...emulator.cluster.instanceEndpoints.map((e) => ({ ...e, role: role(e.instanceId) })),
+            ],
+            failover: { promotionMs: context.promotionMs, dnsLagMs: context.dnsLagMs },
+          },
+        }
+      : {}),
+  };
+}
+
 function waitForStopSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolveSignal) => {
     const onSignal = (signal: NodeJS.Signals) => {
@@ -213,63 +351,4 @@ function waitForStopSignal(): Promise<NodeJS.Signals> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
-}
-
-function describeEvent(out: Output, event: ReturnType<typeof loginEvents>[number]): string {
-  const time = new Date().toISOString().slice(11, 19);
-  const times = event.count > 1 ? ` x${event.count}` : '';
-  return event.event === 'login-accepted'
-    ? `${time} ${out.paintErr('green', 'login accepted')}${times}`
-    : `${time} ${out.paintErr('red', 'login refused')}${times}: ${event.reason} (${event.meaning})`;
-}
-
-interface ReadyInfo {
-  endpoint: { host: string; port: number; region: string };
-  listen: { host: string; port: number };
-  tls: boolean;
-  caFile: string;
-  backend: { host: string; port: number; user: string };
-  users: Record<string, string>;
-  env: Record<string, string>;
-}
-
-function printReady(out: Output, ready: ReadyInfo, binName: string): void {
-  const firstUser = Object.keys(ready.users)[0] ?? DEFAULT_IAM_USER;
-  const listen = `${ready.listen.host}:${ready.listen.port}`;
-  const exports = Object.entries(ready.env)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(' ');
-  const unset = ['AWS_PROFILE', ...(ready.env.AWS_SESSION_TOKEN ? [] : ['AWS_SESSION_TOKEN'])].join(' ');
-  out.line(out.paint('bold', 'RDS IAM emulator running (a test tool: never give it real AWS credentials)'));
-  out.line();
-  out.line(
-    `  endpoint   ${ready.endpoint.host}:${ready.endpoint.port} (region ${ready.endpoint.region}): tokens must name this`,
-  );
-  out.line(`  listening  ${listen}${ready.tls ? '' : ' (plaintext: TLS is NOT offered)'}: connect here`);
-  out.line(`  backend    ${ready.backend.user}@${ready.backend.host}:${ready.backend.port}`);
-  out.line(
-    `  IAM users  ${Object.entries(ready.users)
-      .map(([iam, backendUser]) => `${iam} -> ${backendUser}`)
-      .join(', ')}`,
-  );
-  out.line(`  CA         ${ready.caFile}`);
-  out.line();
-  out.line('Test credentials (the only keys it accepts):');
-  out.line(`  export ${exports}; unset ${unset}`);
-  out.line();
-  out.line('Check the whole IAM path:');
-  out.line(
-    `  ${binName} doctor --hostname ${ready.endpoint.host} --port ${ready.endpoint.port} --username ${firstUser} ` +
-      `--connect-host ${ready.listen.host} --connect-port ${ready.listen.port} --ca ${ready.caFile}`,
-  );
-  out.line(
-    'Connect with the mysql client (MySQL 8 client; the MariaDB client takes --ssl-verify-server-cert instead of ' +
-      '--ssl-mode and needs no --enable-cleartext-plugin):',
-  );
-  out.line(
-    `  mysql -h ${ready.listen.host} -P ${ready.listen.port} -u ${firstUser} --ssl-ca=${ready.caFile} --ssl-mode=VERIFY_IDENTITY ` +
-      `--enable-cleartext-plugin --password="$(${binName} token --hostname ${ready.endpoint.host} --port ${ready.endpoint.port} --username ${firstUser})"`,
-  );
-  out.line();
-  out.line('Logins are reported on stderr, with the reason for each refusal. Ctrl+C stops it.');
 }

@@ -1,0 +1,132 @@
+import type { ClusterEndpoint, ClusterTopology, Failover, FailoverOptions, InstanceRole } from './cluster.js';
+import type { EngineProfileName } from './engine-profiles.js';
+import type { EmulatorFaults } from './faults.js';
+import type { IamUserMapping } from './session.js';
+import type { TrustedKey } from './verify-token.js';
+
+export interface EmulatorOptions {
+  /** The real MySQL/MariaDB the emulator logs into (plaintext, mysql_native_password). */
+  backend: { host: string; port: number; user: string; password?: string };
+  /**
+   * The RDS endpoint name it impersonates; tokens must name it and the certificate carries it.
+   * In cluster mode, the cluster (writer) endpoint, `<name>.cluster-<id>.<region>.rds.amazonaws.com`.
+   */
+  host?: string;
+  /** The port tokens must name (`host:port` in the token); not the port the emulator listens on. */
+  endpointPort?: number;
+  /** Defaults to the region in `host` (`….<region>.rds.amazonaws.com`). */
+  region?: string;
+  /**
+   * Listen port; 0 (default) picks a free one. In cluster mode a non-zero port is the cluster
+   * endpoint's, and the other endpoints listen on the ports after it.
+   */
+  port?: number;
+  listenHost?: string;
+  /** IAM users it accepts, each with the backend login to use (default: backend.user/password). */
+  users: Record<string, IamUserMapping>;
+  /** Credentials whose signatures it trusts. */
+  keys: TrustedKey[];
+  /** A CA to issue the server certificate from, or a complete certificate; default: generate both. */
+  tls?: { caCert?: string; caKey?: string } | { cert: string; key: string; ca: string };
+  /** false = never offer TLS (IAM logins are then always refused with 'not-tls'). Default true. */
+  offerTls?: boolean;
+  /** Milliseconds since the epoch; default Date.now. */
+  clock?: () => number;
+  /** How far X-Amz-Date may lie in the future; default 300 s. */
+  skewSeconds?: number;
+  /** A client that has not finished logging in after this long is disconnected; default 10 000 ms. */
+  handshakeTimeoutMs?: number;
+  /**
+   * Which RDS engine's greeting to present (version string, default auth plugin). Default: `mariadb`
+   * for a MariaDB backend, `mysql8.0` otherwise.
+   */
+  engine?: EngineProfileName;
+  /** Emulate an Aurora cluster: cluster, reader and instance endpoints, topology queries, failover. */
+  cluster?: ClusterOptions;
+}
+
+export interface ClusterOptions {
+  /** DB instances (one writer, the rest readers), 2 to 16; default 3. */
+  instances?: number;
+}
+
+export interface EmulatorStats {
+  loginsAccepted: number;
+  /**
+   * The auth plugin each client named in its first answer to the greeting, counted by name
+   * (mysql2 answers MySQL 8.4's caching_sha2_password greeting differently depending on its authPlugins).
+   */
+  clientAuthPlugins: Record<string, number>;
+  loginsRejected: Record<string, number>;
+  liveSessions: number;
+  connectionsAccepted: number;
+  distinctTokens: number;
+  /** Cluster mode: roles, where the cluster endpoint leads, and every failover with its timestamps. */
+  cluster?: ClusterStats;
+}
+
+export interface ClusterStats extends ClusterTopology {
+  /**
+   * Aurora queries the emulator answered itself: `variables` (aurora_version, @@aurora_server_id,
+   * @@innodb_read_only), `topology` (information_schema.replica_host_status), and `refused` (asked
+   * about Aurora in a form it does not support; see docs/emulator.md).
+   */
+  auroraQueries: { variables: number; topology: number; refused: number };
+}
+
+export interface EmulatorSession {
+  id: number;
+  user: string;
+  since: number;
+  /** The endpoint name the session reached (cluster mode: cluster, reader or instance endpoint). */
+  endpoint: string;
+  /** Cluster mode: the instance the session runs on, and whether it is a reader's (read-only) session. */
+  instanceId?: string;
+  role?: InstanceRole;
+}
+
+export interface Emulator {
+  /** Where to connect: the listening port (in cluster mode, the cluster endpoint's). */
+  port: number;
+  listenHost: string;
+  /** The endpoint name it impersonates (in cluster mode, the cluster endpoint). */
+  host: string;
+  endpointPort: number;
+  region: string;
+  /** The engine profile in effect, and the version string its greeting announces. */
+  engine: EngineProfileName;
+  serverVersion: string;
+  /** PEM of the CA that signed the server certificate: what a client must trust. */
+  ca: string;
+  stop(): Promise<void>;
+  faults: EmulatorFaults;
+  stats(): EmulatorStats;
+  sessions(): EmulatorSession[];
+  /** Present in cluster mode only. */
+  cluster?: EmulatorCluster;
+}
+
+/**
+ * An emulated Aurora cluster. Every endpoint has a port of its own, and any port also serves any
+ * endpoint whose name a TLS client sends as server name (mysql2 sends `host`), so one
+ * `connectHost`/`connectPort` reaches them all.
+ */
+export interface EmulatorCluster {
+  /** The cluster (writer) endpoint: follows the writer, after the DNS lag of a failover. */
+  readonly endpoint: ClusterEndpoint;
+  /** The reader endpoint (`cluster-ro-`): rotates over the readers. */
+  readonly readerEndpoint: ClusterEndpoint;
+  /** One endpoint per DB instance, in instance order (the first starts as the writer). */
+  readonly instanceEndpoints: readonly ClusterEndpoint[];
+  /** The endpoint with this DNS name (case-insensitive), e.g. for a `stream` that maps host to port. */
+  endpointFor(host: string): ClusterEndpoint | undefined;
+  /** Roles, availability and sessions per instance, where the cluster endpoint leads, failovers so far. */
+  topology(): ClusterTopology;
+  /** Starts a failover (see FailoverOptions); refuses with EMULATOR_FAILOVER_REFUSED while one runs. */
+  failover(options?: FailoverOptions): Failover;
+}
+
+/** What `startEmulator` returns when `cluster` is given. */
+export interface ClusterEmulator extends Emulator {
+  cluster: EmulatorCluster;
+}

@@ -1,0 +1,339 @@
+import type { Socket } from 'node:net';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import { inferRegion } from '../region.js';
+import type { ClusterEmulator, ClusterOptions, Emulator, EmulatorOptions, EmulatorSession } from './api.js';
+import { answerAuroraQuery } from './aurora-queries.js';
+import { type BackendAccount, backendAccountFor, checkBackendAccounts } from './backend.js';
+import { generateServerCertificate, issueServerCertificate, type ServerCertificate } from './certificates.js';
+import { type ClusterEndpoint, ClusterState } from './cluster.js';
+import { clusterNames, DEFAULT_CLUSTER_HOST } from './cluster-names.js';
+import {
+  auroraFacts,
+  certificateNames,
+  createRouter,
+  endpointSpecs,
+  listenOnEndpoints,
+} from './endpoints.js';
+import { defaultEngineFor, engineProfile, profileCapabilities, profileGreeting } from './engine-profiles.js';
+import { type EmulatorFaults, FaultState, validateNonNegative } from './faults.js';
+import { Capability } from './packets.js';
+import { type IamUserMapping, Session, type SessionContext } from './session.js';
+
+export const DEFAULT_HOST = 'mydb.abc123.us-east-1.rds.amazonaws.com';
+/**
+ * RDS itself tolerates a little clock skew on X-Amz-Date; five minutes is the window SigV4 services
+ * use for request timestamps, so a test host whose clock runs a bit fast still logs in.
+ */
+export const DEFAULT_SKEW_SECONDS = 300;
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** One writer and two readers: enough for a failover to have a choice and the reader endpoint to rotate. */
+export const DEFAULT_INSTANCES = 3;
+
+/**
+ * Capabilities that change how post-login traffic is framed: offered only when the backend has
+ * them, so the relayed byte stream means the same thing to both ends.
+ */
+const RELAYED_CAPABILITIES =
+  Capability.PROTOCOL_41 |
+  Capability.CONNECT_WITH_DB |
+  Capability.MULTI_STATEMENTS |
+  Capability.MULTI_RESULTS |
+  Capability.PS_MULTI_RESULTS |
+  Capability.TRANSACTIONS |
+  Capability.LONG_FLAG |
+  Capability.FOUND_ROWS |
+  Capability.DEPRECATE_EOF |
+  Capability.SESSION_TRACK;
+
+/** Login-phase capabilities the emulator implements itself, whatever the backend offers. */
+const LOGIN_CAPABILITIES =
+  Capability.SECURE_CONNECTION |
+  Capability.PLUGIN_AUTH |
+  Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA |
+  Capability.CONNECT_ATTRS;
+
+const BACKEND_CHECK_TIMEOUT_MS = 5000;
+
+/** The backend accounts sessions will log in as: every mapping's, and the default one if any user (or none) relies on it. */
+function accountsInUse(
+  users: Record<string, IamUserMapping>,
+  backend: EmulatorOptions['backend'],
+): BackendAccount[] {
+  const mappings = Object.values(users);
+  const usesDefault = mappings.length === 0 || mappings.some((m) => m.backendUser === undefined);
+  return [
+    ...(usesDefault ? [backendAccountFor({}, backend)] : []),
+    ...mappings.filter((m) => m.backendUser !== undefined).map((m) => backendAccountFor(m, backend)),
+  ];
+}
+
+/** The region in an RDS-style host name (the same inference the pool uses). */
+export const regionFromHost = inferRegion;
+
+async function resolveCertificate(
+  tls: EmulatorOptions['tls'],
+  names: readonly string[],
+): Promise<ServerCertificate> {
+  if (tls && 'cert' in tls) return { certPem: tls.cert, keyPem: tls.key, caPem: tls.ca };
+  if (tls?.caCert && tls.caKey)
+    return issueServerCertificate({ certPem: tls.caCert, keyPem: tls.caKey }, names);
+  if (tls?.caCert || tls?.caKey) throw new TypeError('tls.caCert and tls.caKey must be given together');
+  return generateServerCertificate(names);
+}
+
+/**
+ * Starts a local endpoint that accepts only valid RDS IAM tokens over verified TLS and relays to
+ * `backend`; with `cluster`, an emulated Aurora cluster with cluster, reader and instance endpoints.
+ */
+export async function startEmulator(
+  options: EmulatorOptions & { cluster: ClusterOptions },
+): Promise<ClusterEmulator>;
+export async function startEmulator(options: EmulatorOptions): Promise<Emulator>;
+export async function startEmulator(options: EmulatorOptions): Promise<Emulator> {
+  const names = options.cluster
+    ? clusterNames(options.host ?? DEFAULT_CLUSTER_HOST, options.cluster.instances ?? DEFAULT_INSTANCES)
+    : undefined;
+  const host = names?.cluster ?? options.host ?? DEFAULT_HOST;
+  const endpointPort = options.endpointPort ?? 3306;
+  const region = options.region ?? regionFromHost(host);
+  if (!region) {
+    throw new TypeError(`cannot infer the region from host '${host}'; pass options.region`);
+  }
+  const listenHost = options.listenHost ?? '127.0.0.1';
+  const offerTls = options.offerTls ?? true;
+  const clock = options.clock ?? Date.now;
+  const skewSeconds = validateNonNegative('skewSeconds', options.skewSeconds ?? DEFAULT_SKEW_SECONDS);
+  const handshakeTimeoutMs = validateNonNegative(
+    'handshakeTimeoutMs',
+    options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  );
+  if (options.engine !== undefined) engineProfile(options.engine);
+  const users = { ...options.users };
+  const keys = options.keys.map((k) => ({ ...k }));
+  const specs = endpointSpecs(host, names);
+  const certNames = certificateNames(specs);
+
+  const [backendGreeting, certificate] = await Promise.all([
+    checkBackendAccounts(options.backend, accountsInUse(users, options.backend), BACKEND_CHECK_TIMEOUT_MS),
+    resolveCertificate(options.tls, certNames),
+  ]);
+  const engine = engineProfile(options.engine ?? defaultEngineFor(backendGreeting.serverVersion));
+  const greeting = profileGreeting(engine, backendGreeting);
+  const trustedContext = createSecureContext({ cert: certificate.certPem, key: certificate.keyPem });
+  let untrustedContext: Promise<SecureContext> | undefined;
+  const untrusted = (): Promise<SecureContext> => {
+    untrustedContext ??= generateServerCertificate(certNames).then((c) =>
+      createSecureContext({ cert: c.certPem, key: c.keyPem }),
+    );
+    return untrustedContext;
+  };
+
+  const faults = new FaultState();
+  const sessions = new Map<number, Session>();
+  const loginsRejected: Record<string, number> = {};
+  const clientAuthPlugins: Record<string, number> = {};
+  const tokenHashes = new Set<string>();
+  const auroraQueries = { variables: 0, topology: 0, refused: 0 };
+  let loginsAccepted = 0;
+  let connectionsAccepted = 0;
+  let nextId = 1;
+  const now = () => clock() + faults.clockOffsetMs;
+  const cluster = names
+    ? new ClusterState(names, {
+        now,
+        cutInstance: (instanceId) => {
+          for (const session of sessions.values()) {
+            if (session.route?.instance?.instanceId === instanceId) session.destroy();
+          }
+        },
+        liveSessions: (instanceId) => {
+          let n = 0;
+          for (const s of sessions.values()) if (s.live && s.route?.instance?.instanceId === instanceId) n++;
+          return n;
+        },
+      })
+    : undefined;
+
+  const context: Omit<SessionContext, 'route'> = {
+    endpointPort,
+    region,
+    users,
+    keys,
+    backend: { ...options.backend },
+    offerTls,
+    serverVersion: greeting.serverVersion,
+    authPluginName: greeting.authPluginName,
+    greetingCapabilities: profileCapabilities(
+      engine,
+      (backendGreeting.capabilities & RELAYED_CAPABILITIES) |
+        LOGIN_CAPABILITIES |
+        (offerTls ? Capability.SSL : 0),
+    ),
+    characterSet: backendGreeting.characterSet,
+    skewSeconds,
+    handshakeTimeoutMs,
+    faults,
+    now,
+    secureContext: () => (faults.untrustedCertificate ? untrusted() : Promise.resolve(trustedContext)),
+    recordRejection: (reason) => {
+      loginsRejected[reason] = (loginsRejected[reason] ?? 0) + 1;
+    },
+    recordClientAuthPlugin: (name) => {
+      clientAuthPlugins[name] = (clientAuthPlugins[name] ?? 0) + 1;
+    },
+    recordValidToken: (hash) => {
+      tokenHashes.add(hash);
+    },
+    recordLogin: () => {
+      loginsAccepted++;
+    },
+    ...(cluster
+      ? {
+          relayPolicy: (instance, deprecateEof) => ({
+            deprecateEof,
+            readOnly: instance.readOnly,
+            answer: (sql) => {
+              const answer = answerAuroraQuery(sql, () =>
+                auroraFacts(cluster, instance, endpointPort, now()),
+              );
+              if (answer) auroraQueries[answer.kind === 'rows' ? answer.about : 'refused']++;
+              return answer;
+            },
+          }),
+        }
+      : {}),
+  };
+
+  let stopping = false;
+  let router: ReturnType<typeof createRouter> | undefined;
+  const listenerContexts = new Map<ClusterEndpoint, SessionContext>();
+  const onConnection = (socket: Socket, endpoint: ClusterEndpoint) => {
+    socket.on('error', () => {});
+    if (!faults.accepting || stopping || !router) {
+      socket.destroy();
+      return;
+    }
+    connectionsAccepted++;
+    const id = nextId++;
+    let ctx = listenerContexts.get(endpoint);
+    if (!ctx) {
+      const route = router;
+      ctx = { ...context, route: (servername) => route(endpoint, servername) };
+      listenerContexts.set(endpoint, ctx);
+    }
+    const session = new Session(id, socket, ctx);
+    sessions.set(id, session);
+    void session.closed.then(() => sessions.delete(id));
+  };
+  const { servers, endpoints } = await listenOnEndpoints(specs, listenHost, options.port ?? 0, onConnection);
+  router = createRouter(endpoints, cluster);
+  const main = endpoints[0]!;
+
+  const emulatorFaults: EmulatorFaults = {
+    rejectNextLogins(n) {
+      faults.rejectRemaining = Math.floor(validateNonNegative('rejectNextLogins', n));
+    },
+    capLoginsPerSecond(n) {
+      faults.loginsPerSecond = n === null ? null : Math.floor(validateNonNegative('capLoginsPerSecond', n));
+    },
+    dropAllConnections() {
+      for (const session of sessions.values()) session.destroy();
+    },
+    dropConnection(id) {
+      sessions.get(id)?.destroy();
+    },
+    delayHandshake(ms) {
+      faults.handshakeDelayMs = validateNonNegative('delayHandshake', ms);
+    },
+    shiftClock(ms) {
+      if (!Number.isFinite(ms)) throw new RangeError('shiftClock needs a finite number of ms');
+      faults.clockOffsetMs += ms;
+    },
+    stopAccepting() {
+      faults.accepting = false;
+    },
+    resumeAccepting() {
+      faults.accepting = true;
+    },
+    useUntrustedCertificate(on) {
+      faults.untrustedCertificate = on;
+      // Start generating now so the next TLS handshake does not wait for key generation.
+      if (on) untrusted().catch(() => {});
+    },
+    reset() {
+      faults.reset();
+    },
+  };
+
+  let stopped: Promise<void> | undefined;
+  const emulator: Emulator = {
+    port: main.port,
+    listenHost,
+    host,
+    endpointPort,
+    region,
+    engine: engine.name,
+    serverVersion: greeting.serverVersion,
+    ca: certificate.caPem,
+    faults: emulatorFaults,
+    stop() {
+      stopped ??= (async () => {
+        stopping = true;
+        cluster?.stop();
+        const closed = servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+        const live = [...sessions.values()];
+        for (const session of live) session.destroy();
+        await Promise.all([...closed, ...live.map((s) => s.closed), untrustedContext?.catch(() => {})]);
+      })();
+      return stopped;
+    },
+    stats() {
+      let liveSessions = 0;
+      for (const session of sessions.values()) if (session.live) liveSessions++;
+      return {
+        loginsAccepted,
+        clientAuthPlugins: { ...clientAuthPlugins },
+        loginsRejected: { ...loginsRejected },
+        liveSessions,
+        connectionsAccepted,
+        distinctTokens: tokenHashes.size,
+        ...(cluster ? { cluster: { ...cluster.snapshot(), auroraQueries: { ...auroraQueries } } } : {}),
+      };
+    },
+    sessions() {
+      const list: EmulatorSession[] = [];
+      for (const s of sessions.values()) {
+        if (!s.live) continue;
+        const instance = s.route?.instance;
+        list.push({
+          id: s.id,
+          user: s.user ?? '',
+          since: s.since ?? 0,
+          endpoint: s.route?.host ?? host,
+          ...(instance
+            ? { instanceId: instance.instanceId, role: instance.readOnly ? 'reader' : 'writer' }
+            : {}),
+        });
+      }
+      return list;
+    },
+  };
+  if (!cluster) return emulator;
+  const [clusterEndpoint, readerEndpoint, ...instanceEndpoints] = endpoints as [
+    ClusterEndpoint,
+    ClusterEndpoint,
+    ...ClusterEndpoint[],
+  ];
+  const byHost = new Map(endpoints.map((e) => [e.host.toLowerCase(), e]));
+  return {
+    ...emulator,
+    cluster: {
+      endpoint: clusterEndpoint,
+      readerEndpoint,
+      instanceEndpoints,
+      endpointFor: (name) => byHost.get(name.toLowerCase()),
+      topology: () => cluster.snapshot(),
+      failover: (failoverOptions) => cluster.failover(failoverOptions),
+    },
+  } satisfies ClusterEmulator;
+}
