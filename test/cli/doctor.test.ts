@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DoctorReport, StepId, StepStatus } from '../../src/cli/doctor/report.js';
 import { type Emulator, startEmulator } from '../../src/emulator/index.js';
@@ -9,6 +10,7 @@ import {
   createEmulatorFixture,
   type EmulatorFixture,
   MARIADB,
+  RUN_ID,
   TEST_KEY,
   TEST_SESSION_KEY,
 } from '../helpers/emulator-harness.js';
@@ -201,13 +203,19 @@ describe.concurrent('rds-iam-pool doctor against the emulator', () => {
   });
 
   it('says the backend login failed, not IAM, when the refusal names the account the emulator maps to', async () => {
-    const backendUser = fixture.backendUsers.iam_app!;
+    // The emulator checks its backend accounts at start-up, so the password changes afterwards (a
+    // rotated secret): every relayed login then fails with a refusal that names the backend account.
+    const backendUser = `rip_doctor_backend_${RUN_ID}`;
+    const root = await mysql.createConnection(MARIADB);
+    await root.query(`DROP USER IF EXISTS '${backendUser}'@'%'`);
+    await root.query(`CREATE USER '${backendUser}'@'%' IDENTIFIED BY 'first-password'`);
     const misMapped = await startEmulator({
       backend: { host: MARIADB.host, port: MARIADB.port, user: MARIADB.user, password: MARIADB.password },
-      users: { iam_app: { backendUser, backendPassword: 'not-the-backend-password' } },
+      users: { iam_app: { backendUser, backendPassword: 'first-password' } },
       keys: [TEST_KEY],
     });
     try {
+      await root.query(`ALTER USER '${backendUser}'@'%' IDENTIFIED BY 'rotated-password'`);
       const misMappedCa = join(workDir, 'mis-mapped-ca.pem');
       await writeFile(misMappedCa, misMapped.ca);
       const { result, report } = await doctor({ 'connect-port': String(misMapped.port), ca: misMappedCa });
@@ -219,6 +227,8 @@ describe.concurrent('rds-iam-pool doctor against the emulator', () => {
       expect(login.fix).toContain('--backend mysql://USER:PASSWORD@HOST:PORT');
     } finally {
       await misMapped.stop();
+      await root.query(`DROP USER IF EXISTS '${backendUser}'@'%'`);
+      await root.end();
     }
   });
 

@@ -55,7 +55,22 @@ describe.each<EngineProfileName>(['mysql8.0', 'mysql8.4', 'mariadb'])(
       }
     });
 
-    it('fails a login the server keeps refusing with a typed 1045 error', async () => {
+    it('retries a refused token with a fresh one, then fails with a typed 1045 error', async () => {
+      const before = rejected('fault-injected');
+      fx.emulator.faults.rejectNextLogins(10);
+      const pool = poolFor(fx, { retry: { retries: 1, minTimeoutMs: 5, maxTimeoutMs: 10 } });
+      try {
+        const error = await pool.query('SELECT 1').catch((err: unknown) => err);
+        expect(error).toBeInstanceOf(IamAuthError);
+        expect(error).toMatchObject({ code: 'RDS_IAM_ACCESS_DENIED', errno: 1045 });
+        expect(rejected('fault-injected') - before).toBe(2);
+      } finally {
+        fx.emulator.faults.reset();
+        await pool.end();
+      }
+    });
+
+    it('refuses a user that is not an IAM user at once, with a typed 1045 error', async () => {
       const before = rejected('unknown-user');
       const pool = poolFor(fx, {
         user: 'not_an_iam_user',
@@ -64,8 +79,8 @@ describe.each<EngineProfileName>(['mysql8.0', 'mysql8.4', 'mariadb'])(
       try {
         const error = await pool.query('SELECT 1').catch((err: unknown) => err);
         expect(error).toBeInstanceOf(IamAuthError);
-        expect((error as IamAuthError).errno).toBe(1045);
-        expect(rejected('unknown-user') - before).toBe(2);
+        expect(error).toMatchObject({ code: 'RDS_IAM_NOT_IAM_USER', errno: 1045 });
+        expect(rejected('unknown-user') - before).toBe(1);
       } finally {
         await pool.end();
       }
