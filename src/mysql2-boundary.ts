@@ -13,6 +13,8 @@
  * - `PoolConnection#_removeFromPool` and `#_realEnd` (COM_QUIT) to close a pooled connection, and
  *   its `_pool`, `_closing`, `_fatalError`, `_protocolError` and `stream` to tell a dead one;
  * - the handshake command's `error` / `end` events, to see a login's outcome inside the auth plugin;
+ * - `Connection#addCommand` and a command's `onResult`, to see a statement fail with a read-only
+ *   error on a borrowed connection (see watchStatementErrors);
  * - the texts of mysql2's own pool refusals and of Node's "TLS handshake cut" error.
  *
  * Three safeguards hold it together: test/unit/mysql2-contract.test.ts checks every item above
@@ -79,7 +81,7 @@ interface ConnectionInternals {
 
 const POOL_QUEUES = ['_allConnections', '_freeConnections', '_connectionQueue'] as const;
 const QUEUE_METHODS = ['get', 'removeOne', 'shift', 'push'] as const;
-const CONNECTION_METHODS = ['_removeFromPool', '_realEnd'] as const;
+const CONNECTION_METHODS = ['_removeFromPool', '_realEnd', 'addCommand'] as const;
 const CONNECTION_FIELDS = ['_pool', '_fatalError', '_protocolError', 'stream'] as const;
 
 /**
@@ -411,6 +413,36 @@ export function interruptConnection(connection: CorePoolConnection, error: Error
   if (!c._closing && !c._fatalError && !c._protocolError) c._protocolError = error;
   if (c.stream?.destroy) c.stream.destroy();
   else connection.destroy();
+}
+
+/** A mysql2 command (Query, Execute, ...) as `addCommand` receives it. */
+interface CommandInternals {
+  onResult?: (error: unknown, ...rest: unknown[]) => unknown;
+}
+
+/**
+ * Calls `onError` with the error of every statement on this connection that fails, before its
+ * caller sees it: `Connection#addCommand` receives every command, and a command with a callback
+ * (every promise-API call, every callback-API call) reports through `onResult`. Commands without a
+ * callback (a streamed `query()` whose rows are read as events) are not watched.
+ */
+export function watchStatementErrors(
+  connection: CorePoolConnection,
+  onError: (error: { errno?: unknown }) => void,
+): void {
+  const c = connection as unknown as { addCommand(command: CommandInternals): unknown };
+  const addCommand = c.addCommand;
+  if (typeof addCommand !== 'function') throw missing('Connection#addCommand()');
+  c.addCommand = function watchedAddCommand(command: CommandInternals) {
+    const onResult = command.onResult;
+    if (typeof onResult === 'function') {
+      command.onResult = (error: unknown, ...rest: unknown[]) => {
+        if (error) onError(error as { errno?: unknown });
+        return onResult.call(command, error, ...rest);
+      };
+    }
+    return addCommand.call(this, command);
+  };
 }
 
 /** The context mysql2 hands an auth plugin. */

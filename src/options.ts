@@ -4,6 +4,7 @@ import type { PoolOptions, SslOptions } from 'mysql2';
 import { OWNED_BY_IAM, type OwnedByIam, ownedHint } from './connection/mysql2-options.js';
 import { IamOptionsError } from './errors.js';
 import { MYSQL2_OPTION_NAMES, parseMysqlUri } from './mysql2-boundary.js';
+import { isClusterWriterEndpoint } from './pool/roles.js';
 import { inferRegion, REGION_SHAPE } from './region.js';
 import { checkSslOverrides } from './tls/ssl-options.js';
 import { TokenCache } from './token/cache.js';
@@ -82,6 +83,14 @@ export interface IamPoolBehaviourOptions {
 }
 
 export interface IamOptions extends IamPoolBehaviourOptions {
+  /**
+   * Before a new connection is handed out, ask the server whether it reached the writer
+   * (`SELECT @@innodb_read_only`) and replace it if not. Default: true for an Aurora cluster (writer)
+   * endpoint (`<name>.cluster-<id>.<region>.rds.amazonaws.com`), whose DNS name can lead to the old,
+   * now read-only, writer for a while after a failover; false for reader, custom, instance and proxy
+   * endpoints and other names.
+   */
+  verifyWriter?: boolean;
   /** The RDS / Aurora / RDS Proxy endpoint name. The token and the TLS certificate check use it. */
   host: string;
   /** The endpoint's port. Default 3306. */
@@ -125,6 +134,7 @@ export interface ResolvedIamOptions {
   refreshBeforeExpiryMs: number;
   tokenCache: TokenCache | undefined;
   clock: () => number;
+  verifyWriter: boolean;
   pool: Required<IamPoolBehaviourOptions>;
   /** What goes to mysql2 untouched (a `uri` already read into the other options). */
   passThrough: Omit<PoolOptions, 'host' | 'port' | 'user' | 'ssl' | 'uri'>;
@@ -157,6 +167,7 @@ const IAM_OPTION_NAMES = new Set<string>([
   'retry',
   'token',
   'clock',
+  'verifyWriter',
   ...Object.keys(DEFAULT_POOL_BEHAVIOUR),
 ]);
 
@@ -180,6 +191,7 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
     retry,
     token,
     clock,
+    verifyWriter,
     acquireTimeoutMs,
     validateAfterIdleMs,
     validationTimeoutMs,
@@ -240,6 +252,13 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
     connectHost === undefined
       ? undefined
       : requireString('connectHost', connectHost, 'Set `connectHost` to a host name or IP, or leave it out.');
+  if (verifyWriter !== undefined && typeof verifyWriter !== 'boolean') {
+    throw new IamOptionsError(
+      'verifyWriter',
+      `must be true or false, got ${describe(verifyWriter)}`,
+      'Leave it out: it is on for Aurora cluster (writer) endpoints and off for every other endpoint.',
+    );
+  }
   if (clock !== undefined && typeof clock !== 'function') {
     throw new IamOptionsError(
       'clock',
@@ -261,6 +280,7 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
     refreshBeforeExpiryMs: resolveRefresh(token),
     tokenCache: resolveTokenCache(token),
     clock: clock ?? Date.now,
+    verifyWriter: verifyWriter ?? isClusterWriterEndpoint(hostName),
     pool: resolvePoolBehaviour({
       acquireTimeoutMs,
       validateAfterIdleMs,

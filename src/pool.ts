@@ -8,6 +8,7 @@ import {
   destroyConnection,
   type EndCallback,
   quitConnection,
+  watchStatementErrors,
 } from './mysql2-boundary.js';
 import { type IamPoolOptions, resolveOptions, withPoolConnectTimeout } from './options.js';
 import { Acquirer } from './pool/acquire.js';
@@ -23,6 +24,7 @@ import { drainPool } from './pool/end.js';
 import { type IamAcquireTimeoutError, IamPoolClosedError, type PoolConnectionCounts } from './pool/errors.js';
 import { ConnectionLifetimes } from './pool/lifetime.js';
 import { LoginRateLimiter } from './pool/login-rate.js';
+import { ConnectionRoles } from './pool/roles.js';
 import { connectEndpoint, toIamError } from './retry.js';
 
 /** A pool's counts: its logins' (see IamLoginStats) and what the pool itself did. */
@@ -41,6 +43,11 @@ export interface IamPoolStats extends IamLoginStats {
   deadOnBorrow: number;
   /** Borrows that gave up after `acquireTimeoutMs`. */
   acquireTimeouts: number;
+  /**
+   * Connections closed for being on the wrong role: a statement failed because the server is
+   * read-only (a demoted writer), or a new connection reached a reader although `verifyWriter` is on.
+   */
+  wrongRoleRetired: number;
   /** Borrowed connections that end() closed because they were not released within `endTimeoutMs`. */
   connectionsInterrupted: number;
   /** The pool right now. */
@@ -76,7 +83,8 @@ type PoolCounter =
   | 'connectionsRetired'
   | 'deadOnBorrow'
   | 'acquireTimeouts'
-  | 'connectionsInterrupted';
+  | 'connectionsInterrupted'
+  | 'wrongRoleRetired';
 
 /**
  * Creates a mysql2 pool for an RDS / Aurora MySQL or MariaDB endpoint with IAM database
@@ -96,10 +104,12 @@ export function createIamPool(options: IamPoolOptions): IamPool {
     deadOnBorrow: 0,
     acquireTimeouts: 0,
     connectionsInterrupted: 0,
+    wrongRoleRetired: 0,
   };
   const acquireTimes = new AcquireTimes();
   const limiter = new LoginRateLimiter(settings.maxLoginsPerSecond);
   const lifetimes = new ConnectionLifetimes(settings.maxLifetimeMs, resolved.clock);
+  const roles = new ConnectionRoles(resolved.verifyWriter);
   // Assigned below; stats() is only called once the pool exists.
   let counts: () => PoolConnectionCounts = () => ({ total: 0, idle: 0, borrowed: 0, opening: 0, waiting: 0 });
   const login = new IamLogin(resolved, () => ({
@@ -137,7 +147,7 @@ export function createIamPool(options: IamPoolOptions): IamPool {
     // would not hear it.
     if (reason === 'max-lifetime') quitConnection(connection);
     else destroyConnection(connection);
-    counters[reason === 'max-lifetime' ? 'connectionsRetired' : 'deadOnBorrow']++;
+    counters[retirementCounter(reason)]++;
     emit('connectionRetired', message);
     publishConnectionRetired(message);
   };
@@ -152,6 +162,7 @@ export function createIamPool(options: IamPoolOptions): IamPool {
       endpoint,
     },
     lifetimes,
+    roles,
     {
       isEnding: () => ending,
       counts: () => counts(),
@@ -210,10 +221,12 @@ export function createIamPool(options: IamPoolOptions): IamPool {
     }
     acquirer.noteLogin();
     lifetimes.opened(connection);
+    watchStatementErrors(connection, (error) => roles.statementFailed(connection, error));
   });
   core.on('release', (connection: CorePoolConnection) => {
     lifetimes.released(connection);
     if (ending) quitConnection(connection);
+    else if (roles.isCondemned(connection)) retire(connection, 'read-only');
     else if (lifetimes.isRetired(connection)) retire(connection, 'max-lifetime');
   });
 
@@ -267,6 +280,18 @@ export function createIamPool(options: IamPoolOptions): IamPool {
   Object.defineProperty(pool, 'iam', { value: iam, enumerable: false });
   Object.defineProperty(core, 'iam', { value: iam, enumerable: false });
   return pool;
+}
+
+function retirementCounter(reason: RetirementReason): PoolCounter {
+  switch (reason) {
+    case 'max-lifetime':
+      return 'connectionsRetired';
+    case 'read-only':
+    case 'not-writer':
+      return 'wrongRoleRetired';
+    default:
+      return 'deadOnBorrow';
+  }
 }
 
 function errorFacts(error: unknown): { code: string | undefined; errno: number | undefined } {

@@ -17,6 +17,7 @@ import {
   type PoolConnectionCounts,
 } from './errors.js';
 import type { ConnectionLifetimes } from './lifetime.js';
+import type { ConnectionRoles } from './roles.js';
 import { answersPing } from './validate.js';
 
 export interface AcquireSettings {
@@ -58,6 +59,8 @@ interface Borrow {
   lastError: unknown;
   /** Our callback while mysql2 holds it in its wait queue. */
   queued: GetConnectionCallback | undefined;
+  /** New connections that turned out to be on a reader (verifyWriter). */
+  readerLandings?: number;
 }
 
 /**
@@ -70,6 +73,7 @@ export class Acquirer {
   readonly #core: BoundaryPool;
   readonly #settings: AcquireSettings;
   readonly #lifetimes: ConnectionLifetimes;
+  readonly #roles: ConnectionRoles;
   readonly #hooks: AcquireHooks;
   #waiting = 0;
   /** Set when mysql2 turned out to lack something we rely on: every borrow fails with it. */
@@ -81,11 +85,13 @@ export class Acquirer {
     core: BoundaryPool,
     settings: AcquireSettings,
     lifetimes: ConnectionLifetimes,
+    roles: ConnectionRoles,
     hooks: AcquireHooks,
   ) {
     this.#core = core;
     this.#settings = settings;
     this.#lifetimes = lifetimes;
+    this.#roles = roles;
     this.#hooks = hooks;
   }
 
@@ -204,6 +210,8 @@ export class Acquirer {
     if (
       !isKnownDead(connection) &&
       !this.#lifetimes.isRetired(connection) &&
+      !this.#roles.isCondemned(connection) &&
+      !this.#roles.needsCheck(connection) &&
       !this.#needsPing(connection) &&
       !this.#hooks.isEnding()
     ) {
@@ -298,13 +306,37 @@ export class Acquirer {
       }
       // Replaced before the caller saw it: nothing was sent on it, so nothing can have run twice.
       this.#hooks.retire(connection, unfit);
+      if (unfit === 'not-writer') await this.#pauseBeforeNextWriterAttempt(borrow);
     }
+  }
+
+  /**
+   * A new connection reached a reader: the writer endpoint's DNS still leads to the old writer
+   * (a failover), which takes seconds to change. Wait a little before the next login (doubling,
+   * from the retry policy's minimum to one second) rather than log in as fast as the cap allows.
+   */
+  async #pauseBeforeNextWriterAttempt(borrow: Borrow): Promise<void> {
+    borrow.readerLandings = (borrow.readerLandings ?? 0) + 1;
+    const delay = Math.min(1000, this.#settings.retry.minTimeoutMs * 2 ** (borrow.readerLandings - 1));
+    const left = borrow.deadline - performance.now();
+    if (left > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(delay, left)));
   }
 
   /** Why this connection must not be handed out, or undefined if it may. */
   async #unfitness(connection: CorePoolConnection, borrow: Borrow): Promise<RetirementReason | undefined> {
     if (isKnownDead(connection)) return 'dead';
     if (this.#lifetimes.isRetired(connection)) return 'max-lifetime';
+    if (this.#roles.isCondemned(connection)) return 'read-only';
+    if (this.#roles.needsCheck(connection)) {
+      const left = borrow.deadline - performance.now();
+      const onWriter = await this.#roles.isOnWriter(
+        connection,
+        Math.min(this.#settings.validationTimeoutMs, left),
+      );
+      if (onWriter === undefined) return isKnownDead(connection) ? 'dead' : 'failed-validation';
+      if (!onWriter) return 'not-writer';
+      return undefined;
+    }
     if (this.#needsPing(connection)) {
       const left = borrow.deadline - performance.now();
       const alive = await answersPing(connection, Math.min(this.#settings.validationTimeoutMs, left));

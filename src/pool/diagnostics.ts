@@ -50,7 +50,11 @@ export type RetirementReason =
   /** It was found closed or broken on borrow, before any command was sent. */
   | 'dead'
   /** end() stopped waiting for it while it was borrowed. */
-  | 'end-timeout';
+  | 'end-timeout'
+  /** A statement on it failed because the server is read-only (1290, 1836, 1792): a demoted writer. */
+  | 'read-only'
+  /** New, and on a reader although the pool needs the writer (`verifyWriter`). */
+  | 'not-writer';
 
 /** `rds-iam-pool:connection-retired`: the pool closed a connection on purpose. */
 export interface ConnectionRetiredMessage extends PoolIdentity {

@@ -24,6 +24,7 @@ import {
   parseMysqlUri,
   quitConnection,
   watchLoginOutcome,
+  watchStatementErrors,
 } from '../../src/mysql2-boundary.js';
 import { createEmulatorFixture, type EmulatorFixture, MARIADB } from '../helpers/emulator-harness.js';
 import { iamOptionsFor } from '../helpers/pool-fixture.js';
@@ -100,10 +101,12 @@ describe('the mysql2 pool internals the pool layer reads', () => {
     await endPool(pool);
   });
 
-  it.each(['_removeFromPool', '_realEnd'])(
+  it.each(['_removeFromPool', '_realEnd', 'addCommand'])(
     'createIamPool fails at once, typed, when PoolConnection#%s is gone',
     (method) => {
-      const prototype = mysql.PoolConnection.prototype as unknown as Record<string, unknown>;
+      // The prototype that owns the method (addCommand lives on mysql2's base Connection).
+      let prototype = mysql.PoolConnection.prototype as unknown as Record<string, unknown>;
+      while (!Object.hasOwn(prototype, method)) prototype = Object.getPrototypeOf(prototype);
       const saved = prototype[method];
       delete prototype[method];
       try {
@@ -181,6 +184,27 @@ describe('the mysql2 pool internals the pool layer reads', () => {
     expect(pool.counts().queued).toBe(0);
     expect(pool.isFull()).toBe(true);
     first.release();
+    await endPool(pool);
+  });
+});
+
+describe('the statement errors the pool watches', () => {
+  it('sees a failing statement through addCommand/onResult, on the promise and callback APIs', async () => {
+    const pool = new BoundaryPool(plainOptions);
+    const connection = await borrow(pool);
+    const seen: unknown[] = [];
+    watchStatementErrors(connection, (error) => seen.push(error.errno));
+    await connection
+      .promise()
+      .query('SELECT * FROM test.no_such_table_anywhere')
+      .catch(() => {});
+    await new Promise((resolve) => connection.query('SELECT nope FROM dual', () => resolve(undefined)));
+    await new Promise((resolve) =>
+      connection.execute('SELECT ? FROM test.no_such_table', [1], () => resolve(undefined)),
+    );
+    await connection.promise().query('SELECT 1');
+    expect(seen).toEqual([1146, 1054, 1146]);
+    connection.release();
     await endPool(pool);
   });
 });

@@ -1,0 +1,75 @@
+import type { PoolConnection as CorePoolConnection, RowDataPacket } from 'mysql2';
+
+/**
+ * Errors a statement gets on a server that is read-only: Aurora's demoted writer (1290
+ * ER_OPTION_PREVENTS_STATEMENT, "--read-only"), MySQL/MariaDB read-only mode (1836
+ * ER_READ_ONLY_MODE) and a read-only transaction (1792 ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION).
+ * The same three mysql2's own pool.query() destroys a connection on.
+ */
+export const READ_ONLY_ERRNOS: ReadonlySet<number> = new Set([1290, 1836, 1792]);
+
+/**
+ * The default of `verifyWriter`: on for an Aurora cluster (writer) endpoint, whose DNS name can
+ * still point at the old writer for a while after a failover; off for reader (`cluster-ro-`),
+ * custom (`cluster-custom-`), instance and proxy endpoints, where a reader is expected or the name
+ * cannot move.
+ */
+export function isClusterWriterEndpoint(host: string): boolean {
+  return /\.cluster-(?!ro-|custom-)[a-z0-9]+\.[a-z0-9-]+\.rds\.amazonaws\.com(?:\.cn)?\.?$/i.test(host);
+}
+
+/**
+ * Which connections are on the wrong role. A connection whose statement failed with a read-only
+ * error is condemned: it is retired when released, whichever API borrowed it, instead of going back
+ * to the pool. With `verifyWriter`, a new connection is asked whether it reached the writer
+ * (`@@innodb_read_only`, 1 on an Aurora reader) before any caller sees it.
+ */
+export class ConnectionRoles {
+  readonly verifyWriter: boolean;
+  readonly #condemned = new WeakSet<CorePoolConnection>();
+  readonly #verified = new WeakSet<CorePoolConnection>();
+
+  constructor(verifyWriter: boolean) {
+    this.verifyWriter = verifyWriter;
+  }
+
+  /** A statement on this connection failed; a read-only error condemns it. */
+  statementFailed(connection: CorePoolConnection, error: { errno?: unknown }): void {
+    if (typeof error.errno === 'number' && READ_ONLY_ERRNOS.has(error.errno)) this.#condemned.add(connection);
+  }
+
+  isCondemned(connection: CorePoolConnection): boolean {
+    return this.#condemned.has(connection);
+  }
+
+  /** Whether a writer check is still owed before this connection may be handed out. */
+  needsCheck(connection: CorePoolConnection): boolean {
+    return this.verifyWriter && !this.#verified.has(connection);
+  }
+
+  /**
+   * Asks the server whether this connection reached the writer: true, false (a reader), or
+   * undefined when it did not answer in time (the connection is then unfit anyway).
+   */
+  async isOnWriter(connection: CorePoolConnection, timeoutMs: number): Promise<boolean | undefined> {
+    const readOnly = await new Promise<unknown>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), Math.max(1, timeoutMs));
+      try {
+        connection.query<RowDataPacket[]>(
+          { sql: 'SELECT @@innodb_read_only AS read_only', timeout: Math.max(1, timeoutMs) },
+          (err, rows) => {
+            clearTimeout(timer);
+            resolve(err ? undefined : rows?.[0]?.read_only);
+          },
+        );
+      } catch {
+        clearTimeout(timer);
+        resolve(undefined);
+      }
+    });
+    if (readOnly === undefined || readOnly === null) return undefined;
+    const onWriter = Number(readOnly) === 0;
+    if (onWriter) this.#verified.add(connection);
+    return onWriter;
+  }
+}
