@@ -23,10 +23,15 @@ export type IamConnectionOptionsInput = Omit<
   ConnectionOptions,
   OwnedByIam | 'debug' | 'host' | 'port' | 'user' | 'ssl'
 > &
-  Omit<IamOptions, 'retry' | 'verifyWriter' | keyof IamPoolBehaviourOptions>;
+  Omit<IamOptions, 'retry' | 'verifyWriter' | 'topologyFailover' | keyof IamPoolBehaviourOptions>;
 
 /** Options only `createIamPool` can apply; refused here rather than silently ignored. */
-const POOL_ONLY_OPTIONS = ['retry', 'verifyWriter', ...Object.keys(DEFAULT_POOL_BEHAVIOUR)];
+const POOL_ONLY_OPTIONS = [
+  'retry',
+  'verifyWriter',
+  'topologyFailover',
+  ...Object.keys(DEFAULT_POOL_BEHAVIOUR),
+];
 
 /**
  * mysql2 `ConnectionOptions` that log in with IAM: every connection created from them asks the

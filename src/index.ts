@@ -31,6 +31,7 @@ export type {
   IamRetryOptions,
   IamSslOptions,
   IamTokenOptions,
+  TopologyFailoverOptions,
 } from './options.js';
 export type { AcquireTimePercentiles } from './pool/acquire-times.js';
 export type {
@@ -44,6 +45,7 @@ export type {
 export { DIAGNOSTICS_CHANNELS } from './pool/diagnostics.js';
 export type { PoolConnectionCounts } from './pool/errors.js';
 export { IamAcquireTimeoutError, IamPoolClosedError, IamPoolExhaustedError } from './pool/errors.js';
+export type { TopologyChangedMessage, TopologyInstance, TopologyStats } from './pool/topology.js';
 export type { IamPool, IamPoolEvents, IamPoolHandle, IamPoolStats } from './pool.js';
 export { createIamPool } from './pool.js';
 export { toIamError } from './retry.js';

@@ -445,6 +445,26 @@ export function watchStatementErrors(
   };
 }
 
+/**
+ * Points one new pool connection at `host` (its TLS server name, certificate check and token), from
+ * inside the `stream` factory mysql2 calls with `{ config }`: that config is the connection's own
+ * copy (mysql2 3.24's Pool#_createConnectionConfig), read for TLS and login only later.
+ */
+export function routeNewConnection(streamOptions: unknown, host: string): void {
+  const config = (streamOptions as { config?: { host?: string } } | undefined)?.config;
+  if (config === undefined) throw missing('the { config } argument of the stream factory');
+  config.host = host;
+}
+
+/** Fails unless each pool connection gets a config of its own (routeNewConnection relies on it). */
+export function assertRoutingContract(pool: CorePool): void {
+  if (
+    typeof (pool as unknown as { _createConnectionConfig?: unknown })._createConnectionConfig !== 'function'
+  ) {
+    throw missing('Pool#_createConnectionConfig() (a config of its own per connection)');
+  }
+}
+
 /** The context mysql2 hands an auth plugin. */
 export type AuthPluginContext = Parameters<AuthPlugin>[0];
 

@@ -5,6 +5,7 @@ import { OWNED_BY_IAM, type OwnedByIam, ownedHint } from './connection/mysql2-op
 import { IamOptionsError } from './errors.js';
 import { MYSQL2_OPTION_NAMES, parseMysqlUri } from './mysql2-boundary.js';
 import { isClusterWriterEndpoint } from './pool/roles.js';
+import { instanceHostPattern } from './pool/topology.js';
 import { inferRegion, REGION_SHAPE } from './region.js';
 import { checkSslOverrides } from './tls/ssl-options.js';
 import { TokenCache } from './token/cache.js';
@@ -82,6 +83,18 @@ export interface IamPoolBehaviourOptions {
   endTimeoutMs?: number;
 }
 
+export interface TopologyFailoverOptions {
+  /**
+   * Instance endpoint names, `?` standing for the instance id: default `?.<the cluster endpoint's
+   * suffix>` (`?.abc123.us-east-1.rds.amazonaws.com`), as AWS's wrappers derive it.
+   */
+  instanceHostPattern?: string;
+  /** How often the topology is read while the pool looks for a new writer, in ms. Default 250. */
+  pollIntervalMs?: number;
+  /** How often it is read otherwise, in ms. Default 30000. */
+  refreshIntervalMs?: number;
+}
+
 export interface IamOptions extends IamPoolBehaviourOptions {
   /**
    * Before a new connection is handed out, ask the server whether it reached the writer
@@ -91,6 +104,14 @@ export interface IamOptions extends IamPoolBehaviourOptions {
    * endpoints and other names.
    */
   verifyWriter?: boolean;
+  /**
+   * Aurora only, off by default: follow a failover through the cluster's topology
+   * (`information_schema.replica_host_status`) and log in to the new writer's instance endpoint at
+   * once, instead of waiting for the cluster endpoint's DNS record to move (tokens are signed for
+   * that endpoint). `true`, or settings; `host` must be a cluster (writer) endpoint, or
+   * `instanceHostPattern` given. See docs/production.md, "Aurora failover".
+   */
+  topologyFailover?: boolean | TopologyFailoverOptions;
   /** The RDS / Aurora / RDS Proxy endpoint name. The token and the TLS certificate check use it. */
   host: string;
   /** The endpoint's port. Default 3306. */
@@ -135,6 +156,7 @@ export interface ResolvedIamOptions {
   tokenCache: TokenCache | undefined;
   clock: () => number;
   verifyWriter: boolean;
+  topologyFailover: Required<TopologyFailoverOptions> | undefined;
   pool: Required<IamPoolBehaviourOptions>;
   /** What goes to mysql2 untouched (a `uri` already read into the other options). */
   passThrough: Omit<PoolOptions, 'host' | 'port' | 'user' | 'ssl' | 'uri'>;
@@ -168,6 +190,7 @@ const IAM_OPTION_NAMES = new Set<string>([
   'token',
   'clock',
   'verifyWriter',
+  'topologyFailover',
   ...Object.keys(DEFAULT_POOL_BEHAVIOUR),
 ]);
 
@@ -192,6 +215,7 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
     token,
     clock,
     verifyWriter,
+    topologyFailover,
     acquireTimeoutMs,
     validateAfterIdleMs,
     validationTimeoutMs,
@@ -281,6 +305,7 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
     tokenCache: resolveTokenCache(token),
     clock: clock ?? Date.now,
     verifyWriter: verifyWriter ?? isClusterWriterEndpoint(hostName),
+    topologyFailover: resolveTopologyFailover(topologyFailover, hostName),
     pool: resolvePoolBehaviour({
       acquireTimeoutMs,
       validateAfterIdleMs,
@@ -406,6 +431,54 @@ export function withPoolConnectTimeout(resolved: ResolvedIamOptions): ResolvedIa
 
 /** mysql2's own default connectTimeout. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+function resolveTopologyFailover(
+  given: unknown,
+  host: string,
+): Required<TopologyFailoverOptions> | undefined {
+  if (given === undefined || given === false) return undefined;
+  if (given !== true && (given === null || typeof given !== 'object' || Array.isArray(given))) {
+    throw new IamOptionsError(
+      'topologyFailover',
+      `must be true, false or an object, got ${describe(given)}`,
+      'For example topologyFailover: true, or { pollIntervalMs: 250 }.',
+    );
+  }
+  const o = (given === true ? {} : given) as TopologyFailoverOptions;
+  const pattern = o.instanceHostPattern ?? instanceHostPattern(host);
+  if (pattern === undefined) {
+    throw new IamOptionsError(
+      'topologyFailover',
+      `needs an Aurora cluster endpoint as host (<name>.cluster-<id>.<region>.rds.amazonaws.com), got "${host}"`,
+      'Point `host` at the cluster (writer) endpoint, or give topologyFailover.instanceHostPattern (e.g. "?.abc123.us-east-1.rds.amazonaws.com").',
+    );
+  }
+  if (typeof pattern !== 'string' || !/^[^?]*\?[^?]*$/.test(pattern) || pattern.trim() !== pattern) {
+    throw new IamOptionsError(
+      'topologyFailover.instanceHostPattern',
+      `must contain exactly one "?" (the instance id), got ${describe(pattern)}`,
+      'For example "?.abc123.us-east-1.rds.amazonaws.com".',
+    );
+  }
+  const ranges: Array<['pollIntervalMs' | 'refreshIntervalMs', number, number, number]> = [
+    ['pollIntervalMs', 50, 10_000, 250],
+    ['refreshIntervalMs', 1000, 3_600_000, 30_000],
+  ];
+  const resolved = { instanceHostPattern: pattern, pollIntervalMs: 250, refreshIntervalMs: 30_000 };
+  for (const [name, min, max] of ranges) {
+    const value = o[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new IamOptionsError(
+        `topologyFailover.${name}`,
+        `must be an integer from ${min} to ${max}, got ${describe(value)}`,
+        'Leave it out for the default.',
+      );
+    }
+    resolved[name] = value;
+  }
+  return resolved;
+}
 
 /** The region: given, or inferred from the host; a given region must match the host's. */
 function resolveRegion(hostName: string, region: unknown): string {

@@ -4,6 +4,7 @@ import { checkEffectiveConfig, iamConnectionOptions } from './connection/mysql2-
 import { type IamHandle, IamLogin, type IamLoginEvents, type IamLoginStats } from './login/login.js';
 import {
   assertConnectionContract,
+  assertRoutingContract,
   BoundaryPool,
   destroyConnection,
   type EndCallback,
@@ -18,6 +19,7 @@ import {
   publishAcquireTimeout,
   publishConnectionRetired,
   publishLoginFailed,
+  publishTopologyChanged,
   type RetirementReason,
 } from './pool/diagnostics.js';
 import { drainPool } from './pool/end.js';
@@ -25,6 +27,7 @@ import { type IamAcquireTimeoutError, IamPoolClosedError, type PoolConnectionCou
 import { ConnectionLifetimes } from './pool/lifetime.js';
 import { LoginRateLimiter } from './pool/login-rate.js';
 import { ConnectionRoles } from './pool/roles.js';
+import { AuroraTopology, type TopologyChangedMessage, type TopologyStats } from './pool/topology.js';
 import { connectEndpoint, toIamError } from './retry.js';
 
 /** A pool's counts: its logins' (see IamLoginStats) and what the pool itself did. */
@@ -54,6 +57,8 @@ export interface IamPoolStats extends IamLoginStats {
   connections: PoolConnectionCounts;
   /** How long the latest borrows waited for a connection, in ms. */
   acquireTimeMs: AcquireTimePercentiles;
+  /** With `topologyFailover`: the cluster's instances, the writer, where new connections go. */
+  topology?: TopologyStats;
 }
 
 export interface IamPoolEvents extends IamLoginEvents {
@@ -65,6 +70,8 @@ export interface IamPoolEvents extends IamLoginEvents {
   connectionRetired: [ConnectionRetiredMessage];
   /** A borrow gave up after `acquireTimeoutMs`; the caller received this error. */
   acquireTimeout: [{ error: IamAcquireTimeoutError }];
+  /** With `topologyFailover`: the pool found the (new) writer and sends new connections there. */
+  topologyChanged: [TopologyChangedMessage];
 }
 
 /** The IAM side of a pool (`pool.iam`): stats, events, the current token's times, `invalidateToken()`. */
@@ -112,11 +119,13 @@ export function createIamPool(options: IamPoolOptions): IamPool {
   const roles = new ConnectionRoles(resolved.verifyWriter);
   // Assigned below; stats() is only called once the pool exists.
   let counts: () => PoolConnectionCounts = () => ({ total: 0, idle: 0, borrowed: 0, opening: 0, waiting: 0 });
+  let topology: AuroraTopology | undefined;
   const login = new IamLogin(resolved, () => ({
     ...counters,
     loginsDelayed: limiter.delayed,
     connections: counts(),
     acquireTimeMs: acquireTimes.percentiles(),
+    ...(topology ? { topology: topology.stats() } : {}),
   }));
   const iam = login.view<IamPoolStats, IamPoolEvents>();
   const emit = <K extends keyof IamPoolEvents>(event: K, ...args: IamPoolEvents[K]) =>
@@ -124,14 +133,45 @@ export function createIamPool(options: IamPoolOptions): IamPool {
   const identity = { host: resolved.host, port: resolved.port, user: resolved.user };
   const endpoint = connectEndpoint(resolved);
 
-  const connectionOptions = iamConnectionOptions(resolved, {
-    ...login.hooks(),
-    // The login rate cap sits right before the token is taken and sent: a connect that fails
-    // earlier (server down, refusing connections) costs the server no login and is not held back,
-    // so an outage fails fast instead of queueing behind the cap.
-    waitForTurn: (isCancelled) => limiter.acquire(isCancelled),
-  });
+  if (resolved.topologyFailover) {
+    const settings = resolved.topologyFailover;
+    // The topology's own logins: short-lived, uncounted, outside the login cap (a few per second at
+    // most while a failover is searched for).
+    const monitorHooks = { ...login.hooks(), succeeded: () => {} };
+    topology = new AuroraTopology(
+      { clusterHost: resolved.host, ...settings },
+      (host) => iamConnectionOptions({ ...resolved, host }, monitorHooks),
+      {
+        changed: (message) => {
+          const full: TopologyChangedMessage = { ...identity, ...message };
+          // Connections on another instance than the writer are on the wrong role now: closed when
+          // released, and idle ones at once.
+          for (const connection of core.allConnections()) {
+            if (connection.config.host !== message.writer) roles.condemn(connection);
+          }
+          for (const connection of core.freeConnections()) {
+            if (roles.isCondemned(connection)) retire(connection, 'read-only');
+          }
+          emit('topologyChanged', full);
+          publishTopologyChanged(full);
+        },
+      },
+    );
+  }
+  const currentTopology = topology;
+  const connectionOptions = iamConnectionOptions(
+    resolved,
+    {
+      ...login.hooks(),
+      // The login rate cap sits right before the token is taken and sent: a connect that fails
+      // earlier (server down, refusing connections) costs the server no login and is not held back,
+      // so an outage fails fast instead of queueing behind the cap.
+      waitForTurn: (isCancelled) => limiter.acquire(isCancelled),
+    },
+    currentTopology ? () => currentTopology.target() : undefined,
+  );
   const core = new BoundaryPool(connectionOptions);
+  if (topology) assertRoutingContract(core);
   // What mysql2 will really use, after it read every option: checked before any connection opens.
   checkEffectiveConfig(core.connectionConfig, connectionOptions);
 
@@ -150,6 +190,8 @@ export function createIamPool(options: IamPoolOptions): IamPool {
     counters[retirementCounter(reason)]++;
     emit('connectionRetired', message);
     publishConnectionRetired(message);
+    // A connection found dead, or on a reader, may mean the writer failed over.
+    if (reason !== 'max-lifetime' && reason !== 'end-timeout') topology?.suspect();
   };
 
   const acquirer = new Acquirer(
@@ -168,6 +210,7 @@ export function createIamPool(options: IamPoolOptions): IamPool {
       counts: () => counts(),
       onRetry: (failure, attempt, error) => {
         counters[failure === 'auth-rejected' ? 'authRetries' : 'transientRetries']++;
+        if (failure === 'transient') topology?.suspect();
         const reason = failure === 'auth-rejected' ? 'auth-rejected' : 'transient';
         const { code, errno } = errorFacts(error);
         emit('retry', { attempt, reason, code });
@@ -221,6 +264,7 @@ export function createIamPool(options: IamPoolOptions): IamPool {
     }
     acquirer.noteLogin();
     lifetimes.opened(connection);
+    topology?.started();
     watchStatementErrors(connection, (error) => roles.statementFailed(connection, error));
   });
   core.on('release', (connection: CorePoolConnection) => {
@@ -251,6 +295,7 @@ export function createIamPool(options: IamPoolOptions): IamPool {
       clearInterval(housekeeping);
       limiter.close(new IamPoolClosedError());
       login.close();
+      topology?.close();
       await drainPool(core, {
         timeoutMs: settings.endTimeoutMs,
         isOpen: (connection) => lifetimes.isOpen(connection),

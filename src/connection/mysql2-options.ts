@@ -8,7 +8,7 @@ import { connect, type Socket } from 'node:net';
 import type { AuthPlugin, ConnectionOptions, SslOptions } from 'mysql2';
 import { IamOptionsError } from '../errors.js';
 import { createIamAuthPlugins, type LoginHooks } from '../login/auth-plugin.js';
-import { effectiveConnectionConfig } from '../mysql2-boundary.js';
+import { effectiveConnectionConfig, routeNewConnection } from '../mysql2-boundary.js';
 import type { ResolvedIamOptions } from '../options.js';
 import { buildSslOptions, checkSslOptions } from '../tls/ssl-options.js';
 
@@ -36,7 +36,7 @@ export interface IamConnectionParts {
   ssl: SslOptions;
   authPlugins: Record<string, AuthPlugin>;
   /** With `connectHost` / `connectPort` only. */
-  stream?: () => Socket;
+  stream?: (options: unknown) => Socket;
 }
 
 /**
@@ -47,8 +47,9 @@ export interface IamConnectionParts {
 export function iamConnectionOptions(
   resolved: ResolvedIamOptions,
   hooks: LoginHooks,
+  route?: () => string,
 ): ConnectionOptions & IamConnectionParts {
-  const stream = tunnelStream(resolved);
+  const stream = route ? routedStream(resolved, route) : tunnelStream(resolved);
   const ssl = buildSslOptions(resolved.ssl);
   const parts: IamConnectionParts = {
     host: resolved.host,
@@ -74,6 +75,19 @@ function tunnelStream(resolved: ResolvedIamOptions): (() => Socket) | undefined 
   const { connectHost, connectPort } = resolved;
   if (connectHost === undefined && connectPort === undefined) return undefined;
   return () => connect(connectPort ?? resolved.port, connectHost ?? resolved.host);
+}
+
+/**
+ * mysql2's `stream` option for a pool that picks each new connection's host (an Aurora failover:
+ * the new writer's instance endpoint): the connection's TLS server name, certificate check and
+ * token follow that host, and TCP goes to it (or to `connectHost` / `connectPort`, for a tunnel).
+ */
+function routedStream(resolved: ResolvedIamOptions, route: () => string): (options: unknown) => Socket {
+  return (options) => {
+    const host = route();
+    routeNewConnection(options, host);
+    return connect(resolved.connectPort ?? resolved.port, resolved.connectHost ?? host);
+  };
 }
 
 /**

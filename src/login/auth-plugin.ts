@@ -16,15 +16,18 @@ export interface LoginHooks {
    * once the connection died while waiting, so a dead login gives its turn to the next one.
    */
   waitForTurn?(isCancelled: () => boolean): Promise<void>;
-  /** The token for this login, with the signing time that identifies it to the cache. */
-  token(): Promise<{ token: string; signedAt: number }>;
+  /**
+   * The token for this login to `host` (the connection's own host: a pool following an Aurora
+   * failover connects to instance endpoints), with the signing time that identifies it to the cache.
+   */
+  token(host: string): Promise<{ token: string; signedAt: number }>;
   /**
    * Checks the effective options of the connection before its token is sent (the last line of
    * defence for options that reached mysql2 by a route no earlier check saw); throws to refuse.
    */
   checkConnection?(config: Record<string, unknown>): void;
   /** The server refused the login (1045 / 1698); `tokenSignedAt` names the token it sent. */
-  refused(tokenSignedAt: number | undefined, error: { errno: number; code?: string }): void;
+  refused(host: string, tokenSignedAt: number | undefined, error: { errno: number; code?: string }): void;
   /** The server accepted the login. */
   succeeded(): void;
 }
@@ -63,6 +66,8 @@ export function tokenWasSent(error: unknown): boolean {
 export function createIamAuthPlugins(hooks: LoginHooks): Record<string, AuthPlugin> {
   const plugins: Record<string, AuthPlugin> = {
     mysql_clear_password: (context) => {
+      // The token is signed for the host this connection logs in to, which TLS verified.
+      const host = String(loginConfig(context).host ?? '');
       // Which token this login sent, once it sent one: a refusal drops that token and only that one,
       // so many logins refused with one token cause one signing.
       let tokenSignedAt: number | undefined;
@@ -71,7 +76,7 @@ export function createIamAuthPlugins(hooks: LoginHooks): Record<string, AuthPlug
           if (tokenSignedAt !== undefined && typeof err === 'object' && err !== null)
             refusedAfterToken.add(err);
           if (typeof err.errno === 'number' && ACCESS_DENIED.has(err.errno)) {
-            hooks.refused(tokenSignedAt, {
+            hooks.refused(host, tokenSignedAt, {
               errno: err.errno,
               ...(typeof err.code === 'string' ? { code: err.code } : {}),
             });
@@ -85,7 +90,7 @@ export function createIamAuthPlugins(hooks: LoginHooks): Record<string, AuthPlug
           hooks.checkConnection?.(loginConfig(context));
           // The turn first, then the token: a token taken before a long wait could expire unsent.
           await hooks.waitForTurn?.(() => isLoginConnectionDead(context));
-          const { token, signedAt } = await hooks.token();
+          const { token, signedAt } = await hooks.token(host);
           // The socket may have been closed or swapped while the token was being signed.
           assertVerifiedTls(loginSocket(context));
           tokenSignedAt = signedAt;

@@ -79,7 +79,8 @@ export class IamLogin {
     connectionsOpened: 0,
     loginsRefused: 0,
   };
-  readonly #unsubscribe: () => void;
+  /** Unsubscribe functions, per host this identity has logged in to (a failover adds instance hosts). */
+  readonly #subscriptions = new Map<string, () => void>();
 
   /** `extraStats` adds what only a pool counts to the handle's stats(). */
   constructor(resolved: ResolvedIamOptions, extraStats: () => object = () => ({})) {
@@ -94,24 +95,39 @@ export class IamLogin {
       region: resolved.region,
       credentials: resolved.credentials ?? defaultCredentials(),
     };
-    this.#unsubscribe = this.tokens.subscribe(this.request, (info, credentialRequests) => {
-      this.#counts.tokensSigned++;
-      this.#counts.credentialRequests += credentialRequests;
-      this.handle.emit('tokenSigned', info);
-    });
+    this.#requestFor(this.request.hostname);
+  }
+
+  /**
+   * The token request for `host` (the endpoint itself, or an instance endpoint a pool following a
+   * failover logs in to), subscribed to the cache's signings for it.
+   */
+  #requestFor(host: string): TokenRequest {
+    const request = host === this.request.hostname ? this.request : { ...this.request, hostname: host };
+    if (!this.#subscriptions.has(host)) {
+      this.#subscriptions.set(
+        host,
+        this.tokens.subscribe(request, (info, credentialRequests) => {
+          this.#counts.tokensSigned++;
+          this.#counts.credentialRequests += credentialRequests;
+          this.handle.emit('tokenSigned', info);
+        }),
+      );
+    }
+    return request;
   }
 
   /** The hooks of this identity's auth plugin (the pool adds its login rate cap). */
   hooks(): LoginHooks {
     return {
-      token: async () => {
-        const signed = await this.tokens.getSignedToken(this.request);
+      token: async (host) => {
+        const signed = await this.tokens.getSignedToken(this.#requestFor(host || this.request.hostname));
         if (signed.fromCache) this.#counts.cacheHits++;
         return signed;
       },
-      refused: (tokenSignedAt, error) => {
+      refused: (host, tokenSignedAt, error) => {
         this.#counts.loginsRefused++;
-        this.tokens.invalidate(this.request, tokenSignedAt);
+        this.tokens.invalidate(this.#requestFor(host || this.request.hostname), tokenSignedAt);
         this.handle.emit('loginRefused', { errno: error.errno, code: error.code });
       },
       succeeded: () => {
@@ -142,7 +158,8 @@ export class IamLogin {
 
   /** Stops hearing of signings (the pool ended); a shared cache keeps no reference to it. */
   close(): void {
-    this.#unsubscribe();
+    for (const unsubscribe of this.#subscriptions.values()) unsubscribe();
+    this.#subscriptions.clear();
   }
 }
 

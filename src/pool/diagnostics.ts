@@ -6,6 +6,7 @@
 import { channel } from 'node:diagnostics_channel';
 import type { TokenSignedInfo } from '../token/cache.js';
 import type { PoolConnectionCounts } from './errors.js';
+import type { TopologyChangedMessage } from './topology.js';
 
 /** Channel names, stable across versions. */
 export const DIAGNOSTICS_CHANNELS = {
@@ -13,6 +14,7 @@ export const DIAGNOSTICS_CHANNELS = {
   loginFailed: 'rds-iam-pool:login-failed',
   connectionRetired: 'rds-iam-pool:connection-retired',
   acquireTimeout: 'rds-iam-pool:acquire-timeout',
+  topologyChanged: 'rds-iam-pool:topology-changed',
 } as const;
 
 /** Which pool a message is about: its endpoint and user (never credentials). */
@@ -76,6 +78,7 @@ const tokenSigned = channel(DIAGNOSTICS_CHANNELS.tokenSigned);
 const loginFailed = channel(DIAGNOSTICS_CHANNELS.loginFailed);
 const connectionRetired = channel(DIAGNOSTICS_CHANNELS.connectionRetired);
 const acquireTimeout = channel(DIAGNOSTICS_CHANNELS.acquireTimeout);
+const topologyChanged = channel(DIAGNOSTICS_CHANNELS.topologyChanged);
 
 export function publishTokenSigned(message: TokenSignedMessage): void {
   if (tokenSigned.hasSubscribers) tokenSigned.publish(message);
@@ -91,4 +94,9 @@ export function publishConnectionRetired(message: ConnectionRetiredMessage): voi
 
 export function publishAcquireTimeout(message: AcquireTimeoutMessage): void {
   if (acquireTimeout.hasSubscribers) acquireTimeout.publish(message);
+}
+
+/** `rds-iam-pool:topology-changed`: with `topologyFailover`, the pool found the (new) writer. */
+export function publishTopologyChanged(message: TopologyChangedMessage): void {
+  if (topologyChanged.hasSubscribers) topologyChanged.publish(message);
 }

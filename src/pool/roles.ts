@@ -38,6 +38,11 @@ export class ConnectionRoles {
     if (typeof error.errno === 'number' && READ_ONLY_ERRNOS.has(error.errno)) this.#condemned.add(connection);
   }
 
+  /** The connection is on the wrong role (a failover moved the writer): retire it when released. */
+  condemn(connection: CorePoolConnection): void {
+    this.#condemned.add(connection);
+  }
+
   isCondemned(connection: CorePoolConnection): boolean {
     return this.#condemned.has(connection);
   }

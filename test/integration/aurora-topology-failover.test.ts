@@ -1,0 +1,101 @@
+/**
+ * topologyFailover: the pool reads the cluster's topology, and after a failover logs in to the new
+ * writer's instance endpoint (a token signed for that endpoint) while the cluster endpoint's DNS
+ * still leads to the old writer.
+ */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { ResultSetHeader, RowDataPacket } from 'mysql2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterEmulator } from '../../src/emulator/index.js';
+import {
+  DIAGNOSTICS_CHANNELS,
+  IamOptionsError,
+  type TokenSignedInfo,
+  type TopologyChangedMessage,
+} from '../../src/index.js';
+import { createEmulatorFixture, type EmulatorFixture } from '../helpers/emulator-harness.js';
+import { poolFor } from '../helpers/pool-fixture.js';
+
+type Row = RowDataPacket & Record<string, unknown>;
+
+let fx: EmulatorFixture;
+let emulator: ClusterEmulator;
+beforeAll(async () => {
+  fx = await createEmulatorFixture({ name: 'aurora_topology', emulator: { cluster: {} } });
+  emulator = fx.emulator as ClusterEmulator;
+});
+afterAll(async () => {
+  await fx?.teardown();
+});
+
+async function eventually(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`still waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('topologyFailover', () => {
+  it('learns the instances, and writes to the new writer before the cluster endpoint moves', async () => {
+    const pool = poolFor(fx, {
+      host: emulator.cluster.endpoint.host,
+      topologyFailover: { pollIntervalMs: 100 },
+      acquireTimeoutMs: 8000,
+    });
+    const changes: TopologyChangedMessage[] = [];
+    pool.iam.on('topologyChanged', (m) => changes.push(m));
+    const published: unknown[] = [];
+    const onMessage = (m: unknown) => published.push(m);
+    subscribe(DIAGNOSTICS_CHANNELS.topologyChanged, onMessage);
+    const signed: TokenSignedInfo[] = [];
+    pool.iam.on('tokenSigned', (info) => signed.push(info));
+    try {
+      await pool.query('SELECT 1');
+      await eventually(() => (pool.iam.stats().topology?.instances.length ?? 0) === 3, 'the topology');
+      const before = pool.iam.stats().topology;
+      expect(before).toMatchObject({
+        writer: emulator.cluster.instanceEndpoints[0]?.host,
+        target: emulator.cluster.endpoint.host,
+        failovers: 0,
+      });
+
+      const failover = emulator.cluster.failover({ promotionMs: 500, dnsLagMs: 20_000 });
+      const newWriter = emulator.cluster.endpointFor(
+        emulator.cluster.instanceEndpoints.find((e) => e.host.startsWith(`${failover.to}.`))?.host ?? '',
+      );
+      await failover.promoted;
+      const [result] = await pool.query<ResultSetHeader>("INSERT INTO items VALUES (95, 'topology')");
+      expect(result.affectedRows).toBe(1);
+      // The cluster endpoint still leads to the old writer: the write went to the new writer directly.
+      expect(emulator.cluster.topology().clusterEndpointTarget).toBe(failover.from);
+      const [rows] = await pool.query<Row[]>('SELECT @@aurora_server_id AS id');
+      expect(rows[0]?.id).toBe(failover.to);
+
+      const after = pool.iam.stats().topology;
+      expect(after).toMatchObject({ writer: newWriter?.host, target: newWriter?.host, failovers: 1 });
+      expect(changes.at(-1)).toMatchObject({ writer: newWriter?.host, previousWriter: before?.writer });
+      expect(published.at(-1)).toMatchObject({ writer: newWriter?.host });
+      // Tokens are signed for the instance endpoint the pool logs in to.
+      expect(signed.map((s) => s.hostname)).toContain(newWriter?.host);
+    } finally {
+      unsubscribe(DIAGNOSTICS_CHANNELS.topologyChanged, onMessage);
+      await pool.end();
+    }
+  });
+
+  it('needs a cluster endpoint, or an instance host pattern', () => {
+    expect(() => poolFor(fx, { host: emulator.cluster.readerEndpoint.host, topologyFailover: true })).toThrow(
+      IamOptionsError,
+    );
+    expect(() =>
+      poolFor(fx, { host: emulator.cluster.instanceEndpoints[0]!.host, topologyFailover: true }),
+    ).toThrow(IamOptionsError);
+    expect(() =>
+      poolFor(fx, {
+        host: emulator.cluster.instanceEndpoints[0]!.host,
+        topologyFailover: { instanceHostPattern: 'no-placeholder.example' },
+      }),
+    ).toThrow('topologyFailover.instanceHostPattern');
+  });
+});
