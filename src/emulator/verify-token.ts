@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { presignConnectQuery } from '../token/sign.js';
+import { sdkSignature } from './presign.js';
 
 export interface TrustedKey {
   accessKeyId: string;
@@ -171,7 +171,7 @@ function parseAmzDate(value: string): Date | null {
   return date;
 }
 
-/** Re-signs the request exactly as src/token/sign.ts builds it and returns the hex signature. */
+/** Re-signs the request with the AWS SDK's SigV4 code and returns the hex signature. */
 async function computeSignature(input: {
   hostname: string;
   port: number;
@@ -181,7 +181,7 @@ async function computeSignature(input: {
   signedAt: Date;
   expiresIn: number;
 }): Promise<string> {
-  const query = await presignConnectQuery({
+  return sdkSignature({
     hostname: input.hostname,
     port: input.port,
     username: input.user,
@@ -194,6 +194,4 @@ async function computeSignature(input: {
     signingDate: input.signedAt,
     expiresIn: input.expiresIn,
   });
-  const value = query['X-Amz-Signature'];
-  return typeof value === 'string' ? value : '';
 }

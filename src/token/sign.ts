@@ -1,6 +1,5 @@
-import { SignatureV4 } from '@smithy/signature-v4';
+import { createHash, createHmac } from 'node:crypto';
 import type { AwsCredentialIdentity } from '@smithy/types';
-import { NodeSha256 } from './sha256.js';
 
 /** RDS accepts an IAM auth token for at most 15 minutes after it was signed. */
 export const TOKEN_LIFETIME_SECONDS = 900;
@@ -18,60 +17,75 @@ export interface SignAuthTokenInput {
   expiresIn?: number;
 }
 
+const ALGORITHM = 'AWS4-HMAC-SHA256';
+const SERVICE = 'rds-db';
+/** SHA-256 of the empty body of the presigned GET. */
+const EMPTY_PAYLOAD_HASH = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
 /**
  * Signs an RDS IAM auth token: a SigV4 presigned `GET https://host:port/?Action=connect&DBUser=user`
  * for service `rds-db`, with the scheme removed. This is the request `@aws-sdk/rds-signer` and
- * `aws rds generate-db-auth-token` sign, byte for byte; we call SignatureV4 ourselves so a caller
- * can fix the signing date (an injected clock) and so the main entry does not load the whole
- * `@aws-sdk/credential-providers` set that rds-signer imports eagerly.
+ * `aws rds generate-db-auth-token` sign, byte for byte (test/unit/sign.test.ts compares them on
+ * generated inputs, and the emulator verifies tokens with the SDK's own SigV4 code).
+ *
+ * Written out on node:crypto rather than through `@smithy/signature-v4`: that package's imports
+ * took 59 ms of a 160 ms cold import of the main entry (docs/performance.md), for one HMAC chain
+ * over a fixed request shape, signed once per refresh window.
  */
 export async function signAuthToken(input: SignAuthTokenInput): Promise<string> {
-  const query = await presignConnectQuery(input);
-  return `${input.hostname}:${input.port}/?${formatQuery(query)}`;
+  const query = presignConnectQuery(input);
+  return `${input.hostname}:${input.port}/?${canonicalQuery(query)}`;
 }
 
-/**
- * The presigned query of an RDS IAM connect request (`Action`, `DBUser` and the `X-Amz-*`
- * parameters). Signing and verification (the emulator) both build the request here, so they
- * cannot drift apart.
- */
-export async function presignConnectQuery(
-  input: SignAuthTokenInput,
-): Promise<Record<string, string | Array<string> | null>> {
-  const signer = new SignatureV4({
-    service: 'rds-db',
-    region: input.region,
-    credentials: input.credentials,
-    sha256: NodeSha256,
-  });
-  const presigned = await signer.presign(
-    {
-      method: 'GET',
-      protocol: 'https:',
-      hostname: input.hostname,
-      port: input.port,
-      path: '/',
-      query: { Action: 'connect', DBUser: input.username },
-      headers: { host: `${input.hostname}:${input.port}` },
-    },
-    { expiresIn: input.expiresIn ?? TOKEN_LIFETIME_SECONDS, signingDate: input.signingDate ?? new Date() },
-  );
-  return presigned.query ?? {};
+/** The presigned query of an RDS IAM connect request: `Action`, `DBUser` and the `X-Amz-*` parameters. */
+function presignConnectQuery(input: SignAuthTokenInput): Record<string, string> {
+  const { credentials } = input;
+  const date = input.signingDate ?? new Date();
+  const amzDate = date.toISOString().replace(/[-:]|\.\d{3}/g, ''); // 20261126T100000Z
+  const dateStamp = amzDate.slice(0, 8);
+  const scope = `${dateStamp}/${input.region}/${SERVICE}/aws4_request`;
+  const query: Record<string, string> = {
+    Action: 'connect',
+    DBUser: input.username,
+    'X-Amz-Algorithm': ALGORITHM,
+    'X-Amz-Credential': `${credentials.accessKeyId}/${scope}`,
+    'X-Amz-Date': amzDate,
+    'X-Amz-Expires': String(input.expiresIn ?? TOKEN_LIFETIME_SECONDS),
+    'X-Amz-SignedHeaders': 'host',
+  };
+  if (credentials.sessionToken) query['X-Amz-Security-Token'] = credentials.sessionToken;
+
+  const canonicalRequest = [
+    'GET',
+    '/',
+    canonicalQuery(query),
+    `host:${input.hostname}:${input.port}\n`,
+    'host',
+    EMPTY_PAYLOAD_HASH,
+  ].join('\n');
+  const stringToSign = [ALGORITHM, amzDate, scope, sha256Hex(canonicalRequest)].join('\n');
+  let key: Buffer = hmac(`AWS4${credentials.secretAccessKey}`, dateStamp);
+  for (const part of [input.region, SERVICE, 'aws4_request']) key = hmac(key, part);
+  query['X-Amz-Signature'] = createHmac('sha256', key).update(stringToSign, 'utf8').digest('hex');
+  return query;
 }
 
-/** The same query-string encoding as `@aws-sdk/core`'s formatUrl: sorted keys, RFC 3986 escapes. */
-function formatQuery(query: Record<string, string | Array<string> | null>): string {
-  const parts: string[] = [];
-  for (const key of Object.keys(query).sort()) {
-    const value = query[key];
-    if (value === null || value === undefined) continue;
-    for (const v of Array.isArray(value) ? value : [value]) {
-      parts.push(`${encodeQueryPart(key)}=${encodeQueryPart(v)}`);
-    }
-  }
-  return parts.join('&');
+/** Sorted keys, RFC 3986 escapes: SigV4's canonical query, and the token's own query string. */
+function canonicalQuery(query: Record<string, string>): string {
+  return Object.keys(query)
+    .sort()
+    .map((key) => `${uriEscape(key)}=${uriEscape(query[key] as string)}`)
+    .join('&');
 }
 
-function encodeQueryPart(s: string): string {
+function uriEscape(s: string): string {
   return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+function hmac(key: string | Buffer, data: string): Buffer {
+  return createHmac('sha256', key).update(data, 'utf8').digest();
+}
+
+function sha256Hex(data: string): string {
+  return createHash('sha256').update(data, 'utf8').digest('hex');
 }

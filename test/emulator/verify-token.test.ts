@@ -1,7 +1,7 @@
 import { SignatureV4 } from '@smithy/signature-v4';
 import { describe, expect, it } from 'vitest';
+import { NodeSha256 } from '../../src/emulator/sha256.js';
 import { verifyAuthToken } from '../../src/emulator/verify-token.js';
-import { NodeSha256 } from '../../src/token/sha256.js';
 import { signAuthToken } from '../../src/token/sign.js';
 import { TEST_KEY } from '../helpers/emulator-harness.js';
 

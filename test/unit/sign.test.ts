@@ -1,4 +1,5 @@
 import { Signer } from '@aws-sdk/rds-signer';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { signAuthToken } from '../../src/token/sign.js';
 
@@ -45,5 +46,39 @@ describe('signAuthToken', () => {
     expect(params.get('X-Amz-Expires')).toBe('60');
     expect(params.get('X-Amz-Credential')).toBe('AKIDSIGNTEST/20300102/us-east-1/rds-db/aws4_request');
     expect(params.get('X-Amz-Security-Token')).toBe(credentials.sessionToken);
+  });
+
+  it('matches @aws-sdk/rds-signer on 300 generated endpoints, users, regions, keys and dates', async () => {
+    const text = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 24 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          hostname: fc.stringMatching(
+            /^[a-z][a-z0-9-]{0,20}\.[a-z0-9]{6,12}\.[a-z]{2}-[a-z]+-\d\.rds\.amazonaws\.com$/,
+          ),
+          port: fc.integer({ min: 1, max: 65535 }),
+          username: text,
+          region: fc.constantFrom('us-east-1', 'eu-west-3', 'ap-southeast-7', 'us-gov-west-1', 'cn-north-1'),
+          accessKeyId: fc.stringMatching(/^(AKIA|ASIA)[A-Z0-9]{16}$/),
+          secretAccessKey: fc.string({ minLength: 1, maxLength: 40 }),
+          sessionToken: fc.option(text, { nil: undefined }),
+          at: fc.date({
+            min: new Date('2000-01-01T00:00:00Z'),
+            max: new Date('2099-12-31T23:59:59Z'),
+            noInvalidDate: true,
+          }),
+        }),
+        async ({ hostname, port, username, region, accessKeyId, secretAccessKey, sessionToken, at }) => {
+          const signingDate = new Date(Math.floor(at.getTime() / 1000) * 1000);
+          const credentials = { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
+          vi.useFakeTimers({ now: signingDate, toFake: ['Date'] });
+          const expected = await new Signer({ hostname, port, username, region, credentials }).getAuthToken();
+          vi.useRealTimers();
+          const ours = await signAuthToken({ hostname, port, username, region, credentials, signingDate });
+          expect(ours).toBe(expected);
+        },
+      ),
+      { numRuns: 300, seed: 11 },
+    );
   });
 });

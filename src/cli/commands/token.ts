@@ -1,4 +1,4 @@
-import { IamOptionsError } from '../../index.js';
+import { IamOptionsError, TokenCache } from '../../index.js';
 import { describeCredentials, effectiveProfile, nodeCredentialChain } from '../shared/credentials.js';
 import { describeOptionError, resolveEndpoint } from '../shared/endpoint.js';
 import { CommandFailure, ExitCode, safeMessage, UsageError } from '../shared/failures.js';
@@ -97,22 +97,26 @@ export const tokenCommand: Command = {
       );
     }
 
-    // Loaded on use, like the credential chain, so other commands start without the SigV4 code.
-    const { signAuthToken, TOKEN_LIFETIME_SECONDS } = await import('../../token/sign.js');
+    // Signed through the public token cache, exactly as a pool signs; it reports the expiry too.
     let token: string;
+    let expiresAt = now;
     try {
-      token = await signAuthToken({
+      const tokens = new TokenCache({
+        clock: () => now,
+        onSigned: (info) => {
+          expiresAt = info.expiresAt.getTime();
+        },
+      });
+      token = await tokens.getToken({
         hostname: endpoint.hostname,
         port: endpoint.port,
         username: endpoint.username,
         region: endpoint.region,
-        credentials,
-        signingDate: new Date(now),
+        credentials: async () => credentials,
       });
     } catch (err) {
       throw new CommandFailure(`Signing the token failed: ${safeMessage(err)}`, undefined, { cause: err });
     }
-    const expiresAt = Math.min(now + TOKEN_LIFETIME_SECONDS * 1000, facts.expiration?.getTime() ?? Infinity);
 
     if (json) {
       // The token is the one secret this command prints, by design (it is its output).
