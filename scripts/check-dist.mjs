@@ -1,6 +1,7 @@
 // Checks on the built package, run after `npm run build` by `npm run check:package`:
 // the main entry stays light, and every subpath shares one copy of the core.
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -43,8 +44,19 @@ const heavy = loaded.filter((path) =>
 );
 if (heavy.length > 0) failures.push(`require('rds-iam-pool') loaded: ${heavy.slice(0, 3).join(', ')}`);
 
+// No source maps (tsup.config.ts says why): neither a .map file nor a comment asking for one.
+for (const entry of readdirSync('dist', { recursive: true, withFileTypes: true })) {
+  if (!entry.isFile()) continue;
+  const path = `${entry.parentPath ?? entry.path}/${entry.name}`;
+  if (entry.name.endsWith('.map')) failures.push(`${path}: a source map in dist`);
+  else if (/\.c?js$/.test(entry.name) && readFileSync(path, 'utf8').includes('//# sourceMappingURL='))
+    failures.push(`${path} refers to a source map`);
+}
+
 if (failures.length > 0) {
   console.error(`check-dist: ${failures.length} problem(s)\n- ${failures.join('\n- ')}`);
   process.exit(1);
 }
-console.log('check-dist: adapters share the core; the main entry loads no emulator, CLI or ORM');
+console.log(
+  'check-dist: adapters share the core; the main entry loads no emulator, CLI or ORM; no source maps',
+);
