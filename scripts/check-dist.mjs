@@ -1,6 +1,7 @@
 // Checks on the built package, run after `npm run build` by `npm run check:package`:
 // the main entry stays light, and every subpath shares one copy of the core.
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -54,10 +55,19 @@ for (const bin of ['../dist/cli/main.js', '../dist/cli/main.cjs']) {
   if (printed !== version) failures.push(`${bin.slice(3)} --version printed "${printed}", not ${version}`);
 }
 
+// No source maps (tsup.config.ts says why): neither a .map file nor a comment asking for one.
+for (const entry of readdirSync('dist', { recursive: true, withFileTypes: true })) {
+  if (!entry.isFile()) continue;
+  const path = `${entry.parentPath ?? entry.path}/${entry.name}`;
+  if (entry.name.endsWith('.map')) failures.push(`${path}: a source map in dist`);
+  else if (/\.c?js$/.test(entry.name) && readFileSync(path, 'utf8').includes('//# sourceMappingURL='))
+    failures.push(`${path} refers to a source map`);
+}
+
 if (failures.length > 0) {
   console.error(`check-dist: ${failures.length} problem(s)\n- ${failures.join('\n- ')}`);
   process.exit(1);
 }
 console.log(
-  'check-dist: adapters share the core; the main entry loads no emulator, CLI or ORM; both CLI builds print the version',
+  'check-dist: adapters share the core; the main entry loads no emulator, CLI or ORM; both CLI builds print the version; no source maps',
 );
