@@ -21,13 +21,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { compileChildScripts } from './lib/build.js';
 import { createBenchDatabase, dropBenchDatabase } from './lib/database.js';
 import { startEmulatorProcess } from './lib/emulator-process.js';
 import { IAM_USER, REPO_ROOT } from './lib/env.js';
-import type { PackageEntry } from './lib/pools.js';
 import { presignStaticToken } from './lib/pools.js';
 import { type ChildRunner, interleaved, runChild } from './lib/spawn.js';
 import { pairedRatio, type Summary, summarize } from './lib/stats.js';
@@ -46,7 +44,6 @@ const built = spawnSync('npm', ['run', 'build', '--silent'], { cwd: REPO_ROOT, e
 if (built.status !== 0) throw new Error(`npm run build failed:\n${built.stderr}${built.stdout}`);
 const packageEntry = join(REPO_ROOT, 'dist/index.js');
 const children = await compileChildScripts();
-const entry = (await import(pathToFileURL(packageEntry).href)) as PackageEntry;
 
 const backend = await createBenchDatabase();
 const emulator = await startEmulatorProcess(backend).catch(async (err: unknown) => {
@@ -64,7 +61,7 @@ try {
       emulator: emulator.address,
       iamUser: IAM_USER,
       database: backend.database,
-      staticToken: await presignStaticToken(entry, emulator.address),
+      staticToken: await presignStaticToken(emulator.address),
       backend,
     },
   };

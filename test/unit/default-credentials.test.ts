@@ -14,7 +14,10 @@ afterEach(() => {
 /** The SDK chain's answer for `env`, without the fields it adds for its own telemetry. */
 async function sdkAnswer(env: Record<string, string>) {
   process.env = { ...env, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' };
-  const { $source: _ignored, ...credentials } = (await defaultProvider()()) as unknown as Record<string, unknown>;
+  const { $source: _ignored, ...credentials } = (await defaultProvider()()) as unknown as Record<
+    string,
+    unknown
+  >;
   return credentials;
 }
 
