@@ -247,9 +247,11 @@ function PoolConfig(): new (options: PoolOptions) => object {
  * pool; the policy's own callbacks (passed to `connectRaw`) are told apart and go to mysql2's
  * getConnection, so only callers reach the policy.
  */
+/** Marks the policy's own callbacks (a property rather than a WeakSet: this runs on every borrow). */
+const OWN_CALLBACK = Symbol("rds-iam-pool: the policy's own getConnection callback");
+
 export class BoundaryPool extends runtime.Pool {
   #policy: PoolPolicy | undefined;
-  readonly #ownCallbacks = new WeakSet<GetConnectionCallback>();
 
   constructor(options: PoolOptions) {
     const Config = PoolConfig();
@@ -274,7 +276,7 @@ export class BoundaryPool extends runtime.Pool {
 
   override getConnection(callback: Parameters<CorePool['getConnection']>[0]): void {
     const cb = callback as GetConnectionCallback;
-    if (this.#policy === undefined || this.#ownCallbacks.has(cb)) {
+    if (this.#policy === undefined || (cb as { [OWN_CALLBACK]?: true })[OWN_CALLBACK]) {
       super.getConnection(callback);
       return;
     }
@@ -292,7 +294,7 @@ export class BoundaryPool extends runtime.Pool {
    * wait queue (and a re-dispatch from there) for `callback`.
    */
   connectRaw(callback: GetConnectionCallback): void {
-    this.#ownCallbacks.add(callback);
+    (callback as { [OWN_CALLBACK]?: true })[OWN_CALLBACK] = true;
     super.getConnection(callback as Parameters<CorePool['getConnection']>[0]);
   }
 

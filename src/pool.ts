@@ -294,6 +294,7 @@ export function createIamPool(options: IamPoolOptions): IamPool {
       ending = true;
       clearInterval(housekeeping);
       limiter.close(new IamPoolClosedError());
+      acquirer.close();
       login.close();
       topology?.close();
       await drainPool(core, {

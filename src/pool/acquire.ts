@@ -9,6 +9,7 @@ import {
 } from '../mysql2-boundary.js';
 import type { IamRetryOptions } from '../options.js';
 import { type ConnectFailure, classifyConnectError, connectWithRetry, toIamError } from '../retry.js';
+import { type Deadline, DeadlineQueue } from './deadlines.js';
 import type { RetirementReason } from './diagnostics.js';
 import {
   IamAcquireTimeoutError,
@@ -76,6 +77,8 @@ export class Acquirer {
   readonly #roles: ConnectionRoles;
   readonly #hooks: AcquireHooks;
   #waiting = 0;
+  /** The deadlines of borrows waiting for a released connection, under one timer. */
+  readonly #releaseWaits: DeadlineQueue;
   /** Set when mysql2 turned out to lack something we rely on: every borrow fails with it. */
   #driverError: Error | undefined;
   /** Connect attempts in a row, pool-wide, that failed on the network (reset by a login). */
@@ -89,6 +92,7 @@ export class Acquirer {
     hooks: AcquireHooks,
   ) {
     this.#core = core;
+    this.#releaseWaits = new DeadlineQueue(settings.acquireTimeoutMs);
     this.#settings = settings;
     this.#lifetimes = lifetimes;
     this.#roles = roles;
@@ -101,6 +105,11 @@ export class Acquirer {
    */
   failWith(error: Error): void {
     this.#driverError = error;
+  }
+
+  /** The pool ended: no deadline fires any more (end() answers every waiter itself). */
+  close(): void {
+    this.#releaseWaits.close();
   }
 
   /** A connection logged in: the endpoint answers again. */
@@ -168,11 +177,11 @@ export class Acquirer {
   #waitForRelease(callback: GetConnectionCallback): void {
     const startedAt = performance.now();
     let waiting = true;
-    let timer: NodeJS.Timeout | undefined;
+    let deadline: Deadline | undefined;
     const stopWaiting = () => {
       waiting = false;
       this.#waiting--;
-      clearTimeout(timer);
+      if (deadline) this.#releaseWaits.cancel(deadline);
     };
     const queued: GetConnectionCallback = (err, connection) => {
       if (!waiting) {
@@ -190,13 +199,13 @@ export class Acquirer {
       this.#handOver(callback, connection, startedAt);
     };
     this.#waiting++;
-    timer = setTimeout(() => {
+    deadline = this.#releaseWaits.add(() => {
       if (!waiting) return;
       this.#core.removeQueued(queued);
       const error = this.#timedOut(undefined); // reports the pool with this caller still waiting
       stopWaiting();
       callback(error);
-    }, this.#settings.acquireTimeoutMs);
+    });
     this.#core.connectRaw(queued);
   }
 
