@@ -6,7 +6,7 @@ import { IamOptionsError } from './errors.js';
 import { MYSQL2_OPTION_NAMES, parseMysqlUri } from './mysql2-boundary.js';
 import { isClusterWriterEndpoint } from './pool/roles.js';
 import { instanceHostPattern } from './pool/topology.js';
-import { inferRegion, REGION_SHAPE } from './region.js';
+import { inferRegion, REGION_SHAPE } from './shared/rds-names.js';
 import { checkSslOverrides } from './tls/ssl-options.js';
 import { TokenCache } from './token/cache.js';
 
@@ -174,7 +174,7 @@ export const DEFAULT_POOL_BEHAVIOUR: Required<IamPoolBehaviourOptions> = {
   endTimeoutMs: 10_000,
 };
 
-export { inferRegion } from './region.js';
+export { inferRegion } from './shared/rds-names.js';
 
 /** Options of ours (IamOptions); everything else must be a mysql2 option. */
 const IAM_OPTION_NAMES = new Set<string>([

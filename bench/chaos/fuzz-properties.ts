@@ -20,7 +20,7 @@ import {
   isSslRequest,
   PacketChannel,
   ProtocolError,
-} from '../../src/emulator/packets.js';
+} from '../../src/shared/mysql-packets.js';
 import { MAX_LOGIN_BYTES } from '../../src/emulator/session.js';
 import { verifyAuthToken } from '../../src/emulator/verify-token.js';
 import { IamOptionsError } from '../../src/errors.js';

@@ -1,5 +1,5 @@
+import type { ResultColumn, ResultValue } from '../shared/mysql-packets.js';
 import type { TopologyRow } from './cluster.js';
-import type { ResultColumn, ResultValue } from './packets.js';
 import { type Token, TokenCursor, tokenize } from './sql-tokens.js';
 
 /** What an Aurora MySQL instance knows about itself and its cluster, at the moment a query arrives. */

@@ -1,5 +1,4 @@
 import { connect, type Socket } from 'node:net';
-import { EmulatorError } from './errors.js';
 import {
   Capability,
   Command,
@@ -11,7 +10,8 @@ import {
   nativePasswordScramble,
   PacketChannel,
   ProtocolError,
-} from './packets.js';
+} from '../shared/mysql-packets.js';
+import { EmulatorError } from './errors.js';
 
 export interface BackendAddress {
   host: string;

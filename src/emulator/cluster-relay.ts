@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { type Duplex, Transform, type TransformCallback } from 'node:stream';
+import { Command, encodeErr, encodeResultSet, framePacket } from '../shared/mysql-packets.js';
 import type { QueryAnswer } from './aurora-queries.js';
-import { Command, encodeErr, encodeResultSet, framePacket } from './packets.js';
 import {
   BACKEND_READ_ONLY_ERRNO,
   keepReadOnly,

@@ -2,10 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { type SecureContext, TLSSocket } from 'node:tls';
-import { BackendRefused, backendAccountFor, loginToBackend } from './backend.js';
-import type { InstanceRoute } from './cluster.js';
-import { type RelayPolicy, startClusterRelay } from './cluster-relay.js';
-import type { FaultState } from './faults.js';
 import {
   Capability,
   decodeHandshakeResponse,
@@ -17,7 +13,11 @@ import {
   type Packet,
   PacketChannel,
   ProtocolError,
-} from './packets.js';
+} from '../shared/mysql-packets.js';
+import { BackendRefused, backendAccountFor, loginToBackend } from './backend.js';
+import type { InstanceRoute } from './cluster.js';
+import { type RelayPolicy, startClusterRelay } from './cluster-relay.js';
+import type { FaultState } from './faults.js';
 import { READ_ONLY_SESSION_STATEMENT } from './read-only.js';
 import { type TrustedKey, verifyAuthToken } from './verify-token.js';
 

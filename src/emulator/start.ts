@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { inferRegion } from '../region.js';
+import { Capability } from '../shared/mysql-packets.js';
+import { inferRegion } from '../shared/rds-names.js';
 import type { ClusterEmulator, ClusterOptions, Emulator, EmulatorOptions, EmulatorSession } from './api.js';
 import { answerAuroraQuery } from './aurora-queries.js';
 import { type BackendAccount, backendAccountFor, checkBackendAccounts } from './backend.js';
@@ -16,7 +17,6 @@ import {
 } from './endpoints.js';
 import { defaultEngineFor, engineProfile, profileCapabilities, profileGreeting } from './engine-profiles.js';
 import { type EmulatorFaults, FaultState, validateNonNegative } from './faults.js';
-import { Capability } from './packets.js';
 import { type IamUserMapping, Session, type SessionContext } from './session.js';
 
 export const DEFAULT_HOST = 'mydb.abc123.us-east-1.rds.amazonaws.com';

@@ -1,8 +1,14 @@
 import type { Socket } from 'node:net';
-import { Capability, decodeErr, decodeGreeting, framePacket, type Greeting } from '../../emulator/packets.js';
+import {
+  Capability,
+  decodeErr,
+  decodeGreeting,
+  framePacket,
+  type Greeting,
+} from '../../shared/mysql-packets.js';
 import { TimeoutError } from '../shared/timeout.js';
 
-export type { Greeting } from '../../emulator/packets.js';
+export type { Greeting } from '../../shared/mysql-packets.js';
 
 /** What the server said first: its greeting, or an ERR (host blocked, too many connections...). */
 export type ServerHello =

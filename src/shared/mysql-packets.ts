@@ -1,3 +1,8 @@
+/**
+ * MySQL wire protocol packets (framing, greeting, handshake response, auth switch, errors, result
+ * sets), shared by the local emulator and the CLI doctor: neither reaches into the other, and
+ * neither into the library's internals.
+ */
 import { createHash } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 
