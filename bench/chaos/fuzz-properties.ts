@@ -7,6 +7,10 @@
 import { connect } from 'node:net';
 import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
+import { MAX_LOGIN_BYTES } from '../../src/emulator/session.js';
+import { verifyAuthToken } from '../../src/emulator/verify-token.js';
+import { IamOptionsError } from '../../src/errors.js';
+import { resolveOptions } from '../../src/options.js';
 import {
   Capability,
   decodeAuthSwitchRequest,
@@ -21,10 +25,6 @@ import {
   PacketChannel,
   ProtocolError,
 } from '../../src/shared/mysql-packets.js';
-import { MAX_LOGIN_BYTES } from '../../src/emulator/session.js';
-import { verifyAuthToken } from '../../src/emulator/verify-token.js';
-import { IamOptionsError } from '../../src/errors.js';
-import { resolveOptions } from '../../src/options.js';
 import { AMAZON_ROOT_CERTIFICATES } from '../../src/tls/ca-bundle.js';
 import { signAuthToken } from '../../src/token/sign.js';
 import { CLIENT_FLAGS } from './client-flags.js';
