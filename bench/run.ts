@@ -35,6 +35,9 @@ import { queryThroughput } from './sections/throughput.js';
 
 const DOC_FILE = join(REPO_ROOT, 'docs/performance.md');
 const quick = process.argv.includes('--quick');
+/** The Node whose figures make the main table and bench/results.json; other majors get their own. */
+const PRIMARY_NODE_MAJOR = 20;
+const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
 const started = performance.now();
 const elapsed = () => (performance.now() - started) / 1000;
 const log = (text: string) => console.log(`[${elapsed().toFixed(1).padStart(5)} s] ${text}`);
@@ -120,13 +123,22 @@ if (quick) {
   writeFileSync(join(CACHE_DIR, 'results.quick.json'), results);
   writeFileSync(join(CACHE_DIR, 'chart.quick.svg'), ratioChart(rows, info));
   log(`quick run: results in ${CACHE_DIR} (bench/ and docs/ untouched)`);
-} else {
+} else if (NODE_MAJOR === PRIMARY_NODE_MAJOR) {
   writeFileSync(RESULTS_FILE, results);
   writeFileSync(CHART_FILE, ratioChart(rows, info));
   const doc = readFileSync(DOC_FILE, 'utf8');
   const withTable = replaceBetweenMarkers(doc, 'bench-table', markdownTable(rows));
   writeFileSync(DOC_FILE, replaceBetweenMarkers(withTable, 'bench-run', runInfoLine(info)));
   log('wrote bench/results.json, bench/chart.svg and the table in docs/performance.md');
+} else {
+  // Another Node (22, 24: `PATH="$(.ci/node-runtime 24):$PATH" npm run bench`): its own results file
+  // and its own table in docs/performance.md, so each Node's figures stay side by side.
+  const file = RESULTS_FILE.replace(/\.json$/, `.node${NODE_MAJOR}.json`);
+  writeFileSync(file, results);
+  const doc = readFileSync(DOC_FILE, 'utf8');
+  const withTable = replaceBetweenMarkers(doc, `bench-table-node${NODE_MAJOR}`, markdownTable(rows));
+  writeFileSync(DOC_FILE, replaceBetweenMarkers(withTable, `bench-run-node${NODE_MAJOR}`, runInfoLine(info)));
+  log(`wrote bench/results.node${NODE_MAJOR}.json and the Node ${NODE_MAJOR} table in docs/performance.md`);
 }
 log(`done in ${elapsed().toFixed(0)} s`);
 
