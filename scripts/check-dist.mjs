@@ -55,6 +55,18 @@ for (const bin of ['../dist/cli/main.js', '../dist/cli/main.cjs']) {
   if (printed !== version) failures.push(`${bin.slice(3)} --version printed "${printed}", not ${version}`);
 }
 
+// An application that installs rds-iam-pool gets no node-forge (only the emulator uses it) and no
+// package that dist already bundles: `npm ls --omit=dev` of a consumer must not show them.
+const manifest = require('../package.json');
+if (manifest.dependencies?.['node-forge'] !== undefined) failures.push('node-forge is a dependency');
+if (manifest.peerDependenciesMeta?.['node-forge']?.optional !== true) {
+  failures.push('node-forge is not an optional peer dependency');
+}
+for (const bundled of ['p-retry', 'is-network-error']) {
+  if (manifest.dependencies?.[bundled] !== undefined)
+    failures.push(`${bundled} is bundled into dist and installed too`);
+}
+
 // No source maps (tsup.config.ts says why): neither a .map file nor a comment asking for one.
 for (const entry of readdirSync('dist', { recursive: true, withFileTypes: true })) {
   if (!entry.isFile()) continue;
