@@ -21,6 +21,8 @@ export interface AuroraFailoverSettings {
   failovers: Record<ClientName, number>;
   promotionMs: number;
   dnsLagMs: number;
+  /** Checks the checker: delete one acknowledged row and copy another behind the clients' backs. */
+  plantDamage?: boolean;
   log(line: string): void;
 }
 
@@ -243,6 +245,12 @@ async function runClient(
       await workload.stop();
       ended = await bounded(client.end(), 15_000);
     }
+    if (settings.plantDamage) {
+      await root.query(`DELETE FROM ${table} ORDER BY seq LIMIT 1`);
+      await root.query(
+        `INSERT INTO ${table} (id, worker) SELECT id, worker FROM ${table} ORDER BY seq DESC LIMIT 1`,
+      );
+    }
     const verification = await workload.verify(root);
     const records = emulator.cluster.topology().failovers;
     const spans = writerSpans(emulator.cluster.instanceEndpoints[0]!.instanceId!, records);
@@ -275,6 +283,9 @@ async function runClient(
       };
     });
     const outcomes = workload.outcomes;
+    // Steady load before the first failover must not fail: that would be the harness, not a failover.
+    const before = outcomes.filter((o) => !o.ok && o.endedAt < (starts[0] ?? Number.POSITIVE_INFINITY));
+    if (before.length > 0) problems.push(`${before.length} request(s) failed before the first failover`);
     const attributed = outcomes.filter((o) => o.ok && o.kind === 'checked-insert');
     const untyped: Record<string, number> = {};
     for (const o of outcomes) {

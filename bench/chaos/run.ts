@@ -23,6 +23,8 @@
  *   --baseline-failovers N                          failovers for the hand-wired pool and the wrapper (default: --failovers)
  *   --clients ours-defaults,ours-topology           some of the clients
  *   --promotion-ms 5000 --dns-lag-ms 5000           the emulated failover's phases
+ *   --plant-damage --only aurora-failover --failovers 1 --fuzz-runs 0
+ *                                                   deletes one acknowledged row and copies another; must FAIL
  *
  * With --update-docs, the fault matrix is written when every scenario ran (no --only), the
  * aurora-failover tables (docs/reliability.md, docs/performance.md) when all four clients ran; each
@@ -258,6 +260,7 @@ async function main(): Promise<number> {
         failovers: failoversPerClient,
         promotionMs,
         dnsLagMs,
+        plantDamage: args['plant-damage'],
         log,
       });
     }
