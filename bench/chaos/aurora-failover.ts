@@ -13,8 +13,11 @@
 import { type ClusterEmulator, type FailoverRecord, startEmulator } from '../../src/emulator/index.js';
 import { AURORA_IAM_USERS, CLIENT_LABELS, type ClientName, createFailoverClient } from './aurora-clients.js';
 import { type AuroraOutcome, type AuroraVerification, AuroraWorkload } from './aurora-workload.js';
+import { withBound } from './bounded.js';
 import { type BackendLogin, CHAOS_DATABASE, CHAOS_KEY, MARIADB, rootConnection } from './environment.js';
 import { LeakCheck } from './leak-check.js';
+import { sleep } from './scenarios.js';
+import { Workload } from './workload.js';
 
 export interface AuroraFailoverSettings {
   /** Failovers per client. */
@@ -81,8 +84,6 @@ const LEFT_CHECK_AFTER_MS = 1000;
 const RESUME_LIMIT_MS = 60_000;
 const SETTLE_MS = 1500;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 async function until(done: () => boolean, limitMs: number): Promise<boolean> {
   const deadline = Date.now() + limitMs;
   while (!done()) {
@@ -90,16 +91,6 @@ async function until(done: () => boolean, limitMs: number): Promise<boolean> {
     await sleep(25);
   }
   return true;
-}
-
-function bounded<T>(promise: Promise<T>, ms: number): Promise<T | 'timed-out'> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<'timed-out'>((resolve) => {
-      timer = setTimeout(() => resolve('timed-out'), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 export function isOurs(name: ClientName): boolean {
@@ -189,7 +180,7 @@ async function runClient(
   const leaks = isOurs(name) ? new LeakCheck([CHAOS_KEY]) : undefined;
   try {
     await root.query(`DROP TABLE IF EXISTS ${table}`);
-    await root.query(AuroraWorkload.createTableSql(table));
+    await root.query(Workload.createTableSql(table));
     const client = await createFailoverClient(name, {
       emulator,
       database: CHAOS_DATABASE,
@@ -243,7 +234,7 @@ async function runClient(
       }
     } finally {
       await workload.stop();
-      ended = await bounded(client.end(), 15_000);
+      ended = await withBound(client.end(), 15_000);
     }
     if (settings.plantDamage) {
       await root.query(`DELETE FROM ${table} ORDER BY seq LIMIT 1`);

@@ -1,6 +1,6 @@
 import { quantile } from '../lib/stats.js';
 import type { AuroraClientResult, FailoverRun } from './aurora-failover.js';
-import { topCounts } from './report.js';
+import { formatMarkdownTable, formatTextTable, topCounts } from './report.js';
 
 const seconds = (ms: number | undefined) => (ms === undefined ? 'never' : `${(ms / 1000).toFixed(2)} s`);
 const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0);
@@ -70,17 +70,11 @@ export function auroraCells(result: AuroraClientResult): string[] {
 }
 
 export function auroraMarkdownTable(results: readonly AuroraClientResult[]): string {
-  const header = `| ${AURORA_COLUMNS.join(' | ')} |`;
-  const rule = `| ${AURORA_COLUMNS.map((c) => (c === 'client' || c === 'verdict' ? '---' : '---:')).join(' | ')} |`;
-  return [header, rule, ...results.map((r) => `| ${auroraCells(r).join(' | ')} |`)].join('\n');
+  return formatMarkdownTable(AURORA_COLUMNS, results.map(auroraCells), ['client', 'verdict']);
 }
 
 export function auroraTextTable(results: readonly AuroraClientResult[]): string {
-  const table = [AURORA_COLUMNS.map(String), ...results.map(auroraCells)];
-  const widths = AURORA_COLUMNS.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
-  return table
-    .map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '))
-    .join('\n');
+  return formatTextTable(AURORA_COLUMNS, results.map(auroraCells));
 }
 
 /** Per client: counts, then one timeline line per failover (offsets from its start). */

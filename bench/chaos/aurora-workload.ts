@@ -50,7 +50,7 @@ const ROLE_SQL = 'SELECT @@aurora_server_id AS id, @@innodb_read_only AS ro';
  * whether it is read-only (`@@aurora_server_id`, `@@innodb_read_only`) before committing, so an
  * acknowledged write can be attributed to an instance; and a read that asks the same (attributing
  * every connection the client hands out). Every insert uses an id of its own, in a column that is
- * not unique, so a write applied twice shows up.
+ * not unique, so a write applied twice shows up (the table of Workload.createTableSql).
  */
 export class AuroraWorkload {
   readonly #client: FailoverClient;
@@ -67,10 +67,6 @@ export class AuroraWorkload {
     this.#client = client;
     this.#table = table;
     this.#options = options;
-  }
-
-  static createTableSql(table: string): string {
-    return `CREATE TABLE ${table} (seq BIGINT AUTO_INCREMENT PRIMARY KEY, id INT NOT NULL, worker INT NOT NULL, KEY (id))`;
   }
 
   start(): void {

@@ -42,6 +42,7 @@ import {
   auroraMarkdownTable,
   auroraTextTable,
 } from './aurora-report.js';
+import { withBound } from './bounded.js';
 import {
   type BackendLogin,
   CHAOS_KEY,
@@ -120,16 +121,6 @@ const watchdog = setTimeout(() => {
   process.exit(2);
 }, runLimitMs);
 watchdog.unref();
-
-function withBound<T>(promise: Promise<T>, ms: number): Promise<T | 'timed-out'> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<'timed-out'>((resolve) => {
-      timer = setTimeout(() => resolve('timed-out'), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 async function runScenario(scenario: Scenario, login: BackendLogin): Promise<ScenarioRow> {
   const table = `w_${scenario.name.replace(/[^a-z0-9]/g, '_')}`;
