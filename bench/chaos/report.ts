@@ -69,18 +69,31 @@ export function topCounts(record: Record<string, number>, limit = 4): string {
 }
 
 export function textTable(rows: readonly ScenarioRow[]): string {
-  const table = [COLUMNS.map(String), ...rows.map(cells)];
-  const widths = COLUMNS.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
+  return formatTextTable(COLUMNS, rows.map(cells));
+}
+
+export function markdownTable(rows: readonly ScenarioRow[]): string {
+  return formatMarkdownTable(COLUMNS, rows.map(cells), ['scenario', 'verdict']);
+}
+
+/** Columns padded to their widest cell, the first left-aligned, the rest right-aligned. */
+export function formatTextTable(columns: readonly string[], rows: readonly string[][]): string {
+  const table = [[...columns], ...rows];
+  const widths = columns.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
   return table
     .map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '))
     .join('\n');
 }
 
-export function markdownTable(rows: readonly ScenarioRow[]): string {
-  const header = `| ${COLUMNS.join(' | ')} |`;
-  const rule = `| ${COLUMNS.map((c) => (c === 'scenario' || c === 'verdict' ? '---' : '---:')).join(' | ')} |`;
-  const body = rows.map((row) => `| ${cells(row).join(' | ')} |`);
-  return [header, rule, ...body].join('\n');
+/** A markdown table; the columns named in `textColumns` are left-aligned, the others right-aligned. */
+export function formatMarkdownTable(
+  columns: readonly string[],
+  rows: readonly string[][],
+  textColumns: readonly string[],
+): string {
+  const header = `| ${columns.join(' | ')} |`;
+  const rule = `| ${columns.map((c) => (textColumns.includes(c) ? '---' : '---:')).join(' | ')} |`;
+  return [header, rule, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
 /** Per scenario: what failed with which code, and why the emulator refused logins. */

@@ -14,11 +14,35 @@
  *   npm run chaos -- --plant-damage --only baseline --fuzz-runs 0
  *                                                   checks the checker: deletes one committed row,
  *                                                   copies another and plants a secret in an error; must FAIL
+ *
+ * The `aurora-failover` scenario (aurora-failover.ts) runs last, once per client (ours with its
+ * defaults, ours with topologyFailover, mysql2 + rds-signer by hand, aws-advanced-nodejs-wrapper):
+ *
+ *   npm run chaos -- --only aurora-failover --failovers 10 --fuzz-runs 0
+ *                                                   10 failovers per client (2 by default)
+ *   --baseline-failovers N                          failovers for the hand-wired pool and the wrapper (default: --failovers)
+ *   --clients ours-defaults,ours-topology           some of the clients
+ *   --promotion-ms 5000 --dns-lag-ms 5000           the emulated failover's phases
+ *   --plant-damage --only aurora-failover --failovers 1 --fuzz-runs 0
+ *                                                   deletes one acknowledged row and copies another; must FAIL
+ *
+ * With --update-docs, the fault matrix is written when every scenario ran (no --only), the
+ * aurora-failover tables (docs/reliability.md, docs/performance.md) when all four clients ran; each
+ * only if everything in it passed.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { CLIENT_NAMES, type ClientName } from './aurora-clients.js';
+import { type AuroraClientResult, runAuroraFailover } from './aurora-failover.js';
+import {
+  auroraComparisonTable,
+  auroraDetailLines,
+  auroraMarkdownTable,
+  auroraTextTable,
+} from './aurora-report.js';
+import { withBound } from './bounded.js';
 import {
   type BackendLogin,
   CHAOS_KEY,
@@ -34,8 +58,9 @@ import { detailLines, markdownTable, type ScenarioRow, textTable } from './repor
 import { SCENARIOS, type Scenario, sleep } from './scenarios.js';
 import { Workload } from './workload.js';
 
-/** The whole run is killed past this, whatever state it is in: it must stop by itself. */
+/** The whole run (without aurora-failover) is killed past this, whatever state it is in: it must stop by itself. */
 const RUN_LIMIT_MS = 8 * 60_000;
+const AURORA = 'aurora-failover';
 /** A request (or pool.end()) not settled within this is a hang. */
 const HANG_BOUND_MS = 15_000;
 const WARMUP_MS = 2000;
@@ -44,8 +69,11 @@ const RECOVERY_MS = 3000;
 const RECOVERY_LIMIT_MS = 20_000;
 const WORKLOAD = { workers: 8, hangBoundMs: HANG_BOUND_MS, pauseMs: 5 };
 const DOC_FILE = fileURLToPath(new URL('../../docs/reliability.md', import.meta.url));
+const PERFORMANCE_FILE = fileURLToPath(new URL('../../docs/performance.md', import.meta.url));
 const TABLE_START = '<!-- chaos-matrix:start -->';
 const TABLE_END = '<!-- chaos-matrix:end -->';
+const AURORA_MARKERS = ['<!-- aurora-failover:start -->', '<!-- aurora-failover:end -->'] as const;
+const COMPARISON_MARKERS = ['<!-- aurora-comparison:start -->', '<!-- aurora-comparison:end -->'] as const;
 
 const { values: args } = parseArgs({
   options: {
@@ -55,28 +83,44 @@ const { values: args } = parseArgs({
     markdown: { type: 'string' },
     'plant-damage': { type: 'boolean', default: false },
     'update-docs': { type: 'boolean', default: false },
+    failovers: { type: 'string', default: '2' },
+    'baseline-failovers': { type: 'string' },
+    clients: { type: 'string' },
+    'promotion-ms': { type: 'string', default: '5000' },
+    'dns-lag-ms': { type: 'string', default: '5000' },
   },
 });
+
+const auroraClients = (args.clients?.split(',').map((s) => s.trim()) ?? [...CLIENT_NAMES]) as ClientName[];
+const failovers = Number(args.failovers);
+const baselineFailovers = Number(args['baseline-failovers'] ?? args.failovers);
+const promotionMs = Number(args['promotion-ms']);
+const dnsLagMs = Number(args['dns-lag-ms']);
+const failoversPerClient = Object.fromEntries(
+  CLIENT_NAMES.map((name) => [name, name.startsWith('ours-') ? failovers : baselineFailovers]),
+) as Record<ClientName, number>;
+/** Each failover: its phases, a settle time, and room for a client that is slow to resume. */
+const auroraBudgetMs = auroraClients.reduce(
+  (total, name) => total + 20_000 + failoversPerClient[name] * (promotionMs + dnsLagMs + 20_000),
+  0,
+);
+/** The exact command, for the docs. */
+const command = ['npm run chaos', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(
+  ' ',
+);
 
 const started = performance.now();
 const log = (line: string) =>
   console.log(`[${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}`);
 
+const runLimitMs = RUN_LIMIT_MS + auroraBudgetMs;
 const watchdog = setTimeout(() => {
-  console.error(`chaos: still running after ${RUN_LIMIT_MS / 60_000} min; stopping (this is a failure)`);
+  console.error(
+    `chaos: still running after ${(runLimitMs / 60_000).toFixed(1)} min; stopping (this is a failure)`,
+  );
   process.exit(2);
-}, RUN_LIMIT_MS);
+}, runLimitMs);
 watchdog.unref();
-
-function withBound<T>(promise: Promise<T>, ms: number): Promise<T | 'timed-out'> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<'timed-out'>((resolve) => {
-      timer = setTimeout(() => resolve('timed-out'), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 async function runScenario(scenario: Scenario, login: BackendLogin): Promise<ScenarioRow> {
   const table = `w_${scenario.name.replace(/[^a-z0-9]/g, '_')}`;
@@ -165,19 +209,35 @@ async function runScenario(scenario: Scenario, login: BackendLogin): Promise<Sce
 async function main(): Promise<number> {
   const only = args.only?.split(',').map((s) => s.trim());
   const scenarios = only ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS;
-  if (only && scenarios.length !== only.length) {
-    const known = SCENARIOS.map((s) => s.name).join(', ');
+  const withAurora = !only || only.includes(AURORA);
+  if (only && scenarios.length + (withAurora ? 1 : 0) !== only.length) {
+    const known = [...SCENARIOS.map((s) => s.name), AURORA].join(', ');
     console.error(`unknown scenario in --only; known: ${known}`);
+    return 2;
+  }
+  const unknownClients = auroraClients.filter((c) => !(CLIENT_NAMES as readonly string[]).includes(c));
+  if (unknownClients.length > 0) {
+    console.error(
+      `unknown client in --clients: ${unknownClients.join(', ')}; known: ${CLIENT_NAMES.join(', ')}`,
+    );
+    return 2;
+  }
+  const numbers = { failovers, baselineFailovers, promotionMs, dnsLagMs };
+  const bad = Object.entries(numbers).filter(([, n]) => !Number.isInteger(n) || n < 0);
+  if (bad.length > 0) {
+    console.error(`not a whole number >= 0: ${bad.map(([k]) => k).join(', ')}`);
     return 2;
   }
   const fuzzRuns = Number(args['fuzz-runs']);
   const seed = args.seed === undefined ? Date.now() % 1_000_000 : Number(args.seed);
 
   log(
-    `chaos: ${scenarios.length} scenario(s), fuzz ${fuzzRuns} inputs per property (seed ${seed}); loopback only`,
+    `chaos: ${scenarios.length} scenario(s)${withAurora ? ` and ${AURORA} (${auroraClients.join(', ')})` : ''}, ` +
+      `fuzz ${fuzzRuns} inputs per property (seed ${seed}); loopback only`,
   );
   const login = await createChaosDatabase();
   const rows: ScenarioRow[] = [];
+  let aurora: AuroraClientResult[] = [];
   let fuzzFailed = false;
   try {
     for (const scenario of scenarios) {
@@ -185,6 +245,15 @@ async function main(): Promise<number> {
       const row = await runScenario(scenario, login);
       rows.push(row);
       log(`${scenario.name}: ${row.problems.length === 0 ? 'PASS' : `FAIL (${row.problems.join('; ')})`}`);
+    }
+    if (withAurora) {
+      aurora = await runAuroraFailover(login, auroraClients, {
+        failovers: failoversPerClient,
+        promotionMs,
+        dnsLagMs,
+        plantDamage: args['plant-damage'],
+        log,
+      });
     }
     if (fuzzRuns > 0) {
       const results = await runLongFuzz(login, fuzzRuns, seed, log);
@@ -194,37 +263,64 @@ async function main(): Promise<number> {
     await dropChaosDatabase();
   }
 
-  console.log(`\n${textTable(rows)}\n\n${detailLines(rows)}\n`);
+  if (rows.length > 0) console.log(`\n${textTable(rows)}\n\n${detailLines(rows)}\n`);
+  if (aurora.length > 0) console.log(`\n${auroraTextTable(aurora)}\n\n${auroraDetailLines(aurora)}\n`);
   if (args.markdown) {
-    writeFileSync(args.markdown, `${markdownTable(rows)}\n`);
+    const parts = [
+      ...(rows.length > 0 ? [markdownTable(rows)] : []),
+      ...(aurora.length > 0 ? [auroraMarkdownTable(aurora), auroraComparisonTable(aurora)] : []),
+    ];
+    writeFileSync(args.markdown, `${parts.join('\n\n')}\n`);
     log(`markdown table written to ${args.markdown}`);
   }
   const failed = rows.filter((r) => r.problems.length > 0).length;
-  if (args['update-docs'] && failed === 0 && !fuzzFailed && !only) {
+  const auroraFailed = aurora.filter((r) => r.problems.length > 0).length;
+  if (args['update-docs']) {
     const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
     const load = loadavg()
       .map((l) => l.toFixed(1))
       .join(' / ');
-    const fuzz = fuzzRuns > 0 ? `, fuzz ${fuzzRuns} inputs per property (seed ${seed})` : '';
-    const run =
-      `Run of ${when} UTC, \`npm run chaos -- --update-docs\`, Node ${process.version}, ` +
-      `${cpus().length} cores (load average ${load} at the end)${fuzz}, ` +
-      `${((performance.now() - started) / 1000).toFixed(0)} s in all.`;
-    const doc = readFileSync(DOC_FILE, 'utf8');
-    const [head, rest] = doc.split(TABLE_START);
-    const tail = rest?.split(TABLE_END)[1];
-    if (head === undefined || tail === undefined) throw new Error(`no table markers in ${DOC_FILE}`);
-    writeFileSync(
-      DOC_FILE,
-      `${head}${TABLE_START}\n${run}\n\n${markdownTable(rows)}\n\n\`\`\`text\n${detailLines(rows)}\n\`\`\`\n${TABLE_END}${tail}`,
-    );
-    log(`matrix written to ${DOC_FILE}`);
+    const machine = `Node ${process.version}, ${cpus().length} cores (load average ${load} at the end)`;
+    if (!only && failed === 0 && !fuzzFailed) {
+      const fuzz = fuzzRuns > 0 ? `, fuzz ${fuzzRuns} inputs per property (seed ${seed})` : '';
+      const run =
+        `Run of ${when} UTC, \`${command}\`, ${machine}${fuzz}, ` +
+        `${((performance.now() - started) / 1000).toFixed(0)} s in all.`;
+      replaceSection(
+        DOC_FILE,
+        [TABLE_START, TABLE_END],
+        `${run}\n\n${markdownTable(rows)}\n\n\`\`\`text\n${detailLines(rows)}\n\`\`\``,
+      );
+      log(`matrix written to ${DOC_FILE}`);
+    }
+    if (aurora.length === CLIENT_NAMES.length && auroraFailed === 0) {
+      const run =
+        `Run of ${when} UTC, \`${command}\`, ${machine}; promotion ${promotionMs / 1000} s, ` +
+        `DNS lag ${dnsLagMs / 1000} s.`;
+      replaceSection(
+        DOC_FILE,
+        AURORA_MARKERS,
+        `${run}\n\n${auroraMarkdownTable(aurora)}\n\n\`\`\`text\n${auroraDetailLines(aurora)}\n\`\`\``,
+      );
+      replaceSection(PERFORMANCE_FILE, COMPARISON_MARKERS, `${run}\n\n${auroraComparisonTable(aurora)}`);
+      log(`${AURORA} tables written to ${DOC_FILE} and ${PERFORMANCE_FILE}`);
+    }
   }
+  const total = rows.length + aurora.length;
   log(
-    `chaos: ${rows.length - failed} of ${rows.length} scenario(s) passed` +
+    `chaos: ${total - failed - auroraFailed} of ${total} scenario run(s) passed` +
       (fuzzRuns > 0 ? `, fuzz ${fuzzFailed ? 'FAILED' : 'passed'}` : ''),
   );
-  return failed > 0 || fuzzFailed ? 1 : 0;
+  return failed > 0 || auroraFailed > 0 || fuzzFailed ? 1 : 0;
+}
+
+/** Replaces what lies between two marker lines in a doc. */
+function replaceSection(file: string, [start, end]: readonly [string, string], content: string): void {
+  const doc = readFileSync(file, 'utf8');
+  const [head, rest] = doc.split(start);
+  const tail = rest?.split(end)[1];
+  if (head === undefined || tail === undefined) throw new Error(`no ${start} ... ${end} markers in ${file}`);
+  writeFileSync(file, `${head}${start}\n${content}\n${end}${tail}`);
 }
 
 main().then(

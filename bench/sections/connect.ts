@@ -25,6 +25,7 @@ const SHAPES = [
  * connection. Ours presents the cached token; the baselines present a fixed token, or sign one
  * per connection with @aws-sdk/rds-signer. Ours runs without its login cap (default 20 logins/s,
  * a deliberate spacing, not a cost); one extra row shows what the default cap does to a burst.
+ * Then the cost of `verifyWriter` per new login (see writerCheckCost).
  */
 export async function newConnectionCost(ctx: BenchContext): Promise<ResultRow[]> {
   const options = { emulator: ctx.emulator.address, database: ctx.backend.database, connectionLimit: 16 };
@@ -104,6 +105,114 @@ export async function newConnectionCost(ctx: BenchContext): Promise<ResultRow[]>
     }
   } finally {
     await Promise.all(Object.values(pools).map((p) => p.end()));
+  }
+  rows.push(...(await writerCheckCost(ctx)));
+  return rows;
+}
+
+/**
+ * What `verifyWriter` (on by default for Aurora cluster endpoints) adds to a new login: before a
+ * caller gets a new connection, it asks `SELECT @@innodb_read_only` (here answered by MariaDB through
+ * the emulator's relay, as Aurora answers it). The emulator's name is not a cluster endpoint, so the
+ * check is forced on for one pool and off for the other. A sample is one burst on each pool, back to
+ * back and in alternating order, so load from other processes falls on both sides of a pair; the
+ * ratio is the median of the per-pair ratios. (The rounds of tinybench above run each side for
+ * 400 ms at a time, too coarse to resolve 5 % on a shared machine.)
+ */
+export async function writerCheckCost(ctx: BenchContext): Promise<ResultRow[]> {
+  const options = { emulator: ctx.emulator.address, database: ctx.backend.database, connectionLimit: 16 };
+  const on = oursPool(ctx.entry, options, countingCredentials(), { ...NO_LOGIN_CAP, verifyWriter: true });
+  const off = oursPool(ctx.entry, options, countingCredentials(), { ...NO_LOGIN_CAP, verifyWriter: false });
+  const rows: ResultRow[] = [];
+  try {
+    for (const shape of SHAPES) {
+      const pairs = ctx.quick ? 10 : 60;
+      const perLogin = { on: [] as number[], off: [] as number[] };
+      const cpuMicros = { on: 0, off: 0 };
+      const burst = async (side: 'on' | 'off') => {
+        const started = performance.now();
+        const cpu = process.cpuUsage();
+        await loginBurst(side === 'on' ? on : off, shape.connections, shape.atOnce);
+        const used = process.cpuUsage(cpu);
+        cpuMicros[side] += used.user + used.system;
+        return (performance.now() - started) / shape.connections;
+      };
+      await burst('on');
+      await burst('off');
+      cpuMicros.on = 0;
+      cpuMicros.off = 0;
+      for (let pair = 0; pair < pairs; pair++) {
+        const order: Array<'on' | 'off'> = pair % 2 === 0 ? ['on', 'off'] : ['off', 'on'];
+        for (const side of order) perLogin[side].push(await burst(side));
+      }
+      const ratio = pairedRatio(perLogin.on, perLogin.off);
+      const logins = pairs * shape.connections;
+      rows.push({
+        section: 'New-connection cost (per login)',
+        metric: shape.metric,
+        subject: 'rds-iam-pool, verifyWriter on',
+        baseline: 'rds-iam-pool, verifyWriter off',
+        unit: 'ms',
+        subjectValue: summarize(perLogin.on),
+        baselineValue: summarize(perLogin.off),
+        ratio,
+        better: 'lower',
+        runs: `${pairs} alternating pairs of bursts, ${logins}+${logins} logins`,
+        target: { text: `<= ${TARGET}x`, value: TARGET, met: ratio.median <= TARGET },
+      });
+      const cpuOn = cpuMicros.on / 1000 / logins;
+      const cpuOff = cpuMicros.off / 1000 / logins;
+      rows.push({
+        section: 'New-connection cost (per login)',
+        metric: `client CPU per login, ${shape.metric}`,
+        subject: 'rds-iam-pool, verifyWriter on',
+        baseline: 'rds-iam-pool, verifyWriter off',
+        unit: 'ms',
+        subjectValue: summarize([cpuOn]),
+        baselineValue: summarize([cpuOff]),
+        ratio: summarize([cpuOn / cpuOff]),
+        better: 'lower',
+        runs: `${logins}+${logins} logins (process.cpuUsage)`,
+      });
+      ctx.log(
+        `connect ${shape.metric}: verifyWriter on/off ${ratio.median.toFixed(3)} ` +
+          `(${ratio.p25.toFixed(3)}-${ratio.p75.toFixed(3)} interquartile), client CPU ${(cpuOn / cpuOff).toFixed(3)}`,
+      );
+    }
+    // The check alone: the one statement it adds, on a connection that is already open, against one
+    // login without it. Steadier than the difference of two noisy login times.
+    const checkMs: number[] = [];
+    const loginMs: number[] = [];
+    for (let i = 0; i < (ctx.quick ? 20 : 100); i++) {
+      const started = performance.now();
+      const connection = await off.getConnection();
+      loginMs.push(performance.now() - started);
+      const queried = performance.now();
+      await connection.query('SELECT @@innodb_read_only AS read_only');
+      checkMs.push(performance.now() - queried);
+      connection.destroy();
+    }
+    const check = summarize(checkMs);
+    const login = summarize(loginMs);
+    rows.push({
+      section: 'New-connection cost (per login)',
+      metric: 'the writer check alone, one by one',
+      subject: 'SELECT @@innodb_read_only on the new connection',
+      baseline: 'one login, verifyWriter off',
+      unit: 'ms',
+      subjectValue: check,
+      baselineValue: login,
+      ratio: summarize([check.median / login.median]),
+      better: 'lower',
+      runs: `${checkMs.length} logins, each followed by the check (ratio of medians; 1 + it is the implied cost per login)`,
+      reference: true,
+    });
+    ctx.log(
+      `connect: writer check ${check.median.toFixed(2)} ms vs login ${login.median.toFixed(2)} ms ` +
+        `(implied ${(1 + check.median / login.median).toFixed(3)}x per login)`,
+    );
+  } finally {
+    await Promise.all([on.end(), off.end()]);
   }
   return rows;
 }

@@ -1,0 +1,133 @@
+import { quantile } from '../lib/stats.js';
+import type { AuroraClientResult, FailoverRun } from './aurora-failover.js';
+import { formatMarkdownTable, formatTextTable, topCounts } from './report.js';
+
+const seconds = (ms: number | undefined) => (ms === undefined ? 'never' : `${(ms / 1000).toFixed(2)} s`);
+const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0);
+
+/** Milliseconds from each failover's start to the first acknowledged write after it (undefined = none). */
+export function resumeTimes(result: AuroraClientResult): Array<number | undefined> {
+  return result.runs.map((r) => (r.firstWriteAt === undefined ? undefined : r.firstWriteAt - r.startedAt));
+}
+
+interface ResumeSummary {
+  median: number | undefined;
+  max: number | undefined;
+  /** Runs within the target (all runs resumed for this to be meaningful). */
+  withinTarget: number;
+}
+
+export function resumeSummary(result: AuroraClientResult): ResumeSummary {
+  const times = resumeTimes(result);
+  const known = times.filter((t): t is number => t !== undefined);
+  const never = times.length - known.length;
+  return {
+    median: known.length === 0 ? undefined : quantile(known, 0.5),
+    max: never > 0 || known.length === 0 ? undefined : Math.max(...known),
+    withinTarget: result.targetMs === undefined ? 0 : known.filter((t) => t <= (result.targetMs ?? 0)).length,
+  };
+}
+
+const leftCount = (run: FailoverRun) => sum(Object.values(run.leftOnOldWriter));
+/** Sessions by endpoint kind: `0`, or `5 (cluster ×4, instance ×1)`. */
+const sessionCounts = (counts: Record<string, number>) => {
+  const total = sum(Object.values(counts));
+  return total === 0 ? '0' : `${total} (${topCounts(counts)})`;
+};
+
+function targetCell(result: AuroraClientResult): string {
+  if (result.targetMs === undefined) return 'n/a';
+  const s = resumeSummary(result);
+  return `<= ${seconds(result.targetMs)}: ${s.withinTarget} of ${result.runs.length}`;
+}
+
+export const AURORA_COLUMNS = [
+  'client',
+  'failovers',
+  'first write after failover start (median / max)',
+  'target (runs met)',
+  'failed requests (total / per failover, max)',
+  'lost writes',
+  'writes on a reader',
+  'connections left on the old writer',
+  'verdict',
+] as const;
+
+export function auroraCells(result: AuroraClientResult): string[] {
+  const s = resumeSummary(result);
+  const failed = result.runs.map((r) => r.failed);
+  return [
+    result.label,
+    String(result.runs.length),
+    `${seconds(s.median)} / ${seconds(s.max)}`,
+    targetCell(result),
+    `${sum(failed)} / ${failed.length === 0 ? 0 : Math.max(...failed)}`,
+    `${result.verification.lost} of ${result.verification.acknowledged}`,
+    `${result.writesOnReader} of ${result.attributedWrites} attributed`,
+    String(sum(result.runs.map(leftCount))),
+    result.problems.length === 0 ? 'PASS' : 'FAIL',
+  ];
+}
+
+export function auroraMarkdownTable(results: readonly AuroraClientResult[]): string {
+  return formatMarkdownTable(AURORA_COLUMNS, results.map(auroraCells), ['client', 'verdict']);
+}
+
+export function auroraTextTable(results: readonly AuroraClientResult[]): string {
+  return formatTextTable(AURORA_COLUMNS, results.map(auroraCells));
+}
+
+/** Per client: counts, then one timeline line per failover (offsets from its start). */
+export function auroraDetailLines(results: readonly AuroraClientResult[]): string {
+  const lines: string[] = [];
+  for (const r of results) {
+    const v = r.verification;
+    const counters = Object.entries(r.counters)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
+    lines.push(
+      `${r.name}: ${r.requests} requests, ${r.ok} ok; acknowledged inserts ${v.acknowledged}, lost ${v.lost}, ` +
+        `duplicated ${v.duplicated}, failed-but-present ${v.ambiguousPresent}; ${counters}` +
+        (r.leakScan
+          ? `; leak scan ${r.leakScan.scanned} errors/events/messages, ${r.leakScan.findings} finding(s)`
+          : ''),
+    );
+    r.runs.forEach((run, n) => {
+      const at = (t: number | null | undefined) =>
+        t === null || t === undefined ? 'never' : `+${((t - run.startedAt) / 1000).toFixed(2)} s`;
+      lines.push(
+        `  #${n + 1} ${run.from} -> ${run.to}: promoted ${at(run.promotedAt)}, DNS moved ${at(run.dnsUpdatedAt)}` +
+          (run.writerFoundAt === undefined ? '' : `, pool found the writer ${at(run.writerFoundAt)}`) +
+          `, first write ${at(run.firstWriteAt)}; failed ${run.failed} (${topCounts(run.failureCodes, 3)})` +
+          `; on the old writer when DNS moved ${sessionCounts(run.onOldWriterAtMove)}, a second later ${sessionCounts(run.leftOnOldWriter)}` +
+          (run.servedByOldWriterAfterLag > 0
+            ? `; ${run.servedByOldWriterAfterLag} request(s) served by the old writer after the lag`
+            : ''),
+      );
+    });
+    for (const problem of r.problems) lines.push(`  PROBLEM: ${problem}`);
+  }
+  return lines.join('\n');
+}
+
+/** docs/performance.md's comparison: each client against the AWS wrapper, same run. */
+export function auroraComparisonTable(results: readonly AuroraClientResult[]): string {
+  const wrapper = results.find((r) => r.name === 'aws-wrapper');
+  const wrapperMedian = wrapper ? resumeSummary(wrapper).median : undefined;
+  const rows = results.map((r) => {
+    const s = resumeSummary(r);
+    const failed = r.runs.map((run) => run.failed);
+    const ratio =
+      s.median !== undefined && wrapperMedian !== undefined
+        ? `${(s.median / wrapperMedian).toFixed(2)}x`
+        : 'n/a';
+    return `| ${r.label} | ${r.runs.length} | ${seconds(s.median)} | ${seconds(s.max)} | ${ratio} | ${
+      failed.length === 0 ? 0 : quantile(failed, 0.5)
+    } | ${targetCell(r)} |`;
+  });
+  return [
+    '| client | failovers | writes resume (median) | max | vs AWS wrapper (median) | failed requests per failover (median) | target (runs met) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows,
+  ].join('\n');
+}
