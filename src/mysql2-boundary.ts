@@ -430,7 +430,7 @@ interface CommandInternals {
  */
 export function watchStatementErrors(
   connection: CorePoolConnection,
-  onError: (error: { errno?: unknown }) => void,
+  onError: (error: { errno?: unknown; fatal?: unknown }) => void,
 ): void {
   const c = connection as unknown as { addCommand(command: CommandInternals): unknown };
   const addCommand = c.addCommand;
@@ -439,7 +439,7 @@ export function watchStatementErrors(
     const onResult = command.onResult;
     if (typeof onResult === 'function') {
       command.onResult = (error: unknown, ...rest: unknown[]) => {
-        if (error) onError(error as { errno?: unknown });
+        if (error) onError(error as { errno?: unknown; fatal?: unknown });
         return onResult.call(command, error, ...rest);
       };
     }

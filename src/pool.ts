@@ -191,7 +191,10 @@ export function createIamPool(options: IamPoolOptions): IamPool {
     emit('connectionRetired', message);
     publishConnectionRetired(message);
     // A connection found dead, or on a reader, may mean the writer failed over.
-    if (reason !== 'max-lifetime' && reason !== 'end-timeout') topology?.suspect();
+    if (reason !== 'max-lifetime' && reason !== 'end-timeout') {
+      roles.suspect();
+      topology?.suspect();
+    }
   };
 
   const acquirer = new Acquirer(
@@ -210,7 +213,10 @@ export function createIamPool(options: IamPoolOptions): IamPool {
       counts: () => counts(),
       onRetry: (failure, attempt, error) => {
         counters[failure === 'auth-rejected' ? 'authRetries' : 'transientRetries']++;
-        if (failure === 'transient') topology?.suspect();
+        if (failure === 'transient') {
+          roles.suspect();
+          topology?.suspect();
+        }
         const reason = failure === 'auth-rejected' ? 'auth-rejected' : 'transient';
         const { code, errno } = errorFacts(error);
         emit('retry', { attempt, reason, code });
@@ -265,7 +271,17 @@ export function createIamPool(options: IamPoolOptions): IamPool {
     acquirer.noteLogin();
     lifetimes.opened(connection);
     topology?.started();
-    watchStatementErrors(connection, (error) => roles.statementFailed(connection, error));
+    watchStatementErrors(connection, (error) => {
+      if (roles.statementFailed(connection, error)) topology?.suspect();
+    });
+    // mysql2 emits 'error' on a connection the server closed while no command ran (an idle one):
+    // the writer going away closes them all. Connections the pool closes itself emit no error.
+    connection.on('error', (error: { fatal?: unknown }) => {
+      if (error?.fatal === true && !ending) {
+        roles.suspect();
+        topology?.suspect();
+      }
+    });
   });
   core.on('release', (connection: CorePoolConnection) => {
     lifetimes.released(connection);

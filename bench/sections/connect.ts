@@ -111,9 +111,11 @@ export async function newConnectionCost(ctx: BenchContext): Promise<ResultRow[]>
 }
 
 /**
- * What `verifyWriter` (on by default for Aurora cluster endpoints) adds to a new login: before a
- * caller gets a new connection, it asks `SELECT @@innodb_read_only` (here answered by MariaDB through
- * the emulator's relay, as Aurora answers it). The emulator's name is not a cluster endpoint, so the
+ * What `verifyWriter` (on by default for Aurora cluster endpoints) adds to a new login. It asks
+ * `SELECT @@innodb_read_only` (here answered by MariaDB through the emulator's relay, as Aurora
+ * answers it) before a caller gets a new connection, but only for a pool's first connections and in
+ * the minute after a sign of a failover: the bursts below, after a warm-up burst, are the steady
+ * state (no check), and "the writer check alone" is what each checked login pays. The emulator's name is not a cluster endpoint, so the
  * check is forced on for one pool and off for the other. A sample is one burst on each pool, back to
  * back and in alternating order, so load from other processes falls on both sides of a pair; the
  * ratio is the median of the per-pair ratios. (The rounds of tinybench above run each side for
@@ -150,7 +152,7 @@ export async function writerCheckCost(ctx: BenchContext): Promise<ResultRow[]> {
       rows.push({
         section: 'New-connection cost (per login)',
         metric: shape.metric,
-        subject: 'rds-iam-pool, verifyWriter on',
+        subject: 'rds-iam-pool, verifyWriter on (steady state)',
         baseline: 'rds-iam-pool, verifyWriter off',
         unit: 'ms',
         subjectValue: summarize(perLogin.on),
@@ -165,7 +167,7 @@ export async function writerCheckCost(ctx: BenchContext): Promise<ResultRow[]> {
       rows.push({
         section: 'New-connection cost (per login)',
         metric: `client CPU per login, ${shape.metric}`,
-        subject: 'rds-iam-pool, verifyWriter on',
+        subject: 'rds-iam-pool, verifyWriter on (steady state)',
         baseline: 'rds-iam-pool, verifyWriter off',
         unit: 'ms',
         subjectValue: summarize([cpuOn]),
@@ -196,7 +198,7 @@ export async function writerCheckCost(ctx: BenchContext): Promise<ResultRow[]> {
     const login = summarize(loginMs);
     rows.push({
       section: 'New-connection cost (per login)',
-      metric: 'the writer check alone, one by one',
+      metric: "the writer check alone (a pool's first logins, and logins after a sign of a failover)",
       subject: 'SELECT @@innodb_read_only on the new connection',
       baseline: 'one login, verifyWriter off',
       unit: 'ms',

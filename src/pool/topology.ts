@@ -166,9 +166,13 @@ export class AuroraTopology {
         // Confirm on the writer itself: during a promotion the table can still name the old one.
         if (await this.#isWritable(writer.host)) {
           this.#learn(topology);
-          if (writer.host !== previous || this.#target !== writer.host) {
-            if (previous !== undefined && writer.host !== previous) this.#failovers++;
-            this.#target = writer.host;
+          // New connections go to the writer's own endpoint from now on: it reaches the writer
+          // whatever the cluster endpoint's DNS says (it may still lead to a reader).
+          this.#target = writer.host;
+          // A false alarm (a connection lost for another reason) finds the same writer: no event, and
+          // the connections already open (on that writer) stay.
+          if (previous !== undefined && writer.host !== previous) {
+            this.#failovers++;
             this.#hooks.changed({
               writer: writer.host,
               previousWriter: previous,

@@ -104,6 +104,27 @@ describe('verifyWriter on the cluster endpoint', () => {
     expect(resolveOptions({ ...base, host: emulator.cluster.readerEndpoint.host }).verifyWriter).toBe(false);
   });
 
+  it("checks a pool's first logins, then only logins after a sign of a failover", async () => {
+    const checks = () => emulator.stats().cluster?.auroraQueries.variables ?? 0;
+    const pool = poolFor(fx, { host: emulator.cluster.endpoint.host, connectionLimit: 4 });
+    try {
+      const before = checks();
+      const first = await pool.getConnection();
+      expect(checks() - before).toBe(1); // the first login is checked
+      // Growing the pool in steady state costs no round trip.
+      const more = await Promise.all([1, 2].map(() => pool.getConnection()));
+      expect(checks() - before).toBe(1);
+      for (const c of [first, ...more]) c.release();
+      // A connection found dead is a sign of a failover: the next new login is checked.
+      emulator.faults.dropAllConnections();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await pool.query('SELECT 1');
+      expect(checks() - before).toBe(2);
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('replaces new connections that land on the old writer during the DNS lag, until one reaches the writer', async () => {
     const pool = poolFor(fx, { host: emulator.cluster.endpoint.host, acquireTimeoutMs: 8000 });
     try {

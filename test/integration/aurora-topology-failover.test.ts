@@ -60,7 +60,7 @@ describe('topologyFailover', () => {
         failovers: 0,
       });
 
-      const failover = emulator.cluster.failover({ promotionMs: 500, dnsLagMs: 20_000 });
+      const failover = emulator.cluster.failover({ promotionMs: 500, dnsLagMs: 3000 });
       const newWriter = emulator.cluster.endpointFor(
         emulator.cluster.instanceEndpoints.find((e) => e.host.startsWith(`${failover.to}.`))?.host ?? '',
       );
@@ -78,8 +78,45 @@ describe('topologyFailover', () => {
       expect(published.at(-1)).toMatchObject({ writer: newWriter?.host });
       // Tokens are signed for the instance endpoint the pool logs in to.
       expect(signed.map((s) => s.hostname)).toContain(newWriter?.host);
+      await failover.completed;
     } finally {
       unsubscribe(DIAGNOSTICS_CHANNELS.topologyChanged, onMessage);
+      await pool.end();
+    }
+  });
+
+  it('moves nothing on a false alarm: a lost connection with the same writer', async () => {
+    const pool = poolFor(fx, {
+      host: emulator.cluster.endpoint.host,
+      topologyFailover: { pollIntervalMs: 100 },
+      connectionLimit: 4,
+      validateAfterIdleMs: 0,
+    });
+    const changes: TopologyChangedMessage[] = [];
+    pool.iam.on('topologyChanged', (m) => changes.push(m));
+    const retired: string[] = [];
+    pool.iam.on('connectionRetired', (m) => retired.push(m.reason));
+    try {
+      const connections = await Promise.all([1, 2, 3, 4].map(() => pool.getConnection()));
+      for (const c of connections) c.release();
+      await eventually(() => (pool.iam.stats().topology?.instances.length ?? 0) === 3, 'the topology');
+      // One session dies for a reason of its own (a KILL): the writer did not move.
+      const victim = emulator.sessions()[0];
+      expect(victim).toBeDefined();
+      emulator.faults.dropConnection(victim!.id);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await Promise.all([1, 2, 3, 4].map(() => pool.query('SELECT 1')));
+      await new Promise((resolve) => setTimeout(resolve, 800)); // the search has run by now
+      expect(changes).toEqual([]);
+      expect(retired.filter((r) => r === 'read-only' || r === 'not-writer')).toEqual([]);
+      const writer = emulator.cluster.instanceEndpoints.find((e) =>
+        e.host.startsWith(`${emulator.cluster.topology().writer}.`),
+      );
+      // New connections may go to the writer's own endpoint now; it is the same writer.
+      expect([emulator.cluster.endpoint.host, writer?.host]).toContain(pool.iam.stats().topology?.target);
+      expect(pool.iam.stats().topology).toMatchObject({ failovers: 0, searching: false });
+      expect(pool.iam.stats().connections.total).toBeGreaterThanOrEqual(3);
+    } finally {
       await pool.end();
     }
   });
