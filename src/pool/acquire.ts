@@ -321,12 +321,13 @@ export class Acquirer {
 
   /**
    * A new connection reached a reader: the writer endpoint's DNS still leads to the old writer
-   * (a failover), which takes seconds to change. Wait a little before the next login (doubling,
-   * from the retry policy's minimum to one second) rather than log in as fast as the cap allows.
+   * (a failover), which takes seconds to change. Wait a little before the next login (doubling from
+   * the retry policy's minimum to half a second, so the record moving is noticed within that)
+   * rather than log in as fast as the cap allows.
    */
   async #pauseBeforeNextWriterAttempt(borrow: Borrow): Promise<void> {
     borrow.readerLandings = (borrow.readerLandings ?? 0) + 1;
-    const delay = Math.min(1000, this.#settings.retry.minTimeoutMs * 2 ** (borrow.readerLandings - 1));
+    const delay = Math.min(500, this.#settings.retry.minTimeoutMs * 2 ** (borrow.readerLandings - 1));
     const left = borrow.deadline - performance.now();
     if (left > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(delay, left)));
   }
