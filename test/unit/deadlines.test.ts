@@ -54,6 +54,29 @@ describe('DeadlineQueue', () => {
     expect(expired).toBe(0);
   });
 
+  it('expires exactly the waiters still waiting after many compactions, in order', () => {
+    vi.useFakeTimers();
+    const queue = new DeadlineQueue(1_000, () => Date.now());
+    const expired: number[] = [];
+    const live: Array<{ id: number; deadline: ReturnType<DeadlineQueue['add']> }> = [];
+    let next = 0;
+    const add = () => {
+      const id = next++;
+      live.push({ id, deadline: queue.add(() => expired.push(id)) });
+    };
+    for (let i = 0; i < 48; i++) add();
+    for (let i = 0; i < 5_000; i++) {
+      // Mostly first in, first out, as mysql2 serves its waiters; every seventh one out of order.
+      const served = live.splice(i % 7 === 0 ? 5 : 0, 1)[0];
+      if (served) queue.cancel(served.deadline);
+      add();
+    }
+    vi.advanceTimersByTime(1_000);
+    expect(expired).toEqual(live.map((waiter) => waiter.id).sort((a, b) => a - b));
+    expect(expired).toHaveLength(48);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('close() stops the timer', () => {
     vi.useFakeTimers();
     const queue = new DeadlineQueue(100, () => Date.now());
