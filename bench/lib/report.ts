@@ -1,6 +1,23 @@
 import type { Summary } from './stats.js';
 
 /** One line of the results: a subject measured against a baseline from the same run. */
+/** A target a ratio is held to (see ResultRow.target). */
+export interface Target {
+  text: string;
+  value: number;
+  met: boolean;
+}
+
+/** The target "ratio <= bound" (lower is better). */
+export function atMost(bound: number, ratio: number): Target {
+  return { text: `<= ${bound}x`, value: bound, met: ratio <= bound };
+}
+
+/** The target "ratio >= bound" (higher is better). */
+export function atLeast(bound: number, ratio: number): Target {
+  return { text: `>= ${bound}x`, value: bound, met: ratio >= bound };
+}
+
 export interface ResultRow {
   section: string;
   /** What was measured, e.g. "concurrency 16". */
@@ -17,7 +34,7 @@ export interface ResultRow {
   /** Rounds and samples behind the figures. */
   runs: string;
   /** The issue's target for the ratio; `value` is the bound, in the direction of `better`. */
-  target?: { text: string; value: number; met: boolean };
+  target?: Target;
   /** Context only (not one of the issue's comparisons). */
   reference?: boolean;
   /** Further figures kept in results.json (not printed). */

@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { build, type Plugin } from 'esbuild';
 import type { BenchContext } from '../lib/context.js';
 import { REPO_ROOT } from '../lib/env.js';
-import type { ResultRow } from '../lib/report.js';
+import { atMost, type ResultRow } from '../lib/report.js';
 import { summarize } from '../lib/stats.js';
 
 const SECTION = 'Lambda handler bundle (esbuild, minified, ESM)';
@@ -83,7 +83,7 @@ export async function handlerBundleSize(ctx: BenchContext, entryPath: string): P
       const bound = baseline === 'hand-wired' ? (sdkExternal ? 1.15 : 1) : undefined;
       const target =
         bound !== undefined
-          ? { text: `<= ${bound}x`, value: bound, met: ratio <= bound }
+          ? atMost(bound, ratio)
           : baseline === 'wrapper' && !sdkExternal
             ? { text: '< 1x', value: 1, met: ratio < 1 }
             : undefined;

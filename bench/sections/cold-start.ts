@@ -1,5 +1,5 @@
 import type { BenchContext } from '../lib/context.js';
-import type { ResultRow } from '../lib/report.js';
+import { atMost, type ResultRow } from '../lib/report.js';
 import { interleaved, runChild } from '../lib/spawn.js';
 import { pairedRatio, summarize } from '../lib/stats.js';
 
@@ -59,11 +59,7 @@ export function coldStart(ctx: BenchContext): ResultRow[] {
       runs: `${importRuns} processes each`,
       ...(v === 'ours'
         ? {
-            target: {
-              text: `<= ${IMPORT_TARGET}x`,
-              value: IMPORT_TARGET,
-              met: ratio.median <= IMPORT_TARGET,
-            },
+            target: atMost(IMPORT_TARGET, ratio.median),
             detail: {
               firstCreatePoolMs: Number(
                 summarize(imports.ours.map((r) => r.createPoolMs ?? 0)).median.toFixed(1),
@@ -101,11 +97,7 @@ export function coldStart(ctx: BenchContext): ResultRow[] {
       ...(v === 'mysql2-static' ? { reference: true } : {}),
       ...(v === 'ours'
         ? {
-            target: {
-              text: `<= ${FIRST_QUERY_TARGET}x`,
-              value: FIRST_QUERY_TARGET,
-              met: ratio.median <= FIRST_QUERY_TARGET,
-            },
+            target: atMost(FIRST_QUERY_TARGET, ratio.median),
           }
         : {}),
       detail: {

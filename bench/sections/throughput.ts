@@ -1,5 +1,5 @@
 import type { BenchContext } from '../lib/context.js';
-import type { ResultRow } from '../lib/report.js';
+import { atLeast, atMost, type ResultRow } from '../lib/report.js';
 import { interleaved, runChild } from '../lib/spawn.js';
 import { pairedRatio, summarize } from '../lib/stats.js';
 import { batchSize, CONCURRENCIES, type ThroughputResult } from '../lib/throughput-shape.js';
@@ -52,7 +52,7 @@ export function queryThroughput(ctx: BenchContext): ResultRow[] {
         baselineValue: summarize(qps('static')),
         ratio,
         runs: `${rounds} processes each, ${samples('ours')}+${samples('static')} samples of ${batch} queries`,
-        target: { text: `>= ${TARGET}x`, value: TARGET, met: ratio.median >= TARGET },
+        target: atLeast(TARGET, ratio.median),
       },
       {
         ...common,
@@ -76,9 +76,7 @@ export function queryThroughput(ctx: BenchContext): ResultRow[] {
         baselineValue: summarize(cpu('static')),
         ratio: cpuRatio,
         runs: `${rounds} processes each (process.cpuUsage)`,
-        ...(concurrency === 64
-          ? { target: { text: `<= ${CPU_TARGET}x`, value: CPU_TARGET, met: cpuRatio.median <= CPU_TARGET } }
-          : {}),
+        ...(concurrency === 64 ? { target: atMost(CPU_TARGET, cpuRatio.median) } : {}),
       },
     );
     ctx.log(
