@@ -210,7 +210,7 @@ export class IamLoginError extends IamAuthError {
 export class IamDriverError extends IamAuthError {
   /** mysql2's version, as it reports itself. */
   readonly mysql2Version: string;
-  /** What is missing, e.g. `Pool#_freeConnections`. */
+  /** What is missing, named as src/mysql2-boundary.ts names it (a pool queue, a connection method). */
   readonly missing: string;
   constructor(mysql2Version: string, missing: string) {
     super(
