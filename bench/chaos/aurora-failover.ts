@@ -16,7 +16,7 @@ import { type AuroraOutcome, type AuroraVerification, AuroraWorkload } from './a
 import { withBound } from './bounded.js';
 import { type BackendLogin, CHAOS_DATABASE, CHAOS_KEY, MARIADB, rootConnection } from './environment.js';
 import { LeakCheck } from './leak-check.js';
-import { sleep } from './scenarios.js';
+import { sleep, until } from './scenarios.js';
 import { Workload } from './workload.js';
 
 export interface AuroraFailoverSettings {
@@ -83,15 +83,6 @@ const LEFT_CHECK_AFTER_MS = 1000;
 /** Writes must resume within this after the failover start, or the run is a failure. */
 const RESUME_LIMIT_MS = 60_000;
 const SETTLE_MS = 1500;
-
-async function until(done: () => boolean, limitMs: number): Promise<boolean> {
-  const deadline = Date.now() + limitMs;
-  while (!done()) {
-    if (Date.now() > deadline) return false;
-    await sleep(25);
-  }
-  return true;
-}
 
 export function isOurs(name: ClientName): boolean {
   return name === 'ours-defaults' || name === 'ours-topology';
@@ -203,7 +194,7 @@ async function runClient(
     try {
       workload.start();
       const warm = Date.now();
-      if (!(await until(() => workload.writesSucceededAfter(warm) > 0, 15_000))) {
+      if (!(await until(() => workload.writesSucceededAfter(warm) > 0, 15_000, 25))) {
         problems.push('no write succeeded before the first failover');
       }
       await sleep(WARMUP_MS);
@@ -227,6 +218,7 @@ async function runClient(
         const resumed = await until(
           () => workload.firstWriteAckAfter(startedAt) !== undefined,
           RESUME_LIMIT_MS - (Date.now() - startedAt),
+          25,
         );
         if (!resumed)
           problems.push(`writes did not resume within ${RESUME_LIMIT_MS / 1000} s of failover ${n + 1}`);

@@ -51,10 +51,14 @@ function loginAttempts(stats: EmulatorStats | undefined): number {
   return stats.loginsAccepted + Object.values(stats.loginsRejected).reduce((a, b) => a + b, 0);
 }
 
-/** Waits until `done()` or `limitMs`, polling every 50 ms (bounded). */
-async function until(done: () => boolean, limitMs: number): Promise<void> {
+/** Waits until `done()` or `limitMs`, polling every `pollMs`; true when `done()` came first. */
+export async function until(done: () => boolean, limitMs: number, pollMs = 50): Promise<boolean> {
   const deadline = now() + limitMs;
-  while (!done() && now() < deadline) await sleep(50);
+  while (!done()) {
+    if (now() >= deadline) return false;
+    await sleep(pollMs);
+  }
+  return true;
 }
 
 /** A provider that hands out the session key expiring soonest among those with > 12 s left. */
