@@ -15,9 +15,12 @@
  * - the handshake command's `error` / `end` events, to see a login's outcome inside the auth plugin;
  * - `Connection#addCommand` and a command's `onResult`, to see a statement fail with a read-only
  *   error on a borrowed connection (see watchStatementErrors);
+ * - the `{ config }` a `stream` factory is called with (the connection's own ConnectionConfig): its
+ *   `host`, set to route a connection, and its `enableKeepAlive` / `keepAliveInitialDelay`, which
+ *   mysql2 applies only to sockets it opens itself (routeNewConnection, streamKeepAlive);
  * - the texts of mysql2's own pool refusals and of Node's "TLS handshake cut" error.
  *
- * Three safeguards hold it together: test/unit/mysql2-contract.test.ts checks every item above
+ * Three safeguards hold it together: test/integration/mysql2-contract.test.ts checks every item above
  * against the installed mysql2; `assertPoolContract` runs when a pool is created (and
  * `assertConnectionContract` when its first connection opens) and fails at once with
  * `IamDriverError` naming the mysql2 version and the missing piece; and CI runs the integration
@@ -456,6 +459,30 @@ export function routeNewConnection(streamOptions: unknown, host: string): void {
   const config = (streamOptions as { config?: { host?: string } } | undefined)?.config;
   if (config === undefined) throw missing('the { config } argument of the stream factory');
   config.host = host;
+}
+
+/** The keep-alive settings of the connection a `stream` factory is opening a socket for. */
+export interface StreamKeepAlive {
+  enabled: boolean;
+  initialDelayMs: number | undefined;
+}
+
+/**
+ * The connection's `enableKeepAlive` / `keepAliveInitialDelay`, from the `{ config }` mysql2 passes a
+ * `stream` factory (its ConnectionConfig: on, with no initial delay, unless set). mysql2 sets
+ * keep-alive and TCP_NODELAY only on sockets it opens itself (BaseConnection's constructor, 3.x), so
+ * a factory that opens one must do it too (src/connection/mysql2-options.ts).
+ */
+export function streamKeepAlive(streamOptions: unknown): StreamKeepAlive {
+  const config = (
+    streamOptions as { config?: { enableKeepAlive?: unknown; keepAliveInitialDelay?: unknown } } | undefined
+  )?.config;
+  if (config === undefined) throw missing('the { config } argument of the stream factory');
+  const delay = config.keepAliveInitialDelay;
+  return {
+    enabled: config.enableKeepAlive !== false,
+    initialDelayMs: typeof delay === 'number' ? delay : undefined,
+  };
 }
 
 /** Fails unless each pool connection gets a config of its own (routeNewConnection relies on it). */

@@ -29,6 +29,18 @@ export function report(result: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
+/**
+ * The baselines' TCP connection to the emulator, set up as mysql2 sets up the socket it opens itself
+ * for a `host` (TCP_NODELAY, keep-alive): the emulator stands in for the RDS endpoint they would reach
+ * directly, and rds-iam-pool's own `connectHost` sockets are set up the same way.
+ */
+export function emulatorSocket(port: number, host: string): net.Socket {
+  const socket = net.connect(port, host);
+  socket.setNoDelay(true);
+  socket.once('connect', () => socket.setKeepAlive(true));
+  return socket;
+}
+
 /** mysql2 options shared by the hand-wired variants: TLS verified for the RDS name, TCP to the emulator. */
 export function handWiredConnection(config: ChildConfig) {
   const { emulator } = config;
@@ -38,6 +50,6 @@ export function handWiredConnection(config: ChildConfig) {
     user: config.iamUser,
     database: config.database,
     ssl: { ca: emulator.ca, rejectUnauthorized: true, verifyIdentity: true, minVersion: 'TLSv1.2' },
-    stream: () => net.connect(emulator.port, emulator.listenHost),
+    stream: () => emulatorSocket(emulator.port, emulator.listenHost),
   };
 }

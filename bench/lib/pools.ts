@@ -1,9 +1,9 @@
-import net from 'node:net';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import mysql, { type Pool } from 'mysql2/promise';
 import type { IamPool, IamPoolOptions } from '../../src/index.js';
 // Signing is not part of the public API; the benchmark signs with the library's own code.
 import { signAuthToken } from '../../src/token/sign.js';
+import { emulatorSocket } from '../children/config.js';
 import type { BackendLogin } from './database.js';
 import type { EmulatorAddress } from './emulator-process.js';
 import { BENCH_KEY, IAM_USER, MARIADB } from './env.js';
@@ -77,7 +77,7 @@ export function staticTokenPool(o: VariantOptions, token: string): Pool {
     password: token,
     enableCleartextPlugin: true,
     ssl: verifiedTls(o.emulator),
-    stream: () => net.connect(o.emulator.port, o.emulator.listenHost),
+    stream: () => emulatorSocket(o.emulator.port, o.emulator.listenHost),
   });
 }
 

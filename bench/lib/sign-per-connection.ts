@@ -1,7 +1,7 @@
-import net from 'node:net';
 import { Signer } from '@aws-sdk/rds-signer';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import mysql, { type Pool } from 'mysql2/promise';
+import { emulatorSocket } from '../children/config.js';
 import { IAM_USER } from './env.js';
 import { countingCredentials, type VariantOptions, verifiedTls } from './pools.js';
 
@@ -28,7 +28,7 @@ export function signPerConnectionPool(
     database: o.database,
     connectionLimit: o.connectionLimit,
     ssl: verifiedTls(o.emulator),
-    stream: () => net.connect(o.emulator.port, o.emulator.listenHost),
+    stream: () => emulatorSocket(o.emulator.port, o.emulator.listenHost),
     authPlugins: {
       mysql_clear_password: () => async () => {
         signings.count++;

@@ -8,7 +8,7 @@ import { connect, type Socket } from 'node:net';
 import type { AuthPlugin, ConnectionOptions, SslOptions } from 'mysql2';
 import { IamOptionsError } from '../errors.js';
 import { createIamAuthPlugins, type LoginHooks } from '../login/auth-plugin.js';
-import { effectiveConnectionConfig, routeNewConnection } from '../mysql2-boundary.js';
+import { effectiveConnectionConfig, routeNewConnection, streamKeepAlive } from '../mysql2-boundary.js';
 import type { ResolvedIamOptions } from '../options.js';
 import { buildSslOptions, checkSslOptions } from '../tls/ssl-options.js';
 
@@ -71,10 +71,10 @@ export function iamConnectionOptions(
  * mysql2 takes the TLS server name and certificate check from `host`, so `host` stays the RDS
  * endpoint name and only the TCP connection goes elsewhere.
  */
-function tunnelStream(resolved: ResolvedIamOptions): (() => Socket) | undefined {
+function tunnelStream(resolved: ResolvedIamOptions): ((options: unknown) => Socket) | undefined {
   const { connectHost, connectPort } = resolved;
   if (connectHost === undefined && connectPort === undefined) return undefined;
-  return () => connect(connectPort ?? resolved.port, connectHost ?? resolved.host);
+  return (options) => mysql2Socket(connectPort ?? resolved.port, connectHost ?? resolved.host, options);
 }
 
 /**
@@ -86,8 +86,25 @@ function routedStream(resolved: ResolvedIamOptions, route: () => string): (optio
   return (options) => {
     const host = route();
     routeNewConnection(options, host);
-    return connect(resolved.connectPort ?? resolved.port, resolved.connectHost ?? host);
+    return mysql2Socket(resolved.connectPort ?? resolved.port, resolved.connectHost ?? host, options);
   };
+}
+
+/**
+ * A TCP connection set up as mysql2 sets up the ones it opens itself, which it does not do for a
+ * `stream` factory's: TCP_NODELAY (a query or the TLS ClientHello that follows the SSL request is sent
+ * at once, not held back by Nagle's algorithm), and keep-alive once connected unless the connection's
+ * `enableKeepAlive` is false (so an idle pool connection is not silently dropped by a NAT gateway or
+ * firewall along the way).
+ */
+function mysql2Socket(port: number, host: string, streamOptions: unknown): Socket {
+  const keepAlive = streamKeepAlive(streamOptions);
+  const socket = connect(port, host);
+  socket.setNoDelay(true);
+  if (keepAlive.enabled) {
+    socket.once('connect', () => socket.setKeepAlive(true, keepAlive.initialDelayMs));
+  }
+  return socket;
 }
 
 /**

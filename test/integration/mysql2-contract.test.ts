@@ -23,6 +23,7 @@ import {
   mysql2Version,
   parseMysqlUri,
   quitConnection,
+  streamKeepAlive,
   watchLoginOutcome,
   watchStatementErrors,
 } from '../../src/mysql2-boundary.js';
@@ -260,6 +261,42 @@ describe('the mysql2 message texts the pool layer recognises', () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     expect(error).toMatchObject({ code: 'HANDSHAKE_SSL_ERROR' });
     expect(isTlsHandshakeCut(error as Error)).toBe(true);
+  });
+});
+
+describe('the { config } a stream factory is called with', () => {
+  /** The keep-alive settings mysql2 hands a pool connection's stream factory, read by streamKeepAlive. */
+  async function keepAliveSeen(options: { enableKeepAlive?: boolean; keepAliveInitialDelay?: number }) {
+    let seen: ReturnType<typeof streamKeepAlive> | undefined;
+    const pool = mysql.createPool({
+      ...plainOptions,
+      ...options,
+      stream: (streamOptions: unknown) => {
+        seen = streamKeepAlive(streamOptions);
+        return connect(MARIADB.port, MARIADB.host);
+      },
+    } as mysql.PoolOptions);
+    try {
+      await new Promise<void>((resolve, reject) =>
+        pool.query('SELECT 1', (err) => (err ? reject(err) : resolve())),
+      );
+    } finally {
+      await new Promise((resolve) => pool.end(resolve));
+    }
+    return seen;
+  }
+
+  it("carries the connection's keep-alive settings, with mysql2's defaults filled in", async () => {
+    expect(await keepAliveSeen({})).toEqual({ enabled: true, initialDelayMs: undefined });
+    expect(await keepAliveSeen({ keepAliveInitialDelay: 5000 })).toEqual({
+      enabled: true,
+      initialDelayMs: 5000,
+    });
+    expect(await keepAliveSeen({ enableKeepAlive: false })).toMatchObject({ enabled: false });
+  });
+
+  it('fails with IamDriverError when a factory is called without it', () => {
+    expect(() => streamKeepAlive(undefined)).toThrow(IamDriverError);
   });
 });
 
