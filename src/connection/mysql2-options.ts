@@ -94,8 +94,8 @@ function routedStream(resolved: ResolvedIamOptions, route: () => string): (optio
  * A TCP connection set up as mysql2 sets up the ones it opens itself, which it does not do for a
  * `stream` factory's: TCP_NODELAY (a query or the TLS ClientHello that follows the SSL request is sent
  * at once, not held back by Nagle's algorithm), and keep-alive once connected unless the connection's
- * `enableKeepAlive` is false (so an idle pool connection is not silently dropped by a NAT gateway or
- * firewall along the way).
+ * `enableKeepAlive` is false, after `keepAliveInitialDelay` (the OS default, 2 hours on Linux, when
+ * unset: set it below a NAT gateway's idle timeout, 350 s on AWS, to keep idle connections through one).
  */
 function mysql2Socket(port: number, host: string, streamOptions: unknown): Socket {
   const keepAlive = streamKeepAlive(streamOptions);
