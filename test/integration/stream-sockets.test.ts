@@ -2,7 +2,7 @@
  * The TCP sockets rds-iam-pool opens itself, through mysql2's `stream` option (`connectHost` /
  * `connectPort`, and every connection of a `topologyFailover` pool): mysql2 sets TCP_NODELAY and
  * keep-alive only on sockets it opens, so ours must, or a pool behind a tunnel or following an Aurora
- * failover would hold back small writes (Nagle) and let a NAT gateway drop its idle connections.
+ * failover would hold back small writes (Nagle) and never probe an idle connection's peer.
  */
 import { createServer, Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
