@@ -1,6 +1,5 @@
 import type { Summary } from './stats.js';
 
-/** One line of the results: a subject measured against a baseline from the same run. */
 /** A target a ratio is held to (see ResultRow.target). */
 export interface Target {
   text: string;
@@ -13,11 +12,17 @@ export function atMost(bound: number, ratio: number): Target {
   return { text: `<= ${bound}x`, value: bound, met: ratio <= bound };
 }
 
+/** The target "ratio < bound" (lower is better, the bound itself not allowed). */
+export function below(bound: number, ratio: number): Target {
+  return { text: `< ${bound}x`, value: bound, met: ratio < bound };
+}
+
 /** The target "ratio >= bound" (higher is better). */
 export function atLeast(bound: number, ratio: number): Target {
   return { text: `>= ${bound}x`, value: bound, met: ratio >= bound };
 }
 
+/** One line of the results: a subject measured against a baseline from the same run. */
 export interface ResultRow {
   section: string;
   /** What was measured, e.g. "concurrency 16". */
