@@ -1,31 +1,33 @@
 import { isIP } from 'node:net';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
-import type { PoolOptions, SslOptions } from 'mysql2';
-import { OWNED_BY_IAM, type OwnedByIam, ownedHint } from './connection/mysql2-options.js';
-import { IamOptionsError } from './errors.js';
+import type { PoolOptions } from 'mysql2';
+import { describeValue as describe, IamOptionsError } from './errors.js';
 import { MYSQL2_OPTION_NAMES, parseMysqlUri } from './mysql2-boundary.js';
-import { isClusterWriterEndpoint } from './pool/roles.js';
-import { instanceHostPattern } from './pool/topology.js';
-import { inferRegion, REGION_SHAPE } from './shared/rds-names.js';
-import { checkSslOverrides } from './tls/ssl-options.js';
+import { DEFAULT_RETRY, type IamRetryOptions } from './retry.js';
+import {
+  inferRegion,
+  instanceHostPattern,
+  isClusterWriterEndpoint,
+  REGION_SHAPE,
+} from './shared/rds-names.js';
+import { checkSslOverrides, type IamSslOptions } from './tls/ssl-options.js';
 import { TokenCache } from './token/cache.js';
 
-/** TLS options a caller may set; verification itself (`rejectUnauthorized`, `verifyIdentity`) stays on. */
-export type IamSslOptions = Omit<SslOptions, 'rejectUnauthorized' | 'verifyIdentity'> & {
-  /** Only `true` is accepted: certificate verification cannot be turned off. */
-  rejectUnauthorized?: true;
-  /** Only `true` is accepted: the certificate must match `host`. */
-  verifyIdentity?: true;
-};
+/** mysql2 options that IAM login sets itself; a caller's value for one is refused. */
+export const OWNED_BY_IAM = [
+  'password',
+  'password1',
+  'password2',
+  'password3',
+  'passwordSha1',
+  'authPlugins',
+  'authSwitchHandler',
+  'enableCleartextPlugin',
+  'stream',
+  'socketPath',
+] as const;
 
-export interface IamRetryOptions {
-  /** Retries after the first attempt. Default 3: enough to ride out a token race or a brief restart. */
-  retries?: number;
-  /** Delay before the first retry, in ms. Default 100. */
-  minTimeoutMs?: number;
-  /** Upper bound of one delay, in ms. Default 2000. Delays double and are randomised (x1 to x2). */
-  maxTimeoutMs?: number;
-}
+export type OwnedByIam = (typeof OWNED_BY_IAM)[number];
 
 export interface IamTokenOptions {
   /**
@@ -163,7 +165,6 @@ export interface ResolvedIamOptions {
 }
 
 export const DEFAULT_PORT = 3306;
-export const DEFAULT_RETRY: Required<IamRetryOptions> = { retries: 3, minTimeoutMs: 100, maxTimeoutMs: 2000 };
 export const DEFAULT_REFRESH_BEFORE_EXPIRY_MS = 5 * 60_000;
 export const DEFAULT_POOL_BEHAVIOUR: Required<IamPoolBehaviourOptions> = {
   acquireTimeoutMs: 10_000,
@@ -173,8 +174,6 @@ export const DEFAULT_POOL_BEHAVIOUR: Required<IamPoolBehaviourOptions> = {
   maxLoginsPerSecond: 20,
   endTimeoutMs: 10_000,
 };
-
-export { inferRegion } from './shared/rds-names.js';
 
 /** Options of ours (IamOptions); everything else must be a mysql2 option. */
 const IAM_OPTION_NAMES = new Set<string>([
@@ -228,18 +227,11 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
   checkOptionNames(rest);
   for (const owned of OWNED_BY_IAM) {
     if (rest[owned] !== undefined) {
-      throw new IamOptionsError(owned, 'is set, but IAM login manages it', ownedHint(owned));
+      throw ownedOptionRefused(owned);
     }
   }
   // mysql2's debug mode prints every packet as hex, the login packet with the token included.
-  if (rest.debug !== undefined && rest.debug !== false) {
-    throw new IamOptionsError(
-      'debug',
-      'would print every packet, including the login packet that carries the IAM token',
-      'Remove it (from the options and from any `uri`). Use pool.iam events or the rds-iam-pool ' +
-        "diagnostics channels to see logins, and mysql2's own tracing channels for queries.",
-    );
-  }
+  if (rest.debug !== undefined && rest.debug !== false) throw debugRefused();
   checkPoolSizing(rest);
 
   const hostName = requireString(
@@ -640,10 +632,31 @@ function optionalPort(option: string, value: unknown): number | undefined {
   return n;
 }
 
-function describe(value: unknown): string {
-  if (typeof value === 'string')
-    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : String(value);
+/** The error for a caller's value of an option IAM login sets itself. */
+export function ownedOptionRefused(option: OwnedByIam): IamOptionsError {
+  return new IamOptionsError(option, 'is set, but IAM login manages it', ownedHint(option));
+}
+
+/** The error for mysql2's `debug`, which prints every packet, the login packet with the token too. */
+export function debugRefused(): IamOptionsError {
+  return new IamOptionsError(
+    'debug',
+    'would print every packet, including the login packet that carries the IAM token',
+    'Remove it (from the options and from any `uri`). Use pool.iam events or the rds-iam-pool ' +
+      "diagnostics channels to see logins, and mysql2's own tracing channels for queries.",
+  );
+}
+
+function ownedHint(option: OwnedByIam): string {
+  switch (option) {
+    case 'stream':
+    case 'socketPath':
+      return 'Use `connectHost` / `connectPort` to connect through a tunnel; the pool builds the socket itself.';
+    case 'authPlugins':
+    case 'authSwitchHandler':
+    case 'enableCleartextPlugin':
+      return 'Remove it: the pool installs its own mysql_clear_password plugin, which sends the token only over verified TLS.';
+    default:
+      return 'Remove it: the pool signs a fresh IAM token for every login. Use `credentials` to choose the AWS identity.';
+  }
 }

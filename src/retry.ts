@@ -1,8 +1,38 @@
 import pRetry from 'p-retry';
 import { IamAuthError, IamConnectError, IamCredentialsError, IamLoginError, IamTlsError } from './errors.js';
-import { tokenWasSent } from './login/auth-plugin.js';
 import { isTlsHandshakeCut } from './mysql2-boundary.js';
-import type { IamRetryOptions, ResolvedIamOptions } from './options.js';
+
+/** How failed logins and connect errors are retried. */
+export interface IamRetryOptions {
+  /** Retries after the first attempt. Default 3: enough to ride out a token race or a brief restart. */
+  retries?: number;
+  /** Delay before the first retry, in ms. Default 100. */
+  minTimeoutMs?: number;
+  /** Upper bound of one delay, in ms. Default 2000. Delays double and are randomised (x1 to x2). */
+  maxTimeoutMs?: number;
+}
+
+export const DEFAULT_RETRY: Required<IamRetryOptions> = { retries: 3, minTimeoutMs: 100, maxTimeoutMs: 2000 };
+
+/**
+ * Marks a login error as coming after the token was sent (the auth plugin sees this, the retry
+ * policy needs it). Carried on the error itself, so it travels wherever the error goes.
+ */
+const TOKEN_SENT = Symbol('rds-iam-pool: the token was sent before this login failed');
+
+export function markTokenSent(error: object): void {
+  (error as { [TOKEN_SENT]?: true })[TOKEN_SENT] = true;
+}
+
+/**
+ * Whether this login error came after the token was sent. An "access denied" without a token
+ * means the server never asked for one: the user is not an IAM user, and retrying cannot help.
+ */
+export function tokenWasSent(error: unknown): boolean {
+  return (
+    typeof error === 'object' && error !== null && (error as { [TOKEN_SENT]?: true })[TOKEN_SENT] === true
+  );
+}
 
 /** How a failed connect attempt is treated. */
 export type ConnectFailure =
@@ -50,9 +80,12 @@ function isTlsVerificationError(err: { code?: unknown; message?: unknown }): boo
  * How errors name the endpoint: `host:port`, and the address really connected to when that differs
  * (`db.abc.us-east-1.rds.amazonaws.com:3306 via 127.0.0.1:3399`), so a misrouted tunnel shows.
  */
-export function connectEndpoint(
-  resolved: Pick<ResolvedIamOptions, 'host' | 'port' | 'connectHost' | 'connectPort'>,
-): string {
+export function connectEndpoint(resolved: {
+  host: string;
+  port: number;
+  connectHost: string | undefined;
+  connectPort: number | undefined;
+}): string {
   const endpoint = `${resolved.host}:${resolved.port}`;
   if (resolved.connectHost === undefined && resolved.connectPort === undefined) return endpoint;
   return `${endpoint} via ${resolved.connectHost ?? resolved.host}:${resolved.connectPort ?? resolved.port}`;

@@ -8,6 +8,7 @@ import {
   loginSocket,
   watchLoginOutcome,
 } from '../mysql2-boundary.js';
+import { markTokenSent } from '../retry.js';
 
 /** What one IAM login asks of its owner (a pool, a set of connection options, the doctor). */
 export interface LoginHooks {
@@ -45,17 +46,6 @@ const REFUSED_PLUGINS = [
 // MySQL's "access denied" errors: the server refused the token.
 const ACCESS_DENIED = new Set([1045, 1698]);
 
-/** Login errors of logins that had sent a token (the rest were refused before being asked for one). */
-const refusedAfterToken = new WeakSet<object>();
-
-/**
- * Whether this login error came after the token was sent. An "access denied" without a token
- * means the server never asked for one: the user is not an IAM user, and retrying cannot help.
- */
-export function tokenWasSent(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && refusedAfterToken.has(error);
-}
-
 /**
  * The `authPlugins` for mysql2. `mysql_clear_password` answers with the IAM token, but only on a
  * TLS socket whose certificate verified: a server (or a man in the middle) that asks for the
@@ -73,8 +63,7 @@ export function createIamAuthPlugins(hooks: LoginHooks): Record<string, AuthPlug
       let tokenSignedAt: number | undefined;
       watchLoginOutcome(context, {
         failed: (err) => {
-          if (tokenSignedAt !== undefined && typeof err === 'object' && err !== null)
-            refusedAfterToken.add(err);
+          if (tokenSignedAt !== undefined && typeof err === 'object' && err !== null) markTokenSent(err);
           if (typeof err.errno === 'number' && ACCESS_DENIED.has(err.errno)) {
             hooks.refused(host, tokenSignedAt, {
               errno: err.errno,

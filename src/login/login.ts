@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
+import type { TokenSignedInfo } from '../diagnostics.js';
 import type { ResolvedIamOptions } from '../options.js';
-import { TokenCache, type TokenRequest, type TokenSignedInfo, type TokenTimes } from '../token/cache.js';
+import { TokenCache, type TokenRequest, type TokenTimes } from '../token/cache.js';
 import { defaultCredentials } from '../token/default-credentials.js';
 import type { LoginHooks } from './auth-plugin.js';
 

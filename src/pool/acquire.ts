@@ -1,5 +1,12 @@
 import type { PoolConnection as CorePoolConnection } from 'mysql2';
-import { IamAuthError } from '../errors.js';
+import type { RetirementReason } from '../diagnostics.js';
+import {
+  IamAcquireTimeoutError,
+  IamAuthError,
+  IamPoolClosedError,
+  IamPoolExhaustedError,
+  type PoolConnectionCounts,
+} from '../errors.js';
 import {
   type BoundaryPool,
   type GetConnectionCallback,
@@ -7,16 +14,14 @@ import {
   isPoolClosedError,
   isPoolRefusal,
 } from '../mysql2-boundary.js';
-import type { IamRetryOptions } from '../options.js';
-import { type ConnectFailure, classifyConnectError, connectWithRetry, toIamError } from '../retry.js';
-import { type Deadline, DeadlineQueue } from './deadlines.js';
-import type { RetirementReason } from './diagnostics.js';
 import {
-  IamAcquireTimeoutError,
-  IamPoolClosedError,
-  IamPoolExhaustedError,
-  type PoolConnectionCounts,
-} from './errors.js';
+  type ConnectFailure,
+  classifyConnectError,
+  connectWithRetry,
+  type IamRetryOptions,
+  toIamError,
+} from '../retry.js';
+import { type Deadline, DeadlineQueue } from './deadlines.js';
 import type { ConnectionLifetimes } from './lifetime.js';
 import type { ConnectionRoles } from './roles.js';
 import { answersPing } from './validate.js';

@@ -1,11 +1,11 @@
 import type { PoolConnection as CorePoolConnection } from 'mysql2';
+import { IamPoolClosedError } from '../errors.js';
 import {
   type BoundaryPool,
   destroyConnection,
   interruptConnection,
   quitConnection,
 } from '../mysql2-boundary.js';
-import { IamPoolClosedError } from './errors.js';
 
 /** How often end() looks whether the last borrowed connection has come back. */
 const DRAIN_POLL_MS = 10;

@@ -16,16 +16,6 @@ export const SUSPICION_WINDOW_MS = 60_000;
 export const READ_ONLY_ERRNOS: ReadonlySet<number> = new Set([1290, 1836, 1792]);
 
 /**
- * The default of `verifyWriter`: on for an Aurora cluster (writer) endpoint, whose DNS name can
- * still point at the old writer for a while after a failover; off for reader (`cluster-ro-`),
- * custom (`cluster-custom-`), instance and proxy endpoints, where a reader is expected or the name
- * cannot move.
- */
-export function isClusterWriterEndpoint(host: string): boolean {
-  return /\.cluster-(?!ro-|custom-)[a-z0-9]+\.[a-z0-9-]+\.rds\.amazonaws\.com(?:\.cn)?\.?$/i.test(host);
-}
-
-/**
  * Which connections are on the wrong role. A connection whose statement failed with a read-only
  * error is condemned: it is retired when released, whichever API borrowed it, instead of going back
  * to the pool. With `verifyWriter`, a new connection is asked whether it reached the writer

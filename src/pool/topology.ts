@@ -9,6 +9,7 @@
  */
 import type { Connection, ConnectionOptions, RowDataPacket } from 'mysql2';
 import mysql from 'mysql2';
+import type { TopologyChangedMessage, TopologyInstance } from '../diagnostics.js';
 
 /** The topology query of aws-advanced-nodejs-wrapper's Aurora MySQL dialect, verbatim. */
 export const TOPOLOGY_QUERY =
@@ -16,15 +17,6 @@ export const TOPOLOGY_QUERY =
   "cpu, REPLICA_LAG_IN_MILLISECONDS as 'lag', LAST_UPDATE_TIMESTAMP as last_update_timestamp " +
   'FROM information_schema.replica_host_status ' +
   "WHERE time_to_sec(timediff(now(), LAST_UPDATE_TIMESTAMP)) <= 300 OR SESSION_ID = 'MASTER_SESSION_ID' ";
-
-/** One DB instance of the cluster. */
-export interface TopologyInstance {
-  /** The instance identifier (`server_id`). */
-  id: string;
-  /** Its instance endpoint. */
-  host: string;
-  role: 'writer' | 'reader';
-}
 
 /** What a pool with `topologyFailover` knows of the cluster (in `pool.iam.stats().topology`). */
 export interface TopologyStats {
@@ -37,20 +29,6 @@ export interface TopologyStats {
   failovers: number;
   /** True while the pool looks for a new writer. */
   searching: boolean;
-}
-
-/** `topology-changed` events and diagnostics messages. */
-export interface TopologyChangedMessage {
-  host: string;
-  port: number;
-  user: string;
-  /** The new writer's instance endpoint. */
-  writer: string;
-  previousWriter: string | undefined;
-  instances: TopologyInstance[];
-  /** When the pool began looking (a failure it saw), and when it found the writer (ms since the epoch). */
-  searchStartedAt: number | undefined;
-  foundAt: number;
 }
 
 export interface TopologyFailoverSettings {
@@ -69,12 +47,6 @@ export type OpenMonitorConnection = (host: string) => ConnectionOptions;
 
 export interface TopologyHooks {
   changed(message: Omit<TopologyChangedMessage, 'host' | 'port' | 'user'>): void;
-}
-
-/** `?.abc123.us-east-1.rds.amazonaws.com` from `orders.cluster-abc123.us-east-1.rds.amazonaws.com`. */
-export function instanceHostPattern(clusterHost: string): string | undefined {
-  const match = /^[^.]+\.cluster-([a-z0-9]+\..+)$/i.exec(clusterHost);
-  return match ? `?.${match[1]}` : undefined;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { LRUCache } from 'lru-cache';
+import { publishTokenSigned, type TokenSignedInfo } from '../diagnostics.js';
 import { IamAuthError, IamCredentialsError, IamSigningError } from '../errors.js';
-import { publishTokenSigned } from '../pool/diagnostics.js';
 import { signAuthToken, TOKEN_LIFETIME_SECONDS } from './sign.js';
 
 /** What a token is for. Tokens are cached per endpoint, user, region and credential provider. */
@@ -11,18 +11,6 @@ export interface TokenRequest {
   username: string;
   region: string;
   credentials: AwsCredentialIdentityProvider;
-}
-
-/** Facts about a signed token, safe to log: no token, no secret. */
-export interface TokenSignedInfo {
-  hostname: string;
-  port: number;
-  username: string;
-  region: string;
-  signedAt: Date;
-  expiresAt: Date;
-  /** True when the credentials expire before the 15 minutes a token may live. */
-  limitedByCredentials: boolean;
 }
 
 /** The times of the token a cache holds for a request; never the token itself. */

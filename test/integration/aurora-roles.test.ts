@@ -7,7 +7,7 @@ import type { ResultSetHeader, RowDataPacket } from 'mysql2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterEmulator } from '../../src/emulator/index.js';
 import { resolveOptions } from '../../src/options.js';
-import { isClusterWriterEndpoint } from '../../src/pool/roles.js';
+import { isClusterWriterEndpoint } from '../../src/shared/rds-names.js';
 import { createEmulatorFixture, type EmulatorFixture } from '../helpers/emulator-harness.js';
 import { poolFor, settle } from '../helpers/pool-fixture.js';
 

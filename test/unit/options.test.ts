@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { IamOptionsError } from '../../src/errors.js';
-import { type IamPoolOptions, inferRegion, resolveOptions } from '../../src/options.js';
+import { type IamPoolOptions, resolveOptions } from '../../src/options.js';
+import { inferRegion } from '../../src/shared/rds-names.js';
 import { TokenCache } from '../../src/token/cache.js';
 
 const base = { host: 'mydb.abc123.us-east-1.rds.amazonaws.com', user: 'app_iam' };

@@ -1,7 +1,17 @@
 import type { Pool as CorePool, PoolConnection as CorePoolConnection } from 'mysql2';
 import type { Pool } from 'mysql2/promise';
-import { checkEffectiveConfig, iamConnectionOptions } from './connection/mysql2-options.js';
-import { type IamHandle, IamLogin, type IamLoginEvents, type IamLoginStats } from './login/login.js';
+import { checkEffectiveConfig, iamConnectionOptions } from '../connection/mysql2-options.js';
+import {
+  type ConnectionRetiredMessage,
+  publishAcquireTimeout,
+  publishConnectionRetired,
+  publishLoginFailed,
+  publishTopologyChanged,
+  type RetirementReason,
+  type TopologyChangedMessage,
+} from '../diagnostics.js';
+import { type IamAcquireTimeoutError, IamPoolClosedError, type PoolConnectionCounts } from '../errors.js';
+import { type IamHandle, IamLogin, type IamLoginEvents, type IamLoginStats } from '../login/login.js';
 import {
   assertConnectionContract,
   assertRoutingContract,
@@ -10,25 +20,16 @@ import {
   type EndCallback,
   quitConnection,
   watchStatementErrors,
-} from './mysql2-boundary.js';
-import { type IamPoolOptions, resolveOptions, withPoolConnectTimeout } from './options.js';
-import { Acquirer } from './pool/acquire.js';
-import { type AcquireTimePercentiles, AcquireTimes } from './pool/acquire-times.js';
-import {
-  type ConnectionRetiredMessage,
-  publishAcquireTimeout,
-  publishConnectionRetired,
-  publishLoginFailed,
-  publishTopologyChanged,
-  type RetirementReason,
-} from './pool/diagnostics.js';
-import { drainPool } from './pool/end.js';
-import { type IamAcquireTimeoutError, IamPoolClosedError, type PoolConnectionCounts } from './pool/errors.js';
-import { ConnectionLifetimes } from './pool/lifetime.js';
-import { LoginRateLimiter } from './pool/login-rate.js';
-import { ConnectionRoles } from './pool/roles.js';
-import { AuroraTopology, type TopologyChangedMessage, type TopologyStats } from './pool/topology.js';
-import { connectEndpoint, toIamError } from './retry.js';
+} from '../mysql2-boundary.js';
+import { type IamPoolOptions, resolveOptions, withPoolConnectTimeout } from '../options.js';
+import { connectEndpoint, toIamError } from '../retry.js';
+import { Acquirer } from './acquire.js';
+import { type AcquireTimePercentiles, AcquireTimes } from './acquire-times.js';
+import { drainPool } from './end.js';
+import { ConnectionLifetimes } from './lifetime.js';
+import { LoginRateLimiter } from './login-rate.js';
+import { ConnectionRoles } from './roles.js';
+import { AuroraTopology, type TopologyStats } from './topology.js';
 
 /** A pool's counts: its logins' (see IamLoginStats) and what the pool itself did. */
 export interface IamPoolStats extends IamLoginStats {

@@ -4,9 +4,7 @@
  * subscribes. No message carries a token, a secret key or a session token.
  */
 import { channel } from 'node:diagnostics_channel';
-import type { TokenSignedInfo } from '../token/cache.js';
 import type { PoolConnectionCounts } from './errors.js';
-import type { TopologyChangedMessage } from './topology.js';
 
 /** Channel names, stable across versions. */
 export const DIAGNOSTICS_CHANNELS = {
@@ -22,6 +20,18 @@ export interface PoolIdentity {
   host: string;
   port: number;
   user: string;
+}
+
+/** Facts about a signed token, safe to log: no token, no secret. */
+export interface TokenSignedInfo {
+  hostname: string;
+  port: number;
+  username: string;
+  region: string;
+  signedAt: Date;
+  expiresAt: Date;
+  /** True when the credentials expire before the 15 minutes a token may live. */
+  limitedByCredentials: boolean;
 }
 
 /** `rds-iam-pool:token-signed`: a token was signed (one signing serves many logins). */
@@ -57,6 +67,26 @@ export type RetirementReason =
   | 'read-only'
   /** New, and on a reader although the pool needs the writer (`verifyWriter`). */
   | 'not-writer';
+
+/** One DB instance of an Aurora cluster, as the pool learned it from the topology. */
+export interface TopologyInstance {
+  /** The instance identifier (`server_id`). */
+  id: string;
+  /** Its instance endpoint. */
+  host: string;
+  role: 'writer' | 'reader';
+}
+
+/** `topology-changed` events and diagnostics messages. */
+export interface TopologyChangedMessage extends PoolIdentity {
+  /** The new writer's instance endpoint. */
+  writer: string;
+  previousWriter: string | undefined;
+  instances: TopologyInstance[];
+  /** When the pool began looking (a failure it saw), and when it found the writer (ms since the epoch). */
+  searchStartedAt: number | undefined;
+  foundAt: number;
+}
 
 /** `rds-iam-pool:connection-retired`: the pool closed a connection on purpose. */
 export interface ConnectionRetiredMessage extends PoolIdentity {
