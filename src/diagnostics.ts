@@ -63,10 +63,15 @@ export type RetirementReason =
   | 'dead'
   /** end() stopped waiting for it while it was borrowed. */
   | 'end-timeout'
-  /** A statement on it failed because the server is read-only (1290, 1836, 1792): a demoted writer. */
+  /**
+   * A statement on it failed with a read-only error (1290, 1836, 1792) and the server confirmed it
+   * is read-only (`@@innodb_read_only`): a demoted writer.
+   */
   | 'read-only'
   /** New, and on a reader although the pool needs the writer (`verifyWriter`). */
-  | 'not-writer';
+  | 'not-writer'
+  /** On an instance that is no longer the writer: the pool followed an Aurora failover elsewhere. */
+  | 'writer-changed';
 
 /** One DB instance of an Aurora cluster, as the pool learned it from the topology. */
 export interface TopologyInstance {

@@ -313,7 +313,7 @@ function acquireTimeoutHint(pool: PoolConnectionCounts, cause: unknown): string 
  */
 export class IamPoolExhaustedError extends IamAuthError {
   readonly pool: PoolConnectionCounts;
-  constructor(endpoint: string, pool: PoolConnectionCounts, cause: unknown) {
+  constructor(endpoint: string, pool: PoolConnectionCounts, cause?: unknown) {
     super(
       'RDS_IAM_POOL_EXHAUSTED',
       'acquire',

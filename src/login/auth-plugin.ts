@@ -13,11 +13,6 @@ import { markTokenSent } from '../retry.js';
 /** What one IAM login asks of its owner (a pool, a set of connection options, the doctor). */
 export interface LoginHooks {
   /**
-   * Resolves when this login may go ahead (the pool's login rate cap). `isCancelled` turns true
-   * once the connection died while waiting, so a dead login gives its turn to the next one.
-   */
-  waitForTurn?(isCancelled: () => boolean): Promise<void>;
-  /**
    * The token for this login to `host` (the connection's own host: a pool following an Aurora
    * failover connects to instance endpoints), with the signing time that identifies it to the cache.
    */
@@ -63,7 +58,8 @@ export function createIamAuthPlugins(hooks: LoginHooks): Record<string, AuthPlug
       let tokenSignedAt: number | undefined;
       watchLoginOutcome(context, {
         failed: (err) => {
-          if (tokenSignedAt !== undefined && typeof err === 'object' && err !== null) markTokenSent(err);
+          if (tokenSignedAt !== undefined && typeof err === 'object' && err !== null)
+            markTokenSent(err, tokenSignedAt);
           if (typeof err.errno === 'number' && ACCESS_DENIED.has(err.errno)) {
             hooks.refused(host, tokenSignedAt, {
               errno: err.errno,
@@ -77,8 +73,6 @@ export function createIamAuthPlugins(hooks: LoginHooks): Record<string, AuthPlug
         try {
           assertVerifiedTls(loginSocket(context));
           hooks.checkConnection?.(loginConfig(context));
-          // The turn first, then the token: a token taken before a long wait could expire unsent.
-          await hooks.waitForTurn?.(() => isLoginConnectionDead(context));
           const { token, signedAt } = await hooks.token(host);
           // The socket may have been closed or swapped while the token was being signed.
           assertVerifiedTls(loginSocket(context));

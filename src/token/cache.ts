@@ -240,11 +240,13 @@ export class TokenCache {
       expiresAt: new Date(expiresAt),
       limitedByCredentials,
     };
-    this.#onSigned?.(info);
     // One message per signing, however many pools share this cache.
     publishTokenSigned(info);
     const credentialRequests = this.#stats.credentialRequests - credentialRequestsBefore;
-    for (const listener of this.#listeners.get(key) ?? []) listener(info, credentialRequests);
+    // A listener that throws (user code on `tokenSigned`) must not fail the signing every pool
+    // sharing this cache waits for: its error is rethrown on its own, as diagnostics_channel does.
+    isolated(() => this.#onSigned?.(info));
+    for (const listener of this.#listeners.get(key) ?? []) isolated(() => listener(info, credentialRequests));
     return { token, signedAt, expiresAt, limitedByCredentials };
   }
 
@@ -303,6 +305,17 @@ export class TokenCache {
       );
     }
     return credentials;
+  }
+}
+
+/** Runs `listener`; an error it throws is rethrown on the next tick, outside the signing. */
+function isolated(listener: () => void): void {
+  try {
+    listener();
+  } catch (error) {
+    process.nextTick(() => {
+      throw error;
+    });
   }
 }
 
