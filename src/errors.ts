@@ -17,7 +17,9 @@ export type IamAuthStep =
   /** Borrowing a connection from the pool (waiting, validating, pool closed). */
   | 'acquire'
   /** The installed mysql2 lacks something this library relies on. */
-  | 'driver';
+  | 'driver'
+  /** Committing a transaction (withTransaction). */
+  | 'transaction';
 
 export type IamErrorCode =
   | 'RDS_IAM_INVALID_OPTION'
@@ -35,7 +37,8 @@ export type IamErrorCode =
   | 'RDS_IAM_ACQUIRE_TIMEOUT'
   | 'RDS_IAM_POOL_CLOSED'
   | 'RDS_IAM_POOL_EXHAUSTED'
-  | 'RDS_IAM_DRIVER_INCOMPATIBLE';
+  | 'RDS_IAM_DRIVER_INCOMPATIBLE'
+  | 'RDS_IAM_TRANSACTION_OUTCOME_UNKNOWN';
 
 export interface IamErrorDetails {
   hint: string;
@@ -336,6 +339,27 @@ function describeCause(cause: unknown): string {
     return typeof code === 'string' ? `${code}: ${cause.message}` : cause.message;
   }
   return String(cause);
+}
+
+/**
+ * The connection was lost after COMMIT was sent and before the server answered: the transaction
+ * may have committed, or not. withTransaction never retries it; the caller must find out (read the
+ * rows back, or make the transaction idempotent) before doing it again.
+ */
+export class IamTransactionOutcomeUnknownError extends IamAuthError {
+  constructor(cause: unknown) {
+    super(
+      'RDS_IAM_TRANSACTION_OUTCOME_UNKNOWN',
+      'transaction',
+      'The connection was lost while COMMIT was in flight: the transaction may or may not have committed',
+      {
+        hint:
+          'Check whether its writes are there before running it again (or give it an idempotency key). ' +
+          'An Aurora failover or a restart cut the connection; the pool has moved on to a new one.',
+        cause,
+      },
+    );
+  }
 }
 
 /** A short, safe description of an option value for an error message (never the whole value). */

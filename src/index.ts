@@ -35,6 +35,7 @@ export {
   IamPoolExhaustedError,
   IamSigningError,
   IamTlsError,
+  IamTransactionOutcomeUnknownError,
   IamUnsupportedAuthPluginError,
   redactSecrets,
 } from './errors.js';
@@ -46,6 +47,8 @@ export type {
   IamTokenOptions,
   TopologyFailoverOptions,
 } from './options.js';
+export type { RequestOutcome } from './outcome.js';
+export { isSafeToRetry, requestOutcome } from './outcome.js';
 export type { AcquireTimePercentiles } from './pool/acquire-times.js';
 export type { IamPool, IamPoolEvents, IamPoolHandle, IamPoolStats } from './pool/iam-pool.js';
 export { createIamPool } from './pool/iam-pool.js';
@@ -56,3 +59,5 @@ export { defaultRdsCa } from './tls/ca-bundle.js';
 export type { IamSslOptions } from './tls/ssl-options.js';
 export type { TokenCacheOptions, TokenCacheStats, TokenRequest, TokenTimes } from './token/cache.js';
 export { TokenCache } from './token/cache.js';
+export type { TransactionOptions, TransactionPool } from './transaction.js';
+export { withTransaction } from './transaction.js';

@@ -14,12 +14,13 @@
  * - `PoolConnection#_removeFromPool` and `#_realEnd` (COM_QUIT) to close a pooled connection, and
  *   its `_pool`, `_closing`, `_fatalError`, `_protocolError` and `stream` to tell a dead one;
  * - the handshake command's `error` / `end` events, to see a login's outcome inside the auth plugin;
- * - `Connection#addCommand` and a command's `onResult`, to see a statement fail with a read-only
- *   error on a borrowed connection (see watchStatementErrors);
+ * - `Connection#addCommand`, a command's `onResult` and the connection's `_command` (the command in
+ *   flight), to see a statement fail with a read-only error on a borrowed connection, and whether a
+ *   statement cut by a lost connection had been sent (see watchStatementErrors);
  * - the `{ config }` a `stream` factory is called with (the connection's own ConnectionConfig): its
  *   `host`, set to route a connection, and its `enableKeepAlive` / `keepAliveInitialDelay`, which
  *   mysql2 applies only to sockets it opens itself (routeNewConnection, streamKeepAlive);
- * - the text of Node's "TLS handshake cut" error.
+ * - the texts of Node's "TLS handshake cut" error and of mysql2's "closed state" error.
  *
  * Three safeguards hold it together: test/integration/mysql2-contract.test.ts checks every item above
  * against the installed mysql2; `assertPoolContract` runs when a pool is created (and
@@ -82,7 +83,7 @@ interface ConnectionInternals {
 const POOL_QUEUES = ['_allConnections', '_freeConnections'] as const;
 const QUEUE_METHODS = ['get', 'push'] as const;
 const CONNECTION_METHODS = ['_removeFromPool', '_realEnd', 'addCommand'] as const;
-const CONNECTION_FIELDS = ['_pool', '_fatalError', '_protocolError', 'stream'] as const;
+const CONNECTION_FIELDS = ['_pool', '_fatalError', '_protocolError', '_command', 'stream'] as const;
 
 /**
  * The options mysql2's ConnectionConfig and PoolConfig accept (its private `validOptions`); it only
@@ -412,23 +413,57 @@ interface CommandInternals {
 }
 
 /**
+ * Whether a statement that failed with a lost connection had reached the server: 'unknown' when it
+ * was the command in flight (it may have run), 'not-sent' when it was still queued behind another
+ * or the connection was already closed. Kept on the error; an error that mysql2 hands to several
+ * commands keeps 'unknown' once any of them was in flight.
+ */
+export type DeliveryMark = 'not-sent' | 'unknown';
+
+const DELIVERY = Symbol('rds-iam-pool: whether the failed statement had reached the server');
+
+function markDelivery(error: object, mark: DeliveryMark): void {
+  const e = error as { [DELIVERY]?: DeliveryMark };
+  if (e[DELIVERY] !== 'unknown') e[DELIVERY] = mark;
+}
+
+/** mysql2's text for a statement given to a connection that had already failed: it was never sent. */
+const CLOSED_STATE = /^Can't add new command when connection is in closed state$/;
+
+/** What the pool learned of a failed statement's delivery (see DeliveryMark), if anything. */
+export function deliveryOf(error: unknown): DeliveryMark | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const mark = (error as { [DELIVERY]?: DeliveryMark })[DELIVERY];
+  if (mark !== undefined) return mark;
+  return error instanceof Error && CLOSED_STATE.test(error.message) ? 'not-sent' : undefined;
+}
+
+/**
  * Calls `onError` with the error of every statement on this connection that fails, before its
- * caller sees it: `Connection#addCommand` receives every command, and a command with a callback
- * (every promise-API call, every callback-API call) reports through `onResult`. Commands without a
+ * caller sees it, and marks a lost connection's error with whether the statement had been sent
+ * (see deliveryOf): `Connection#addCommand` receives every command, a command with a callback
+ * (every promise-API call, every callback-API call) reports through `onResult`, and the command in
+ * flight is the connection's `_command` while mysql2 reports its failure. Commands without a
  * callback (a streamed `query()` whose rows are read as events) are not watched.
  */
 export function watchStatementErrors(
   connection: CorePoolConnection,
   onError: (error: { errno?: unknown; fatal?: unknown }) => void,
 ): void {
-  const c = connection as unknown as { addCommand(command: CommandInternals): unknown };
+  const c = connection as unknown as { addCommand(command: CommandInternals): unknown; _command?: unknown };
   const addCommand = c.addCommand;
   if (typeof addCommand !== 'function') throw missing('Connection#addCommand()');
   c.addCommand = function watchedAddCommand(command: CommandInternals) {
     const onResult = command.onResult;
     if (typeof onResult === 'function') {
       command.onResult = (error: unknown, ...rest: unknown[]) => {
-        if (error) onError(error as { errno?: unknown; fatal?: unknown });
+        if (error) {
+          const e = error as { errno?: unknown; fatal?: unknown };
+          if (e.fatal === true && typeof error === 'object') {
+            markDelivery(error, c._command === command ? 'unknown' : 'not-sent');
+          }
+          onError(e);
+        }
         return onResult.call(command, error, ...rest);
       };
     }
