@@ -204,7 +204,7 @@ export class ClusterState {
   private readonly instances: InstanceState[];
   private clusterTarget: string;
   private readerRecord: ReaderRecord | null = null;
-  private readerRecordTimer: NodeJS.Timeout | undefined;
+  private readerRecordTimer: { record: ReaderRecord; timer: NodeJS.Timeout } | undefined;
   private running: Running | null = null;
   private readonly history: FailoverRecord[] = [];
   private stopped = false;
@@ -310,13 +310,18 @@ export class ClusterState {
     return age >= 0 && age < this.options.readerRecordTtlMs ? record : null;
   }
 
+  /** Looks at the ports again when the record expires (nothing else would, with the reader port closed). */
   private scheduleReaderRecordExpiry(record: ReaderRecord): void {
-    if (this.readerRecordTimer || this.stopped) return;
+    if (this.stopped || this.readerRecordTimer?.record === record) return;
+    clearTimeout(this.readerRecordTimer?.timer);
     const left = Math.max(0, record.givenAt + this.options.readerRecordTtlMs - this.hooks.now());
-    this.readerRecordTimer = setTimeout(() => {
-      this.readerRecordTimer = undefined;
-      this.hooks.changed();
-    }, left + 1);
+    this.readerRecordTimer = {
+      record,
+      timer: setTimeout(() => {
+        this.readerRecordTimer = undefined;
+        this.hooks.changed();
+      }, left + 1),
+    };
   }
 
   /** Counted per instance for `topology()`: a login accepted there. */
@@ -563,7 +568,7 @@ export class ClusterState {
   /** Cancels a running failover (its promises reject), clears every timer, and refuses what follows. */
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.readerRecordTimer);
+    clearTimeout(this.readerRecordTimer?.timer);
     for (const instance of this.instances) clearTimeout(instance.recoverTimer);
     const running = this.running;
     this.running = null;

@@ -42,6 +42,7 @@ export class EndpointListener {
   private wanted = true;
   private finished = false;
   private retryTimer: NodeJS.Timeout | undefined;
+  private binding = false;
   /** Every server this listener has had, for `stop()` to wait on. */
   private readonly closing: Array<Promise<void>> = [];
 
@@ -73,13 +74,19 @@ export class EndpointListener {
       this.release();
       return;
     }
-    if (this.server || this.retryTimer) return;
+    if (this.server || this.retryTimer || this.binding) return;
     this.reopen();
   }
 
+  /**
+   * Binds the endpoint's port again. On an IP address `listen()` binds before it returns, so the port
+   * accepts as soon as this is called; only the bookkeeping waits for the 'listening' callback.
+   */
   private reopen(): void {
+    this.binding = true;
     this.bind(this.endpoint.port).then(
       (server) => {
+        this.binding = false;
         if (this.finished || !this.wanted || this.server) {
           this.closing.push(closeServer(server));
           return;
@@ -87,6 +94,7 @@ export class EndpointListener {
         this.server = server;
       },
       () => {
+        this.binding = false;
         if (this.finished || !this.wanted) return;
         this.retryTimer = setTimeout(() => {
           this.retryTimer = undefined;

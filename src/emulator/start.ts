@@ -182,6 +182,11 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   let nextId = 1;
   const now = () => clock() + faults.clockOffsetMs;
   let listeners: EndpointListener[] = [];
+  /** Opens or closes each endpoint's port as the instance it leads to is up or down (outage 'refuse'). */
+  const reconcileListeners = () => {
+    if (stopping || !cluster) return;
+    for (const listener of listeners) listener.setAccepting(cluster.acceptsTcp(listener.endpoint));
+  };
   const cluster = names
     ? new ClusterState(
         names,
@@ -200,10 +205,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
             return n;
           },
           // An instance went down or came back, an endpoint moved: open or close each endpoint's port.
-          changed: () => {
-            if (stopping) return;
-            for (const listener of listeners) listener.setAccepting(cluster!.acceptsTcp(listener.endpoint));
-          },
+          changed: () => reconcileListeners(),
         },
       )
     : undefined;
@@ -317,6 +319,8 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     shiftClock(ms) {
       if (!Number.isFinite(ms)) throw new RangeError('shiftClock needs a finite number of ms');
       faults.clockOffsetMs += ms;
+      // The reader endpoint's DNS record may have expired.
+      reconcileListeners();
     },
     stopAccepting() {
       faults.accepting = false;
@@ -331,6 +335,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     },
     reset() {
       faults.reset();
+      reconcileListeners();
     },
   };
 
