@@ -376,7 +376,7 @@ export class ClusterState {
     if (this.instances.length >= MAX_INSTANCES) {
       throw this.refused('add', `the cluster already has ${MAX_INSTANCES} instances, Aurora's limit`);
     }
-    const ordinal = ++this.ordinal;
+    const ordinal = this.ordinal + 1;
     const instanceId = id ?? this.names.instanceId(ordinal);
     if (!INSTANCE_ID.test(instanceId)) {
       throw new TypeError(
@@ -391,6 +391,7 @@ export class ClusterState {
       'reader',
     );
     instance.creating = true;
+    this.ordinal = ordinal;
     this.instances.push(instance);
     return { id: instance.id, host: instance.host, ordinal };
   }
