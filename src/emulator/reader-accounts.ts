@@ -272,7 +272,7 @@ export class ReaderAccounts {
       throw new EmulatorError(
         'EMULATOR_READER_ACCOUNT',
         `The emulator's backend login '${this.admin.user}' could not set up the read-only account '${account.user}'@'${account.host}' that reader sessions of '${account.backendUser}' log in as (${e.errno ?? e.code ?? 'error'}: ${e.sqlMessage ?? (err as Error).message})`,
-        `Reader sessions are read-only because they run as an account with read privileges only. Let the backend login create it (GRANT CREATE USER ON *.* and the backend account's SELECT privileges WITH GRANT OPTION), or create a read-only account yourself and name it: users[...].readerBackendUser / readerBackendPassword (CLI: --reader-user BACKEND_USER:READER_USER:READER_PASSWORD).`,
+        `Reader sessions are read-only because they run as an account with read privileges only. Let the backend login create it (GRANT CREATE USER ON *.* and the backend account's SELECT privileges WITH GRANT OPTION), or create a read-only account yourself and name it: users[...].readerBackendUser / readerBackendPassword (CLI: --reader-user IAM_USER:READER_USER:READER_PASSWORD).`,
         { cause: err },
       );
     }
