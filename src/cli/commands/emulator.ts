@@ -277,6 +277,9 @@ export const emulatorCommand: Command = {
       );
     }
 
+    // Listening for Ctrl+C / SIGTERM before the banner says so: a signal sent as soon as the banner is
+    // read must stop the emulator cleanly, not kill the process with the default handler.
+    const stopSignal = waitForStopSignal();
     const ready = readyInfo(emulator, {
       backend,
       users,
@@ -355,7 +358,7 @@ export const emulatorCommand: Command = {
       last = now;
     }, STATS_POLL_MS);
 
-    const signal = await waitForStopSignal();
+    const signal = await stopSignal;
     clearInterval(poll);
     stopListening();
     await emulator.stop();
