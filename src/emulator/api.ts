@@ -146,7 +146,7 @@ export interface Emulator {
 export interface EmulatorCluster {
   /** The cluster (writer) endpoint: follows the writer, after the DNS lag of a failover. */
   readonly endpoint: ClusterEndpoint;
-  /** The reader endpoint (`cluster-ro-`): rotates over the readers. */
+  /** The reader endpoint (`cluster-ro-`): one reader per DNS record (`readerRecordTtlMs`), then the next. */
   readonly readerEndpoint: ClusterEndpoint;
   /** One endpoint per DB instance, in instance order (the first starts as the writer); follows addReader/removeReader. */
   readonly instanceEndpoints: readonly ClusterEndpoint[];
