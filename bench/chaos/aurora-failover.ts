@@ -323,6 +323,12 @@ async function runClient(
     leaks?.close();
     await emulator.stop();
     await root.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+    // The read-only account the emulator made for the chaos backend user (dropped with it).
+    for (const account of emulator.cluster.readerAccounts) {
+      if (account.managed && account.backendUser === login.user) {
+        await root.query('DROP USER IF EXISTS ?@?', [account.user, account.host]).catch(() => undefined);
+      }
+    }
     await root.end();
   }
 }
