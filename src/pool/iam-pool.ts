@@ -13,6 +13,7 @@ import { endPool } from './end.js';
 import { ConnectionLifetimes } from './lifetime.js';
 import { LoginRateLimiter } from './login-rate.js';
 import { PoolLogins } from './logins.js';
+import { connectMonitor } from './monitor-connections.js';
 import { type IamPoolEvents, type PoolCounters, PoolReport } from './report.js';
 import { ConnectionRoles } from './roles.js';
 import { AuroraTopology, type TopologyStats } from './topology.js';
@@ -124,13 +125,11 @@ function auroraTopology(
   login: IamLogin,
   limiter: LoginRateLimiter,
 ): AuroraTopology | undefined {
-  if (!resolved.topologyFailover) return undefined;
-  // The topology's own logins: short-lived, under the login cap, not counted as the pool's.
-  const hooks = { ...login.hooks(), succeeded: () => {} };
+  const settings = resolved.topologyFailover;
+  if (!settings) return undefined;
   return new AuroraTopology(
-    { clusterHost: resolved.host, ...resolved.topologyFailover },
-    (host) => iamConnectionOptions({ ...resolved, host }, hooks),
-    limiter,
+    { clusterHost: resolved.host, ...settings },
+    connectMonitor(resolved, login, limiter, settings.pollIntervalMs),
   );
 }
 
