@@ -41,6 +41,7 @@ export {
 } from './errors.js';
 export type { IamHandle, IamLoginEvents, IamLoginStats } from './login/login.js';
 export type {
+  ConnectTo,
   IamOptions,
   IamPoolBehaviourOptions,
   IamPoolOptions,

@@ -86,6 +86,9 @@ export interface IamPoolBehaviourOptions {
   endTimeoutMs?: number;
 }
 
+/** The address (TCP host and port) to dial for an endpoint name and port. */
+export type ConnectTo = (host: string, port: number) => { host: string; port: number };
+
 export interface TopologyFailoverOptions {
   /**
    * Instance endpoint names, `?` standing for the instance id: default `?.<the cluster endpoint's
@@ -130,6 +133,13 @@ export interface IamOptions extends IamPoolBehaviourOptions {
   connectHost?: string;
   /** Port to connect to with `connectHost`. Default: `port`. */
   connectPort?: number;
+  /**
+   * Where to connect for each endpoint name, when one tunnel address will not do: a pool following
+   * an Aurora failover logs in to instance endpoints, and each may have its own port-forward (or, in
+   * tests, the emulator's own port). Called with the endpoint name and port for every new
+   * connection; the token and TLS keep the name. Instead of `connectHost` / `connectPort`.
+   */
+  connectTo?: ConnectTo;
   /** TLS overrides. `ca` replaces the bundled RDS CAs; verification cannot be disabled. */
   ssl?: IamSslOptions;
   /** Retry policy for failed logins and transient connect errors. */
@@ -154,6 +164,7 @@ export interface ResolvedIamOptions {
   credentials: AwsCredentialIdentityProvider | undefined;
   connectHost: string | undefined;
   connectPort: number | undefined;
+  connectTo: ConnectTo | undefined;
   ssl: IamSslOptions;
   retry: Required<IamRetryOptions>;
   refreshBeforeExpiryMs: number;
@@ -186,6 +197,7 @@ const IAM_OPTION_NAMES = new Set<string>([
   'credentials',
   'connectHost',
   'connectPort',
+  'connectTo',
   'ssl',
   'retry',
   'token',
@@ -211,6 +223,7 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
     credentials,
     connectHost,
     connectPort,
+    connectTo,
     ssl,
     retry,
     token,
@@ -270,6 +283,22 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
     connectHost === undefined
       ? undefined
       : requireString('connectHost', connectHost, 'Set `connectHost` to a host name or IP, or leave it out.');
+  if (connectTo !== undefined) {
+    if (typeof connectTo !== 'function') {
+      throw new IamOptionsError(
+        'connectTo',
+        `must be a function (host, port) => { host, port }, got ${describe(connectTo)}`,
+        'For one tunnel address, use `connectHost` / `connectPort` instead.',
+      );
+    }
+    if (connectHost !== undefined || connectPort !== undefined) {
+      throw new IamOptionsError(
+        'connectTo',
+        'is set beside connectHost / connectPort, which it replaces',
+        'Keep one: connectTo for an address per endpoint, connectHost / connectPort for one tunnel.',
+      );
+    }
+  }
   if (verifyWriter !== undefined && typeof verifyWriter !== 'boolean') {
     throw new IamOptionsError(
       'verifyWriter',
@@ -293,6 +322,7 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
     credentials,
     connectHost: resolvedConnectHost,
     connectPort: resolvedConnectPort,
+    connectTo: connectTo as ConnectTo | undefined,
     ssl: checkSslOverrides(ssl),
     retry: resolveRetry(retry),
     refreshBeforeExpiryMs: resolveRefresh(token),

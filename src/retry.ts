@@ -86,15 +86,10 @@ function isTlsVerificationError(err: { code?: unknown; message?: unknown }): boo
  * How errors name the endpoint: `host:port`, and the address really connected to when that differs
  * (`db.abc.us-east-1.rds.amazonaws.com:3306 via 127.0.0.1:3399`), so a misrouted tunnel shows.
  */
-export function connectEndpoint(resolved: {
-  host: string;
-  port: number;
-  connectHost: string | undefined;
-  connectPort: number | undefined;
-}): string {
-  const endpoint = `${resolved.host}:${resolved.port}`;
-  if (resolved.connectHost === undefined && resolved.connectPort === undefined) return endpoint;
-  return `${endpoint} via ${resolved.connectHost ?? resolved.host}:${resolved.connectPort ?? resolved.port}`;
+export function connectEndpoint(host: string, port: number, dialled: { host: string; port: number }): string {
+  const endpoint = `${host}:${port}`;
+  if (dialled.host === host && dialled.port === port) return endpoint;
+  return `${endpoint} via ${dialled.host}:${dialled.port}`;
 }
 
 export function classifyConnectError(err: unknown): ConnectFailure {

@@ -1,6 +1,6 @@
 import type { Pool as CorePool } from 'mysql2';
 import type { Pool } from 'mysql2/promise';
-import { checkEffectiveConfig, iamConnectionOptions } from '../connection/mysql2-options.js';
+import { addressOf, checkEffectiveConfig, iamConnectionOptions } from '../connection/mysql2-options.js';
 import type { PoolConnectionCounts } from '../errors.js';
 import { type IamHandle, IamLogin, type IamLoginStats } from '../login/login.js';
 import { assertRoutingContract, BoundaryPool } from '../mysql2-boundary.js';
@@ -79,7 +79,7 @@ export function createIamPool(options: IamPoolOptions): IamPool {
     settings,
     topology,
   );
-  const endpoint = connectEndpoint(resolved);
+  const endpoint = connectEndpoint(resolved.host, resolved.port, addressOf(resolved, resolved.host));
   const logins = new PoolLogins(connections, limiter, report, {
     retry: resolved.retry,
     endpoint,
