@@ -51,6 +51,8 @@ export type {
 export type { RequestOutcome } from './outcome.js';
 export { isSafeToRetry, requestOutcome } from './outcome.js';
 export type { AcquireTimePercentiles } from './pool/acquire-times.js';
+export type { IamCluster, IamClusterOptions, IamClusterStats, IamReaderOptions } from './pool/cluster.js';
+export { createIamCluster, createIamReaderPool } from './pool/cluster.js';
 export type { IamPool, IamPoolEvents, IamPoolHandle, IamPoolStats } from './pool/iam-pool.js';
 export { createIamPool } from './pool/iam-pool.js';
 export type { TopologyStats } from './pool/topology.js';

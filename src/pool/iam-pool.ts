@@ -1,21 +1,13 @@
 import type { Pool as CorePool } from 'mysql2';
 import type { Pool } from 'mysql2/promise';
-import { addressOf, checkEffectiveConfig, iamConnectionOptions } from '../connection/mysql2-options.js';
 import type { PoolConnectionCounts } from '../errors.js';
 import { type IamHandle, IamLogin, type IamLoginStats } from '../login/login.js';
-import { assertRoutingContract, BoundaryPool } from '../mysql2-boundary.js';
-import { type IamPoolOptions, type ResolvedIamOptions, resolvePoolOptions } from '../options.js';
-import { connectEndpoint } from '../retry.js';
+import { type IamPoolOptions, resolvePoolOptions } from '../options.js';
 import type { AcquireTimePercentiles } from './acquire-times.js';
-import { Acquirer } from './acquirer.js';
-import { PoolConnections } from './connections.js';
-import { endPool } from './end.js';
-import { ConnectionLifetimes } from './lifetime.js';
 import { LoginRateLimiter } from './login-rate.js';
-import { PoolLogins } from './logins.js';
 import { connectMonitor } from './monitor-connections.js';
-import { type IamPoolEvents, type PoolCounters, PoolReport } from './report.js';
-import { ConnectionRoles } from './roles.js';
+import { assemblePool } from './pool-assembly.js';
+import type { IamPoolEvents, PoolCounters } from './report.js';
 import { AuroraTopology, type TopologyStats } from './topology.js';
 
 export type { IamPoolEvents } from './report.js';
@@ -30,6 +22,8 @@ export interface IamPoolStats extends IamLoginStats, PoolCounters {
   acquireTimeMs: AcquireTimePercentiles;
   /** When the pool follows an Aurora cluster's topology: its instances, the writer, where new connections go. */
   topology?: TopologyStats;
+  /** A reader pool's connections per reader instance endpoint (open and opening). */
+  connectionsByInstance?: Record<string, number>;
 }
 
 /** The IAM side of a pool (`pool.iam`): stats, events, the current token's times, `invalidateToken()`. */
@@ -50,93 +44,20 @@ export type IamPool = Pool & {
  */
 export function createIamPool(options: IamPoolOptions): IamPool {
   const resolved = resolvePoolOptions(options);
-  const settings = resolved.pool;
+  const limiter = new LoginRateLimiter(resolved.pool.maxLoginsPerSecond);
   const login = new IamLogin(resolved);
-  const report = new PoolReport(
-    { host: resolved.host, port: resolved.port, user: resolved.user },
-    (event, ...args) => login.handle.emit(event, ...args),
-  );
-  const limiter = new LoginRateLimiter(settings.maxLoginsPerSecond);
-  const topology = auroraTopology(resolved, login, limiter);
-
-  const connectionOptions = iamConnectionOptions(
-    resolved,
-    login.hooks(),
-    topology && (() => topology.target()),
-  );
-  const mysql2Pool = new BoundaryPool(connectionOptions);
-  if (topology) assertRoutingContract(mysql2Pool);
-  // What mysql2 will really use, after it read every option: checked before any connection opens.
-  checkEffectiveConfig(mysql2Pool.connectionConfig, connectionOptions);
-
-  const connections = new PoolConnections(
-    mysql2Pool,
-    {
-      lifetimes: new ConnectionLifetimes(settings.maxLifetimeMs, resolved.clock),
-      roles: new ConnectionRoles(resolved.verifyWriter),
-      report,
-    },
-    settings,
-    topology,
-  );
-  const endpoint = connectEndpoint(resolved.host, resolved.port, addressOf(resolved, resolved.host));
-  const logins = new PoolLogins(connections, limiter, report, {
-    retry: resolved.retry,
-    endpoint,
-    validationTimeoutMs: settings.validationTimeoutMs,
-  });
-  const acquirer = new Acquirer(connections, logins, report, {
-    acquireTimeoutMs: settings.acquireTimeoutMs,
-    endpoint,
-    queueLimit: Number(mysql2Pool.poolConfig.queueLimit) || 0,
-    waitForConnections: mysql2Pool.poolConfig.waitForConnections !== false,
-  });
-  if (topology) {
-    mysql2Pool.on('connection', () => topology.started());
-    topology.follow({
-      writerChanged: (message) => {
-        connections.writerMoved(message.writer);
-        report.topologyChanged(message);
-        logins.retryNow();
-      },
-    });
-  }
-  login.handle.extendStats(
-    (): Omit<IamPoolStats, keyof IamLoginStats> => ({
-      ...report.counters(),
-      loginsDelayed: limiter.delayed,
-      connections: acquirer.counts(),
-      acquireTimeMs: report.acquireTimes(),
-      ...(topology ? { topology: topology.stats() } : {}),
-    }),
-  );
-
-  mysql2Pool.setPolicy({
-    getConnection: (callback) => acquirer.getConnection(callback),
-    connectionLeft: () => acquirer.serveWaiters(),
-    end: endPool({ mysql2Pool, connections, acquirer, limiter, login, topology, report, settings }),
-  });
-  return exposed(mysql2Pool, login.view<IamPoolStats, IamPoolEvents>());
-}
-
-/** The topology the pool follows, when it follows one (see the `topologyFailover` option). */
-function auroraTopology(
-  resolved: ResolvedIamOptions,
-  login: IamLogin,
-  limiter: LoginRateLimiter,
-): AuroraTopology | undefined {
   const settings = resolved.topologyFailover;
-  if (!settings) return undefined;
-  return new AuroraTopology(
-    { clusterHost: resolved.host, ...settings },
-    connectMonitor(resolved, login, limiter, settings.pollIntervalMs),
-  );
-}
-
-/** The promise pool users hold, with `pool.iam` on it and on the callback pool. */
-function exposed(mysql2Pool: BoundaryPool, iam: IamPoolHandle): IamPool {
-  const pool = mysql2Pool.promise() as IamPool;
-  Object.defineProperty(pool, 'iam', { value: iam, enumerable: false });
-  Object.defineProperty(mysql2Pool, 'iam', { value: iam, enumerable: false });
-  return pool;
+  const topology = settings
+    ? new AuroraTopology(
+        { clusterHost: resolved.host, ...settings },
+        connectMonitor(resolved, login, limiter, settings.pollIntervalMs),
+      )
+    : undefined;
+  return assemblePool(resolved, {
+    login,
+    limiter,
+    topology,
+    role: resolved.verifyWriter ? 'writer' : 'any',
+    owns: { limiter: true, topology: true },
+  });
 }

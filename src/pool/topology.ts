@@ -103,6 +103,7 @@ export class AuroraTopology {
   #search: Promise<void> | undefined;
   #searchStartedAt: number | undefined;
   #refreshTimer: NodeJS.Timeout | undefined;
+  #firstRead: Promise<void> | undefined;
   /** Pending sleeps, ended by close(). */
   readonly #pending = new Set<{ cancel(): void }>();
   #closed = false;
@@ -124,6 +125,11 @@ export class AuroraTopology {
     return this.#instances.map((i) => ({ ...i }));
   }
 
+  /** How often the topology is read when no failover is being followed. */
+  get refreshIntervalMs(): number {
+    return this.#settings.refreshIntervalMs;
+  }
+
   /** The host new connections log in to. */
   target(): string {
     return this.#target;
@@ -140,14 +146,23 @@ export class AuroraTopology {
     };
   }
 
-  /** A connection logged in: read the topology now, and keep it fresh in the background. */
+  /** Read the topology now, and keep it fresh in the background (once a pool has logged in). */
   started(): void {
     if (this.#refreshTimer !== undefined || this.#closed || this.#state !== 'following') return;
     this.#refreshTimer = setInterval(() => {
       if (this.#search === undefined) void this.#refresh();
     }, this.#settings.refreshIntervalMs);
     this.#refreshTimer.unref();
-    void this.#refresh();
+    this.#firstRead = this.#refresh();
+  }
+
+  /**
+   * Starts reading if no pool did yet, and resolves once the first read is over (learned, stood
+   * down, or failed: a reader pool then routes by what it has).
+   */
+  async known(): Promise<void> {
+    this.started();
+    await this.#firstRead;
   }
 
   /** The writer may be gone: look for it (one search at a time). */

@@ -187,7 +187,7 @@ describe('resolveOptions', () => {
   );
 
   it('takes connectTo as a function, and not beside connectHost / connectPort', () => {
-    const connectTo = (host: string, port: number) => ({ host: '127.0.0.1', port: port + 1 });
+    const connectTo = (_host: string, port: number) => ({ host: '127.0.0.1', port: port + 1 });
     expect(resolveOptions({ ...base, connectTo }).connectTo).toBe(connectTo);
     expect(optionError({ ...base, connectTo: '127.0.0.1' }).option).toBe('connectTo');
     expect(optionError({ ...base, connectTo, connectHost: '127.0.0.1' }).message).toMatch(
