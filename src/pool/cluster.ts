@@ -4,10 +4,10 @@ import { type IamPoolOptions, type ResolvedIamOptions, resolvePoolOptions } from
 import { clusterDomain } from '../shared/rds-names.js';
 import { TokenCache } from '../token/cache.js';
 import { defaultCredentials } from '../token/default-credentials.js';
-import type { IamPool, IamPoolStats } from './iam-pool.js';
 import { LoginRateLimiter } from './login-rate.js';
 import { connectMonitor } from './monitor-connections.js';
 import { assemblePool } from './pool-assembly.js';
+import type { IamPool, IamPoolStats } from './pool-types.js';
 import { AuroraTopology } from './topology.js';
 
 /** How a reader pool reads. */
