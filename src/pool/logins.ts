@@ -245,7 +245,8 @@ export class PoolLogins {
       this.fill();
       return;
     }
-    this.#startProbe(failure);
+    // Several logins of the healthy path can fail together: one probe is enough.
+    if (this.#probe === undefined) this.#startProbe(failure);
   }
 
   /**
