@@ -93,12 +93,19 @@ export class PoolConnections {
 
   counts(waiting: number, awaitingTurn: number): PoolConnectionCounts {
     const { all, free } = this.mysql2.counts();
-    let opening = awaitingTurn;
+    // Logins past what the pool has room for give up their turn when it comes: not counted.
+    const awaiting = Math.min(awaitingTurn, Math.max(0, this.room()));
     let connecting = 0;
-    for (const connection of this.mysql2.allConnections())
+    for (const connection of this.mysql2.allConnections()) {
       if (!this.lifetimes.isOpen(connection)) connecting++;
-    opening += connecting;
-    return { total: all + awaitingTurn, idle: free, borrowed: all - free - connecting, opening, waiting };
+    }
+    return {
+      total: all + awaiting,
+      idle: free,
+      borrowed: all - free - connecting,
+      opening: awaiting + connecting,
+      waiting,
+    };
   }
 
   hasIdle(): boolean {
