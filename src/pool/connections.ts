@@ -13,6 +13,7 @@ import {
 import type { ConnectionLifetimes } from './lifetime.js';
 import type { PoolReport } from './report.js';
 import type { ConnectionRoles } from './roles.js';
+import type { MonitorConnection } from './topology.js';
 import { answersPing } from './validate.js';
 
 /** Where signs of a failover go (the Aurora topology, when the pool follows one). */
@@ -153,6 +154,25 @@ export class PoolConnections {
     }
     if (!(await answersPing(connection, bound))) return 'failed-validation';
     return isKnownDead(connection) ? 'dead' : undefined;
+  }
+
+  /**
+   * An idle connection lent for one statement of the pool's own (the topology's periodic read); its
+   * `destroy()` gives it back. Undefined when none is idle or the pool is ending.
+   */
+  lend(): Promise<MonitorConnection | undefined> {
+    if (this.#closing || !this.hasIdle()) return Promise.resolve(undefined);
+    return new Promise((resolve) =>
+      this.takeIdle((err, connection) => {
+        if (err || !connection) return resolve(undefined);
+        if (isKnownDead(connection)) {
+          this.retire(connection, 'dead');
+          return resolve(undefined);
+        }
+        this.lifetimes.borrowed(connection);
+        resolve({ query: connection.query.bind(connection), destroy: () => this.putBack(connection) });
+      }),
+    );
   }
 
   /** The connection goes to a caller. */

@@ -140,6 +140,7 @@ function followTopology(topology: AuroraTopology | undefined, pool: FollowingPoo
     if (route instanceof ReaderRoute) connections.moveOff(route.surplus(), 'rebalanced');
   };
   mysql2Pool.on('connection', () => topology.started());
+  const unlend = topology.lend(() => connections.lend());
   const unfollow = topology.follow({
     writerChanged: (message) => {
       if (route instanceof ReaderRoute) rebalance();
@@ -158,6 +159,7 @@ function followTopology(topology: AuroraTopology | undefined, pool: FollowingPoo
   evenOut?.unref();
   return () => {
     unfollow();
+    unlend();
     clearInterval(evenOut);
   };
 }

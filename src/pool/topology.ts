@@ -73,6 +73,9 @@ export interface MonitorConnection extends QueryableConnection {
  */
 export type ConnectMonitor = (host: string) => Promise<MonitorConnection | undefined>;
 
+/** Lends an idle connection of a pool (any instance of the cluster), or undefined when none is idle. */
+export type ConnectionLender = () => Promise<MonitorConnection | undefined>;
+
 /** What the topology tells the pools that follow it. */
 export interface TopologyListener {
   /** The writer is another instance now (found by a search or a periodic read, and confirmed). */
@@ -95,6 +98,8 @@ export class AuroraTopology {
   readonly #settings: TopologyFailoverSettings;
   readonly #connect: ConnectMonitor;
   readonly #listeners = new Set<TopologyListener>();
+  /** Pools that lend an idle connection for a periodic read, so it costs no login. */
+  readonly #lenders = new Set<ConnectionLender>();
   #state: TopologyStats['state'] = 'following';
   #target: string;
   #writer: string | undefined;
@@ -118,6 +123,15 @@ export class AuroraTopology {
   follow(listener: TopologyListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * `lender` offers an idle connection for the periodic reads (replica_host_status reads the same on
+   * every instance): an idle pool then reads its topology without a login. Returns what stops it.
+   */
+  lend(lender: ConnectionLender): () => void {
+    this.#lenders.add(lender);
+    return () => this.#lenders.delete(lender);
   }
 
   /** The instances as last read (a copy). */
@@ -184,7 +198,7 @@ export class AuroraTopology {
 
   /** Reads the topology from the current target; a writer it did not know is confirmed and followed. */
   async #refresh(): Promise<void> {
-    const topology = await this.#readTopology(this.#target);
+    const topology = await this.#readTopology(this.#target, true);
     if (topology === undefined || this.#closed) return;
     const writer = topology.find((i) => i.role === 'writer') as TopologyInstance;
     if (this.#writer === undefined || writer.host === this.#writer) {
@@ -252,9 +266,12 @@ export class AuroraTopology {
     for (const listener of this.#listeners) listener.instancesChanged?.(this.instances());
   }
 
-  /** The instances `host` reports, or undefined if it did not answer with a believable topology. */
-  async #readTopology(host: string): Promise<TopologyInstance[] | undefined> {
-    const rows = await this.#query(host, TOPOLOGY_QUERY);
+  /**
+   * The instances `host` reports (or, with `anyInstance`, a pool's idle connection when one is lent),
+   * or undefined if it did not answer with a believable topology.
+   */
+  async #readTopology(host: string, anyInstance = false): Promise<TopologyInstance[] | undefined> {
+    const rows = await this.#query(host, TOPOLOGY_QUERY, anyInstance);
     if (rows === NOT_AURORA) {
       this.#standDown();
       return undefined;
@@ -298,8 +315,12 @@ export class AuroraTopology {
    * One statement on a short-lived connection to `host`: its rows, NOT_AURORA when the server
    * refused the statement itself, undefined when the connection or the statement failed otherwise.
    */
-  async #query(host: string, sql: string): Promise<unknown[][] | typeof NOT_AURORA | undefined> {
-    const connection = await this.#open(host);
+  async #query(
+    host: string,
+    sql: string,
+    anyInstance = false,
+  ): Promise<unknown[][] | typeof NOT_AURORA | undefined> {
+    const connection = (anyInstance ? await this.#borrow() : undefined) ?? (await this.#open(host));
     if (connection === undefined) return undefined;
     try {
       const result = await runOwnQuery(connection, sql, monitorTimeoutMs(this.#settings.pollIntervalMs));
@@ -309,6 +330,15 @@ export class AuroraTopology {
     } finally {
       connection.destroy();
     }
+  }
+
+  /** An idle connection one of the pools lends, if any. */
+  async #borrow(): Promise<MonitorConnection | undefined> {
+    for (const lender of this.#lenders) {
+      const connection = await lender().catch(() => undefined);
+      if (connection !== undefined) return connection;
+    }
+    return undefined;
   }
 
   async #open(host: string): Promise<MonitorConnection | undefined> {

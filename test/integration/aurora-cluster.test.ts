@@ -159,6 +159,24 @@ describe('createIamCluster', () => {
   });
 });
 
+describe('the topology monitor of an idle cluster object', () => {
+  it('reads the topology through an idle connection it borrows: no login per read', async () => {
+    const cluster = createIamCluster(clusterOptions({ topologyFailover: { refreshIntervalMs: 1000 } }));
+    try {
+      await readsOn(cluster.reader, 1, 0);
+      await cluster.writer.query('SELECT 1');
+      await settle(1200); // the first read (a login of its own, before any connection was idle) is over
+      const logins = emulator.stats().loginsAccepted;
+      const reads = emulator.stats().cluster?.auroraQueries.topology ?? 0;
+      await settle(3500);
+      expect((emulator.stats().cluster?.auroraQueries.topology ?? 0) - reads).toBeGreaterThanOrEqual(3);
+      expect(emulator.stats().loginsAccepted - logins).toBe(0);
+    } finally {
+      await cluster.end();
+    }
+  });
+});
+
 describe('createIamReaderPool with no reader available', () => {
   it('without the fallback, reads wait for a reader and never touch the writer', async () => {
     const pool = createIamReaderPool(
