@@ -24,7 +24,7 @@ const rds = await startLocalRds('opentelemetry');
 const pool = createIamPool({
   ...rds.iamOptions,
   connectionLimit: 4,
-  acquireTimeoutMs: 1000,
+  acquireTimeoutMs: 2000, // enough for two refused logins and their backoff on a busy machine
   endTimeoutMs: 300,
 });
 const stopReporting = reportPoolMetrics(pool, provider.getMeter('rds-iam-pool'));

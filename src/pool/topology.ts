@@ -57,9 +57,13 @@ export interface TopologyFailoverSettings {
   refreshIntervalMs: number;
 }
 
-/** How long one monitor connect, and one statement on it, may take. */
+/**
+ * How long one monitor connect, and one statement on it, may take: long enough for TCP, TLS and an
+ * IAM login on a busy host, short enough that a host that swallows packets holds a search up for
+ * seconds, not minutes.
+ */
 export function monitorTimeoutMs(pollIntervalMs: number): number {
-  return Math.max(500, pollIntervalMs * 4);
+  return Math.max(2000, pollIntervalMs * 4);
 }
 
 /** A short-lived connection the topology reads through. */
