@@ -251,7 +251,7 @@ const OWN_CALLBACK = Symbol("rds-iam-pool: the policy's own getConnection callba
  * (its promise wrapper, query(), execute() and every ORM work on it), constructed the way
  * `mysql.createPool` constructs one.
  *
- * The policy's own calls (`connectRaw`) go to mysql2's getConnection, marked so that a call mysql2
+ * The policy's own calls (`mysql2GetConnection`) go to mysql2's getConnection, marked so that a call mysql2
  * makes back through `this.getConnection` with one of them is told apart from a caller's.
  */
 export class BoundaryPool extends runtime.Pool {
@@ -297,7 +297,7 @@ export class BoundaryPool extends runtime.Pool {
    * mysql2's own getConnection for the policy: an idle connection, a new login, or a place in the
    * wait queue (and a re-dispatch from there) for `callback`.
    */
-  connectRaw(callback: GetConnectionCallback): void {
+  mysql2GetConnection(callback: GetConnectionCallback): void {
     (callback as { [OWN_CALLBACK]?: true })[OWN_CALLBACK] = true;
     super.getConnection(callback as Parameters<CorePool['getConnection']>[0]);
   }

@@ -19,7 +19,7 @@ import { answersPing } from './validate.js';
 /** Where signs of a failover go (the Aurora topology, when the pool follows one). */
 export interface FailoverSigns {
   /** The writer may be gone: look for it. */
-  suspect(): void;
+  writerMayHaveMoved(): void;
 }
 
 export interface ConnectionSettings {
@@ -120,12 +120,12 @@ export class PoolConnections {
 
   /** Takes an idle connection (the most recently released); `callback` gets it on the next tick. */
   takeIdle(callback: GetConnectionCallback): void {
-    this.mysql2.connectRaw(callback);
+    this.mysql2.mysql2GetConnection(callback);
   }
 
   /** Opens a new connection (there is room and nothing idle): TCP, TLS and the IAM login. */
   open(callback: GetConnectionCallback): void {
-    this.mysql2.connectRaw(callback);
+    this.mysql2.mysql2GetConnection(callback);
   }
 
   /**
@@ -201,13 +201,13 @@ export class PoolConnections {
       reason === 'read-only' ||
       reason === 'not-writer'
     ) {
-      this.failoverSuspected();
+      this.writerMayHaveMoved();
     }
   }
 
   /** A sign that the writer may be gone (a lost connection, a failed connect, a reader reached). */
-  failoverSuspected(): void {
-    this.#failover?.suspect();
+  writerMayHaveMoved(): void {
+    this.#failover?.writerMayHaveMoved();
   }
 
   /** The pool followed a failover to `writerHost`: connections elsewhere must not serve again. */
@@ -255,7 +255,7 @@ export class PoolConnections {
     // mysql2 emits 'error' on a connection the server closed while no command ran (an idle one):
     // the writer going away closes them all. Connections the pool closes itself emit no error.
     connection.on('error', (error: { fatal?: unknown }) => {
-      if (error?.fatal === true && !this.#closing) this.failoverSuspected();
+      if (error?.fatal === true && !this.#closing) this.writerMayHaveMoved();
     });
   }
 
@@ -263,7 +263,7 @@ export class PoolConnections {
     // A read-only error is checked when the connection comes back (see #released); a lost
     // connection is a sign of its own.
     this.roles.statementFailed(connection, error);
-    if (error.fatal === true && !this.#closing) this.failoverSuspected();
+    if (error.fatal === true && !this.#closing) this.writerMayHaveMoved();
   }
 
   #released(connection: CorePoolConnection): void {

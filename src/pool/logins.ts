@@ -317,7 +317,7 @@ export class PoolLogins {
       this.#lastRefusedToken = token;
       if (this.#refusals > this.#settings.retry.retries) return false;
     } else {
-      this.#connections.failoverSuspected();
+      this.#connections.writerMayHaveMoved();
     }
     const typed = toIamError(error, this.#settings.endpoint, { outage: this.#everLoggedIn });
     this.#lastFailure = { error: typed, at: performance.now() };

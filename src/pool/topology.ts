@@ -93,7 +93,7 @@ const NOT_AURORA = Symbol('no Aurora topology');
 
 /**
  * The pool's view of an Aurora cluster. `target()` is the host a new connection goes to;
- * `suspect()` is called on every sign that the writer is gone (a lost connection, a connect
+ * `writerMayHaveMoved()` is called on every sign that the writer is gone (a lost connection, a connect
  * failure, a read-only instance, a new connection on a reader) and starts a search for the writer,
  * one at a time and bounded (MAX_SEARCH_MS). It reads through short-lived connections that
  * `connect` opens (see monitor-connections.ts); several pools of one cluster can follow one topology.
@@ -184,7 +184,7 @@ export class AuroraTopology {
   }
 
   /** The writer may be gone: look for it (one search at a time). */
-  suspect(): void {
+  writerMayHaveMoved(): void {
     if (this.#search !== undefined || this.#closed || this.#state !== 'following') return;
     this.#searchStartedAt = Date.now();
     this.#search = this.#searchForWriter().finally(() => {
@@ -212,7 +212,7 @@ export class AuroraTopology {
     // Another writer than the one we know: a failover this pool did not see (it was idle, or its
     // connections survived). Followed once the new writer confirms it takes writes.
     if (await this.#isWritable(writer.host)) this.#follow(topology, writer, this.#writer);
-    else this.suspect();
+    else this.writerMayHaveMoved();
   }
 
   async #searchForWriter(): Promise<void> {

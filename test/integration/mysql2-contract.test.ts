@@ -162,7 +162,7 @@ describe('the mysql2 pool internals the pool layer reads', () => {
     const pool = new BoundaryPool({ ...plainOptions, connectionLimit: 2 });
     let left = 0;
     pool.setPolicy({
-      getConnection: (cb) => pool.connectRaw(cb),
+      getConnection: (cb) => pool.mysql2GetConnection(cb),
       end: (cb) => pool.endRaw(cb),
       connectionLeft: () => left++,
     });

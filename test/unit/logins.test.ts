@@ -50,7 +50,7 @@ function fakeMysql(script: Outcome[], limit = 10) {
       }, 5);
     },
     putBack: vi.fn(),
-    failoverSuspected: vi.fn(),
+    writerMayHaveMoved: vi.fn(),
   };
   return { connections: connections as unknown as PoolConnections, opened, mostInFlight: () => mostInFlight };
 }

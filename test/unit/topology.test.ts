@@ -110,7 +110,7 @@ describe('AuroraTopology', () => {
     cluster.answers.set('*', () => ({ affectedRows: 0 }));
     const topology = topologyFor(cluster);
     topology.started();
-    topology.suspect();
+    topology.writerMayHaveMoved();
     await vi.advanceTimersByTimeAsync(500);
     expect(topology.stats()).toMatchObject({ writer: undefined, target: CLUSTER, instances: [] });
     topology.close();
@@ -162,7 +162,7 @@ describe('AuroraTopology', () => {
     await vi.advanceTimersByTimeAsync(100);
     expect(topology.stats()).toMatchObject({ state: 'unavailable', target: CLUSTER, searching: false });
     const connects = cluster.connects.length;
-    topology.suspect();
+    topology.writerMayHaveMoved();
     await vi.advanceTimersByTimeAsync(60_000);
     expect(cluster.connects.length).toBe(connects);
     topology.close();
@@ -196,7 +196,7 @@ describe('AuroraTopology', () => {
     topology.started();
     await until(() => topology.stats().writer !== undefined);
     cluster.answers.clear(); // every host down
-    topology.suspect();
+    topology.writerMayHaveMoved();
     expect(topology.stats().searching).toBe(true);
     await vi.advanceTimersByTimeAsync(MAX_SEARCH_MS + 1000);
     expect(topology.stats().searching).toBe(false);
