@@ -6,6 +6,7 @@ export type {
   Emulator,
   EmulatorCluster,
   EmulatorOptions,
+  EmulatorPoolOptions,
   EmulatorSession,
   EmulatorStats,
 } from './api.js';

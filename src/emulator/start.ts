@@ -2,7 +2,14 @@ import type { Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { Capability } from '../shared/mysql-packets.js';
 import { inferRegion } from '../shared/rds-names.js';
-import type { ClusterEmulator, ClusterOptions, Emulator, EmulatorOptions, EmulatorSession } from './api.js';
+import type {
+  ClusterEmulator,
+  ClusterOptions,
+  Emulator,
+  EmulatorOptions,
+  EmulatorPoolOptions,
+  EmulatorSession,
+} from './api.js';
 import { answerAuroraQuery } from './aurora-queries.js';
 import { type BackendAccount, backendAccountFor, checkBackendAccounts } from './backend.js';
 import { generateServerCertificate, issueServerCertificate, type ServerCertificate } from './certificates.js';
@@ -265,6 +272,29 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     },
   };
 
+  const poolOptions = (name = host): EmulatorPoolOptions => {
+    const endpoint = endpoints.find((e) => e.host.toLowerCase() === name.toLowerCase());
+    if (!endpoint) {
+      throw new TypeError(
+        `${name} is not an endpoint of this emulator (${endpoints.map((e) => e.host).join(', ')})`,
+      );
+    }
+    const key = keys[0];
+    return {
+      host: endpoint.host,
+      port: endpointPort,
+      // A listener on every address is reached on the loopback address of the same family.
+      connectHost: listenHost === '0.0.0.0' ? '127.0.0.1' : listenHost === '::' ? '::1' : listenHost,
+      connectPort: endpoint.port,
+      ssl: { ca: certificate.caPem },
+      credentials: async () => {
+        if (!key) throw new TypeError('the emulator trusts no key (options.keys is empty)');
+        const { accessKeyId, secretAccessKey, sessionToken } = key;
+        return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
+      },
+    };
+  };
+
   let stopped: Promise<void> | undefined;
   const emulator: Emulator = {
     port: main.port,
@@ -275,6 +305,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     engine: engine.name,
     serverVersion: greeting.serverVersion,
     ca: certificate.caPem,
+    poolOptions,
     faults: emulatorFaults,
     stop() {
       stopped ??= (async () => {

@@ -119,12 +119,16 @@ describe('rds-iam-pool emulator banner', () => {
       let banner = '';
       for await (const line of createInterface({ input: child.stdout! })) {
         banner += `${line}\n`;
-        if (line.includes('Ctrl+C stops it')) break;
+        if (line.includes('stops it.')) break;
       }
       expect(banner).toContain('RDS IAM emulator running');
       expect(banner).toMatch(/^ {2}npx rds-iam-pool doctor --hostname /m);
       expect(banner).toContain('--password="$(npx rds-iam-pool token --hostname ');
       expect(banner).not.toMatch(/^ {2}rds-iam-pool /m);
+      // What an application sets to reach it, with the port and CA file of this run.
+      expect(banner).toMatch(
+        /^ {2}\{ host: 'mydb\.abc123\.us-east-1\.rds\.amazonaws\.com', port: 3306, user: 'app_iam', connectHost: '127\.0\.0\.1', connectPort: \d+, ssl: \{ ca: readFileSync\('\/.+\/ca\.pem', 'utf8'\) \} \}$/m,
+      );
       child.kill('SIGINT');
       expect(await exited).toBe(0);
     } finally {

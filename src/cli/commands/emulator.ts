@@ -1,15 +1,16 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import {
   DEFAULT_CLUSTER_HOST,
   DEFAULT_HOST,
+  DEFAULT_INSTANCES,
   type Emulator,
-  EmulatorError,
   ENGINE_PROFILE_NAMES,
   ENGINE_PROFILES,
   type EngineProfileName,
   type IamUserMapping,
+  regionFromHost,
   startEmulator,
 } from '../../emulator/index.js';
 import {
@@ -23,6 +24,7 @@ import {
 import { parseBackendUrl, parseUserSpec, testKey } from '../emulator/emulator-args.js';
 import { listenForFailoverRequests } from '../emulator/failover-control.js';
 import { loginEvents } from '../emulator/login-log.js';
+import { startFailureHint } from '../emulator/start-failure.js';
 import { CommandFailure, ExitCode, safeMessage, UsageError } from '../shared/failures.js';
 import type { Command } from './command.js';
 
@@ -37,7 +39,7 @@ export const emulatorCommand: Command = {
       'emulator --backend mysql://USER[:PASSWORD]@HOST[:PORT] [--user IAM_USER[:BACKEND_USER[:BACKEND_PASSWORD]]]... ' +
       '[--host NAME] [--endpoint-port PORT] [--region REGION] [--port PORT] [--listen-host ADDR] [--ca-file FILE] ' +
       '[--access-key-id ID --secret-access-key KEY [--session-token TOKEN]] [--engine ENGINE] ' +
-      '[--cluster [--instances N] [--promotion-ms MS] [--dns-lag-ms MS]] [--plaintext] [--json]',
+      '[--cluster [--instances N] [--promotion-ms MS] [--dns-lag-ms MS]] [--plaintext] [--pid-file FILE] [--json]',
     description: [
       'A test tool: a MySQL-protocol endpoint that impersonates an RDS instance with IAM authentication ' +
         '(TLS from a CA it generates, tokens verified against test keys, the session relayed to --backend). ' +
@@ -50,7 +52,8 @@ export const emulatorCommand: Command = {
       'With --cluster it emulates an Aurora cluster: a cluster (writer) endpoint, a reader endpoint and one ' +
         'endpoint per instance, each on its own port (and each reachable on any of them by TLS server name), ' +
         'read-only readers, the Aurora topology queries answered, and a failover on request: a line "failover" ' +
-        'on stdin, or SIGUSR2.',
+        'on stdin, or SIGUSR2 to the process id it prints (under npx, not the id of `npm exec`: `kill -USR2 $!` ' +
+        'would end npm and leave the emulator running).',
     ],
     flags: {
       backend: {
@@ -133,12 +136,19 @@ export const emulatorCommand: Command = {
         type: 'boolean',
         description: 'Do not offer TLS (to check that clients refuse to send a token).',
       },
+      'pid-file': {
+        type: 'string',
+        value: 'FILE',
+        description:
+          "Write the emulator's process id here once it listens (removed on exit): for kill -USR2 / kill from a script, also under npx.",
+      },
     },
     examples: [
       'rds-iam-pool emulator --backend mysql://root@127.0.0.1:3306',
       'rds-iam-pool emulator --backend mysql://root@127.0.0.1:3306 --user app_iam:app:app-password --port 3307',
       'rds-iam-pool emulator --backend mysql://root@127.0.0.1:3306 --engine mysql8.4',
       'rds-iam-pool emulator --backend mysql://root@127.0.0.1:3306 --cluster --promotion-ms 10000 --dns-lag-ms 5000',
+      'rds-iam-pool emulator --backend mysql://root@127.0.0.1:3306 --cluster --pid-file emulator.pid & sleep 3; kill -USR2 "$(cat emulator.pid)"',
     ],
     failureMeans:
       'the emulator could not start (backend unreachable or refusing the login, port in use, node-forge missing...)',
@@ -170,16 +180,26 @@ export const emulatorCommand: Command = {
         if (flags.string(name) !== undefined) throw new UsageError(`--${name} needs --cluster`);
       }
     }
+    const host = flags.string('host') ?? (cluster ? DEFAULT_CLUSTER_HOST : DEFAULT_HOST);
+    const region = flags.string('region');
+    if (!region && regionFromHost(host) === undefined) {
+      throw new UsageError(
+        `--host ${host} names no region (RDS endpoint names end in .<region>.rds.amazonaws.com)`,
+        'Pass --region REGION (for example --region eu-west-1), or an RDS endpoint name as --host.',
+      );
+    }
+    const listenHost = flags.string('listen-host') ?? '127.0.0.1';
+    const pidFileFlag = flags.string('pid-file');
 
     let emulator: Emulator;
     try {
       emulator = await startEmulator({
         backend,
-        host: flags.string('host') ?? (cluster ? DEFAULT_CLUSTER_HOST : DEFAULT_HOST),
+        host,
         endpointPort,
-        ...(flags.string('region') ? { region: flags.string('region')! } : {}),
+        ...(region ? { region } : {}),
         port: listenPort,
-        listenHost: flags.string('listen-host') ?? '127.0.0.1',
+        listenHost,
         users,
         keys: [
           {
@@ -193,11 +213,11 @@ export const emulatorCommand: Command = {
         ...(cluster ? { cluster: instances === undefined ? {} : { instances } } : {}),
       });
     } catch (err) {
+      // A cluster listens on one port per endpoint: cluster, reader, and one per instance.
+      const ports = cluster ? 2 + (instances ?? DEFAULT_INSTANCES) : 1;
       throw new CommandFailure(
         `The emulator could not start: ${safeMessage(err)}`,
-        err instanceof EmulatorError
-          ? err.hint
-          : 'Check that --port (and, with --cluster, the ports after it) is free and that --host carries a region (or pass --region).',
+        startFailureHint(err, { listenHost, port: listenPort, ports }),
         { cause: err },
       );
     }
@@ -221,19 +241,9 @@ export const emulatorCommand: Command = {
         'Pass a writable --ca-file.',
       );
     }
-
-    const ready = readyInfo(emulator, {
-      backend,
-      users,
-      caFile,
-      key,
-      promotionMs,
-      dnsLagMs,
-      tls: !flags.boolean('plaintext'),
-    });
-    if (json) out.jsonLine({ event: 'ready', ...ready });
-    else printReady(out, ready, binName);
-
+    // Signal handlers first: a script may send SIGUSR2 or SIGTERM as soon as it reads the pid, and
+    // until Node has a handler for a signal, that signal ends the process without cleaning up.
+    const stopSignal = waitForStopSignal();
     const stopListening = emulator.cluster
       ? listenForFailoverRequests(
           process.stdin,
@@ -253,9 +263,26 @@ export const emulatorCommand: Command = {
         )
       : () => {};
 
+    const pidFile = pidFileFlag === undefined ? undefined : resolve(pidFileFlag);
+    if (pidFile) {
+      try {
+        await mkdir(dirname(pidFile), { recursive: true });
+        await writeFile(pidFile, `${process.pid}\n`);
+      } catch (err) {
+        stopSignal.cancel();
+        stopListening();
+        await emulator.stop();
+        if (tempDir) await rm(tempDir, { recursive: true, force: true });
+        throw new CommandFailure(
+          `Could not write --pid-file: ${safeMessage(err)}`,
+          'Pass a writable --pid-file.',
+        );
+      }
+    }
+
     let last = emulator.stats();
-    const poll = setInterval(() => {
-      const now = emulator.stats();
+    /** Reports what happened since the last report: logins and failover phases. */
+    const report = (now = emulator.stats()) => {
       const at = new Date().toISOString();
       for (const event of loginEvents(last, now)) {
         if (json) out.jsonLine({ ...event, at });
@@ -266,14 +293,32 @@ export const emulatorCommand: Command = {
         else out.errorLine(describeFailoverEvent(out, event));
       }
       last = now;
-    }, STATS_POLL_MS);
+    };
+    const poll = setInterval(report, STATS_POLL_MS);
 
-    const signal = await waitForStopSignal();
+    const ready = readyInfo(emulator, {
+      backend,
+      users,
+      caFile,
+      key,
+      promotionMs,
+      dnsLagMs,
+      tls: !flags.boolean('plaintext'),
+      ...(pidFile ? { pidFile } : {}),
+    });
+    if (json) out.jsonLine({ event: 'ready', ...ready });
+    else printReady(out, ready, binName);
+
+    const signal = await stopSignal.signal;
     clearInterval(poll);
     stopListening();
     await emulator.stop();
     if (tempDir) await rm(tempDir, { recursive: true, force: true });
+    if (pidFile) await removePidFile(pidFile);
     const stats = emulator.stats();
+    // Logins since the last poll (up to 200 ms before the signal) are reported before "stopped", so
+    // the events add up to the final stats.
+    report(stats);
     if (json) out.jsonLine({ event: 'stopped', signal, stats });
     else {
       const refused = Object.values(stats.loginsRejected).reduce((a, b) => a + b, 0);
@@ -303,12 +348,17 @@ function readyInfo(
     promotionMs: number;
     dnsLagMs: number;
     tls: boolean;
+    pidFile?: string;
   },
 ): ReadyInfo {
   const { backend, users, caFile, key } = context;
   const topology = emulator.cluster?.topology();
+  const { host, port, connectHost, connectPort, ssl } = emulator.poolOptions();
   const role = (instanceId: string | undefined) => topology?.instances.find((i) => i.id === instanceId)?.role;
   return {
+    // The emulator's own process: under npx the parent is `npm exec`, and a signal to it ends npm only.
+    pid: process.pid,
+    ...(context.pidFile ? { pidFile: context.pidFile } : {}),
     endpoint: { host: emulator.host, port: emulator.endpointPort, region: emulator.region },
     listen: { host: emulator.listenHost, port: emulator.port },
     tls: context.tls,
@@ -326,6 +376,14 @@ function readyInfo(
       AWS_SECRET_ACCESS_KEY: key.secretAccessKey,
       ...(key.sessionToken ? { AWS_SESSION_TOKEN: key.sessionToken } : {}),
     },
+    poolOptions: {
+      host,
+      port,
+      user: Object.keys(users)[0] ?? DEFAULT_IAM_USER,
+      connectHost,
+      connectPort,
+      ssl,
+    },
     ...(emulator.cluster
       ? {
           cluster: {
@@ -341,14 +399,26 @@ function readyInfo(
   };
 }
 
-function waitForStopSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolveSignal) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      resolveSignal(signal);
+/** Removes the pid file if it still holds this process's id (another emulator may have taken it over). */
+async function removePidFile(file: string): Promise<void> {
+  const content = await readFile(file, 'utf8').catch(() => undefined);
+  if (content?.trim() === String(process.pid)) await rm(file, { force: true });
+}
+
+/** Resolves on the first SIGINT or SIGTERM; `cancel` removes the handlers without waiting. */
+function waitForStopSignal(): { signal: Promise<NodeJS.Signals>; cancel(): void } {
+  let onSignal: (signal: NodeJS.Signals) => void = () => {};
+  const cancel = () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+  const signal = new Promise<NodeJS.Signals>((resolveSignal) => {
+    onSignal = (received) => {
+      cancel();
+      resolveSignal(received);
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+  return { signal, cancel };
 }
