@@ -15,18 +15,25 @@ export type SnippetMode =
   /** A complete module (or SQL statements), type-checked and then run against the local MariaDB. */
   | 'run'
   /** Not compiled, with a reason the checker prints; its imports are still held to the page's installs. */
-  | 'skip';
+  | 'skip'
+  /**
+   * A shell command the reader leaves running (an emulator in a second terminal): started in the
+   * reader's project before the page's next run block, and stopped after the page's last one.
+   */
+  | 'background';
 
 export interface Snippet {
   /** Page path as given (e.g. `docs/tls.md`). */
   page: string;
   /** 1-based line of the first line of code (the line after the opening fence). */
   line: number;
-  language: 'ts' | 'sql';
+  language: 'ts' | 'sql' | 'sh';
   mode: SnippetMode;
   code: string;
   /** For `skip`: why. */
   reason?: string;
+  /** For `background`: text the command prints once it is ready for the page's next block. */
+  readyText?: string;
   /** For `partial`: code placed before the block (imports, `declare const pool: IamPool;`). */
   prelude: string;
   /** For `partial`: files written next to the block, for its relative imports (`./schema.js`). */
@@ -40,12 +47,16 @@ export interface SnippetProblem {
 }
 
 const TS_LANGUAGES = new Set(['ts', 'typescript']);
-const MODES = new Set<SnippetMode>(['check', 'partial', 'run', 'skip']);
+const SHELL_LANGUAGES = new Set(['sh', 'bash', 'shell']);
+const MODES = new Set<SnippetMode>(['check', 'partial', 'run', 'skip', 'background']);
 const FENCE = /^(\s*)(`{3,}|~{3,})\s*([^`\s]*)?.*$/;
 const MARKER_START = /^\s*<!--\s*snippet:\s*(.*)$/;
 const FILE_HEADER = /^\s*\/\/\s*file:\s*(\S+)\s*$/;
 
-/** Every TypeScript block of a page, and every SQL block marked `run`, with its marker. */
+/**
+ * Every TypeScript block of a page, every SQL block marked `run` and every shell block marked
+ * `background`, with its marker.
+ */
 export function readSnippets(
   page: string,
   markdown: string,
@@ -53,7 +64,9 @@ export function readSnippets(
   const lines = markdown.split('\n');
   const snippets: Snippet[] = [];
   const problems: SnippetProblem[] = [];
-  let pending: { line: number; mode: SnippetMode; reason?: string; body: string[] } | undefined;
+  let pending:
+    | { line: number; mode: SnippetMode; reason?: string; readyText?: string; body: string[] }
+    | undefined;
 
   for (let i = 0; i < lines.length; i++) {
     const text = lines[i] ?? '';
@@ -112,7 +125,8 @@ export function readSnippets(
     i = j;
 
     const isTs = TS_LANGUAGES.has(language);
-    if (!isTs && !(language === 'sql' && marked)) {
+    const isShell = SHELL_LANGUAGES.has(language);
+    if (!isTs && !((language === 'sql' || isShell) && marked)) {
       if (marked)
         problems.push({ page, line: marked.line, message: `snippet marker on a \`${language}\` block` });
       continue;
@@ -120,6 +134,16 @@ export function readSnippets(
     const mode = marked?.mode ?? 'check';
     if (language === 'sql' && mode !== 'run') {
       problems.push({ page, line: marked?.line ?? codeLine, message: 'an SQL block can only be marked run' });
+      continue;
+    }
+    if (isShell !== (mode === 'background')) {
+      problems.push({
+        page,
+        line: marked?.line ?? codeLine,
+        message: isShell
+          ? 'a shell block can only be marked background'
+          : 'only a shell block (sh, bash) can be marked background',
+      });
       continue;
     }
     const { prelude, files } = splitContext(marked?.body ?? []);
@@ -143,10 +167,11 @@ export function readSnippets(
     snippets.push({
       page,
       line: codeLine,
-      language: isTs ? 'ts' : 'sql',
+      language: isTs ? 'ts' : isShell ? 'sh' : 'sql',
       mode,
       code: code.join('\n'),
       ...(marked?.reason ? { reason: marked.reason } : {}),
+      ...(marked?.readyText ? { readyText: marked.readyText } : {}),
       prelude,
       files,
     });
@@ -156,17 +181,28 @@ export function readSnippets(
   return { snippets, problems };
 }
 
-function parseMarkerHeader(header: string): { mode: SnippetMode; reason?: string } | { error: string } {
+function parseMarkerHeader(
+  header: string,
+): { mode: SnippetMode; reason?: string; readyText?: string } | { error: string } {
   const match = /^(\w+)\s*(?::\s*(.*))?$/.exec(header);
   const mode = match?.[1] as SnippetMode | undefined;
   if (!match || mode === undefined || !MODES.has(mode)) {
-    return { error: `unknown snippet marker "${header}" (use check, partial, run or skip: <reason>)` };
+    return {
+      error: `unknown snippet marker "${header}" (use check, partial, run, skip: <reason> or background: <ready text>)`,
+    };
   }
-  const reason = match[2]?.trim();
-  if (mode === 'skip' && !reason)
+  const argument = match[2]?.trim();
+  if (mode === 'skip' && !argument)
     return { error: 'a skipped block must say why: <!-- snippet: skip: <reason> -->' };
-  if (mode !== 'skip' && reason) return { error: `only skip takes a reason, not ${mode}` };
-  return reason ? { mode, reason } : { mode };
+  if (mode === 'background' && !argument) {
+    return {
+      error: 'a background block must say what it prints when ready: <!-- snippet: background: <text> -->',
+    };
+  }
+  if (mode === 'skip') return { mode, reason: argument! };
+  if (mode === 'background') return { mode, readyText: argument! };
+  if (argument) return { error: `only skip and background take an argument, not ${mode}` };
+  return { mode };
 }
 
 /** The marker's body: a prelude, then optional `// file: <relative path>` sections. */

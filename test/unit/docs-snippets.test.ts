@@ -89,10 +89,38 @@ describe('readSnippets', () => {
     ]);
   });
 
+  it('reads a background shell block with the text it prints when ready; leaves unmarked shell blocks alone', () => {
+    const md = [
+      `${fence}sh`,
+      'npm install rds-iam-pool',
+      fence,
+      '<!-- snippet: background: RDS IAM emulator running -->',
+      `${fence}sh`,
+      'npx rds-iam-pool emulator --port 3307',
+      fence,
+    ].join('\n');
+    const { snippets, problems } = readSnippets('p.md', md);
+    expect(problems).toEqual([]);
+    expect(snippets).toEqual([
+      {
+        page: 'p.md',
+        line: 6,
+        language: 'sh',
+        mode: 'background',
+        readyText: 'RDS IAM emulator running',
+        code: 'npx rds-iam-pool emulator --port 3307',
+        prelude: '',
+        files: {},
+      },
+    ]);
+  });
+
   it.each([
     ['<!-- snippet: maybe -->', 'unknown snippet marker'],
     ['<!-- snippet: skip -->', 'must say why'],
-    ['<!-- snippet: run: because -->', 'only skip takes a reason'],
+    ['<!-- snippet: run: because -->', 'only skip and background take an argument'],
+    ['<!-- snippet: background -->', 'must say what it prints when ready'],
+    ['<!-- snippet: background: ready -->', 'only a shell block (sh, bash) can be marked background'],
     ['<!-- snippet: partial -->', 'needs the context it assumes'],
     ['<!-- snippet: check\ndeclare const x: number;\n-->', 'must stand alone'],
   ])('refuses %j', (marker, message) => {
@@ -106,8 +134,11 @@ describe('readSnippets', () => {
     expect(readSnippets('p.md', '<!-- snippet: run -->\nSome text.\n').problems).toEqual([
       { page: 'p.md', line: 1, message: 'snippet marker not followed by a code block' },
     ]);
+    expect(readSnippets('p.md', `<!-- snippet: run -->\n${fence}json\n{}\n${fence}\n`).problems).toEqual([
+      { page: 'p.md', line: 1, message: 'snippet marker on a `json` block' },
+    ]);
     expect(readSnippets('p.md', `<!-- snippet: run -->\n${fence}sh\nls\n${fence}\n`).problems).toEqual([
-      { page: 'p.md', line: 1, message: 'snippet marker on a `sh` block' },
+      { page: 'p.md', line: 1, message: 'a shell block can only be marked background' },
     ]);
     expect(readSnippets('p.md', '<!-- snippet: partial\ndeclare const x: 1;\n').problems).toEqual([
       { page: 'p.md', line: 1, message: 'snippet marker is not closed with -->' },
