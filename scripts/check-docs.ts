@@ -39,8 +39,11 @@ import {
 } from './consumer-project.js';
 import {
   contextAndCode,
+  entrySpecifiers,
   importedPackages,
   installedByPage,
+  labelledFileMismatch,
+  labelledFiles,
   readSnippets,
   type Snippet,
   type SnippetProblem,
@@ -48,6 +51,12 @@ import {
 } from './docs-snippets.js';
 
 const RUN_TIMEOUT_MS = 60_000;
+/** The package's entry points by source file (`src/index.ts` -> `rds-iam-pool`), for labelled blocks. */
+const ENTRIES = entrySpecifiers(
+  SELF,
+  (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, unknown> })
+    .exports,
+);
 /** The consumer project lives outside the repository, so Node and tsc cannot find our node_modules. */
 const CONSUMER = process.env.DOCS_CONSUMER_DIR ?? consumerDir('docs-consumer');
 
@@ -81,6 +90,13 @@ async function main(): Promise<number> {
     const installs = installedByPage(markdown);
     const read = readSnippets(page, markdown);
     problems.push(...read.problems);
+    // A block labelled with a repository file must show that file (as a reader's project has it).
+    for (const [snippet, path] of labelledFiles(markdown, read.snippets)) {
+      const file = join(ROOT, path);
+      const text = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+      const mismatch = labelledFileMismatch(snippet, path, text, ENTRIES);
+      if (mismatch) problems.push({ page, line: snippet.line, message: mismatch });
+    }
     let usesPage = false;
     for (const snippet of read.snippets) {
       for (const name of undeclaredImports(snippet, installs, SELF)) {

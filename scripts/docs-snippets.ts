@@ -291,3 +291,111 @@ export function undeclaredImports(
 ): string[] {
   return importedPackages(contextAndCode(snippet)).filter((name) => name !== self && !pageInstalls.has(name));
 }
+
+/** A repository path as a link's text in backticks: [`examples/lambda/handler.ts`](...). */
+const FILE_LINK = /\[`([\w.-]+(?:\/[\w.-]+)+\.(?:ts|mts|cts|js|mjs|cjs|sql))`\]\([^)]*\)/g;
+
+/**
+ * The repository file a block shows, if the paragraph right before it (its marker aside) ends with
+ * a colon and links that file with its path as the link text:
+ * "[`examples/lambda/handler.ts`](https://github.com/.../examples/lambda/handler.ts):".
+ */
+export function labelledFiles(markdown: string, snippets: readonly Snippet[]): Map<Snippet, string> {
+  const lines = markdown.split('\n');
+  const labelled = new Map<Snippet, string>();
+  for (const snippet of snippets) {
+    // snippet.line is the first code line; the fence is the line before it (1-based).
+    let i = snippet.line - 3;
+    // Skip blank lines and the marker comment between the paragraph and the fence.
+    for (;;) {
+      while (i >= 0 && (lines[i] ?? '').trim() === '') i--;
+      if (i >= 0 && (lines[i] ?? '').trim().endsWith('-->')) {
+        while (i >= 0 && !MARKER_START.test(lines[i] ?? '')) i--;
+        i--;
+        continue;
+      }
+      break;
+    }
+    const paragraph: string[] = [];
+    for (; i >= 0 && (lines[i] ?? '').trim() !== '' && !FENCE.test(lines[i] ?? ''); i--) {
+      paragraph.unshift(lines[i] ?? '');
+    }
+    const text = paragraph.join(' ').trim();
+    if (!text.endsWith(':')) continue;
+    const paths = [...text.matchAll(FILE_LINK)].map((m) => m[1] ?? '');
+    if (paths.length === 1) labelled.set(snippet, paths[0]!);
+  }
+  return labelled;
+}
+
+/**
+ * A repository file as a reader's project has it, which is what a block labelled with it must show:
+ * without its leading doc comment and its `// In your project: ...` notes, and with relative imports
+ * of the package's entry points (`../../src/index.js`) written as the package's specifiers
+ * (`rds-iam-pool`). `entries` maps an entry's source path (`src/emulator/index.ts`) to its specifier.
+ */
+export function asInReadersProject(
+  source: string,
+  path: string,
+  entries: ReadonlyMap<string, string>,
+): string {
+  const dir = path.split('/').slice(0, -1);
+  const withoutHeader = source.replace(/^\s*\/\*\*[\s\S]*?\*\/\s*\n/, '');
+  return withoutHeader
+    .split('\n')
+    .filter((line) => !/^\s*\/\/ In your project:/.test(line))
+    .join('\n')
+    .replace(
+      /(from\s*|import\s*\(\s*)(['"])(\.{1,2}\/[^'"]+)\2/g,
+      (whole, before: string, quote: string, spec: string) => {
+        const resolved = resolveRelative(dir, spec).replace(/\.js$/, '.ts');
+        const specifier = entries.get(resolved);
+        return specifier === undefined ? whole : `${before}${quote}${specifier}${quote}`;
+      },
+    )
+    .trim();
+}
+
+function resolveRelative(dir: readonly string[], specifier: string): string {
+  const parts = [...dir];
+  for (const part of specifier.split('/')) {
+    if (part === '..') parts.pop();
+    else if (part !== '.') parts.push(part);
+  }
+  return parts.join('/');
+}
+
+/**
+ * The package's entry points by source path: `exports` maps `./emulator` to `./dist/emulator/index.js`,
+ * which tsup builds from `src/emulator/index.ts`.
+ */
+export function entrySpecifiers(name: string, exports: Record<string, unknown>): Map<string, string> {
+  const entries = new Map<string, string>();
+  for (const [subpath, target] of Object.entries(exports)) {
+    const built = (target as { import?: { default?: string } } | null)?.import?.default;
+    if (typeof built !== 'string') continue;
+    const source = built.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts');
+    entries.set(source, subpath === '.' ? name : `${name}${subpath.slice(1)}`);
+  }
+  return entries;
+}
+
+/** Where a block labelled with a file differs from it: undefined when it shows the file as it is. */
+export function labelledFileMismatch(
+  snippet: Snippet,
+  path: string,
+  fileText: string | undefined,
+  entries: ReadonlyMap<string, string>,
+): string | undefined {
+  if (fileText === undefined) return `labelled with ${path}, which is not a file of this repository`;
+  const expected = asInReadersProject(fileText, path, entries).split('\n');
+  const shown = snippet.code.trim().split('\n');
+  const at = expected.findIndex((line, i) => line.trimEnd() !== (shown[i] ?? '').trimEnd());
+  if (at < 0 && shown.length === expected.length) return undefined;
+  const index = at < 0 ? expected.length : at;
+  return (
+    `shows ${path}, but differs from it at the block's line ${index + 1}: ` +
+    `the file (as in a reader's project) has ${JSON.stringify(expected[index] ?? '(end of file)')}, ` +
+    `the block ${JSON.stringify(shown[index] ?? '(end of block)')}`
+  );
+}
