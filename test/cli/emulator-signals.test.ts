@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIamPool } from '../../src/index.js';
 import { MARIADB } from '../helpers/emulator-harness.js';
-import { spawnCli } from './run-cli.js';
+import { jsonEvents, spawnCli } from './run-cli.js';
 
 const BACKEND_URL = `mysql://${MARIADB.user}@${MARIADB.host}:${MARIADB.port}`;
 
@@ -28,18 +28,7 @@ interface Ready {
 /** The emulator command in a child process, its stdout read one JSON event at a time. */
 function startJsonEmulator(args: string[]) {
   const child = spawnCli(['emulator', '--backend', BACKEND_URL, '--json', ...args]);
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  const nextEvent = async () => {
-    const { value, done } = await lines.next();
-    if (done) throw new Error(`the emulator ended early; stderr: ${stderr}`);
-    return JSON.parse(value as string) as Record<string, unknown>;
-  };
-  return { child, exited, nextEvent };
+  return { child, ...jsonEvents(child) };
 }
 
 describe('rds-iam-pool emulator: its own process id, for signals', () => {
