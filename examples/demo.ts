@@ -25,13 +25,17 @@ pool.iam.on('tokenSigned', (info) =>
 );
 pool.iam.on('retry', (r) => note(`login retry #${r.attempt} (${r.reason})`));
 
-/** 20 queries at once: more than the pool's 5 connections, so every connection is used. */
+/**
+ * 20 queries at once, each holding its connection a moment: more than the pool's 5 connections, so
+ * every connection is used (quick ones would be served by the first connections, and fewer log in).
+ */
 const twentyQueries = () =>
   Promise.all(
     Array.from({ length: 20 }, (_, i) =>
-      pool.query<Array<RowDataPacket & { n: number; who: string }>>('SELECT ? AS n, CURRENT_USER() AS who', [
-        i,
-      ]),
+      pool.query<Array<RowDataPacket & { n: number; who: string }>>(
+        'SELECT ? AS n, CURRENT_USER() AS who, SLEEP(0.1)',
+        [i],
+      ),
     ),
   );
 

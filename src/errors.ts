@@ -17,7 +17,9 @@ export type IamAuthStep =
   /** Borrowing a connection from the pool (waiting, validating, pool closed). */
   | 'acquire'
   /** The installed mysql2 lacks something this library relies on. */
-  | 'driver';
+  | 'driver'
+  /** Committing a transaction (withTransaction). */
+  | 'transaction';
 
 export type IamErrorCode =
   | 'RDS_IAM_INVALID_OPTION'
@@ -35,7 +37,8 @@ export type IamErrorCode =
   | 'RDS_IAM_ACQUIRE_TIMEOUT'
   | 'RDS_IAM_POOL_CLOSED'
   | 'RDS_IAM_POOL_EXHAUSTED'
-  | 'RDS_IAM_DRIVER_INCOMPATIBLE';
+  | 'RDS_IAM_DRIVER_INCOMPATIBLE'
+  | 'RDS_IAM_TRANSACTION_OUTCOME_UNKNOWN';
 
 export interface IamErrorDetails {
   hint: string;
@@ -226,6 +229,150 @@ export class IamDriverError extends IamAuthError {
     this.mysql2Version = mysql2Version;
     this.missing = missing;
   }
+}
+
+// --- Borrowing from a pool ---------------------------------------------------------------------
+
+/** How many connections a pool holds, by state. */
+export interface PoolConnectionCounts {
+  /** Every connection: idle, borrowed and opening. */
+  total: number;
+  /** Open and waiting to be borrowed. */
+  idle: number;
+  /** Handed out and not yet released. */
+  borrowed: number;
+  /** Opening: waiting for the login rate cap, connecting or logging in. */
+  opening: number;
+  /** Callers waiting for a connection. */
+  waiting: number;
+}
+
+/** No connection could be handed out within `acquireTimeoutMs`. */
+export class IamAcquireTimeoutError extends IamAuthError {
+  /** The pool at the moment the wait ended. */
+  readonly pool: PoolConnectionCounts;
+  readonly timeoutMs: number;
+
+  constructor(timeoutMs: number, endpoint: string, pool: PoolConnectionCounts, cause?: unknown) {
+    const why =
+      cause === undefined ? '' : `; the last attempt to open a connection failed: ${describeCause(cause)}`;
+    super(
+      'RDS_IAM_ACQUIRE_TIMEOUT',
+      'acquire',
+      `No connection to ${endpoint} within ${timeoutMs} ms (pool: ${pool.total} total, ${pool.idle} idle, ` +
+        `${pool.borrowed} borrowed, ${pool.opening} opening, ${pool.waiting} waiting)${why}`,
+      {
+        hint: acquireTimeoutHint(pool, cause),
+        cause,
+      },
+    );
+    this.pool = pool;
+    this.timeoutMs = timeoutMs;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), pool: this.pool, timeoutMs: this.timeoutMs };
+  }
+}
+
+/**
+ * The pool was ended: `end()` was called before or while this call waited, or a borrowed
+ * connection's command was cut off when `end()` stopped waiting for it. The message is mysql2's
+ * own, so code that matches on it keeps working.
+ */
+export class IamPoolClosedError extends IamAuthError {
+  constructor(detail?: string) {
+    super('RDS_IAM_POOL_CLOSED', 'acquire', detail ? `Pool is closed. ${detail}` : 'Pool is closed.', {
+      hint: 'end() was called on this pool. Create a new pool, or stop using this one before ending it.',
+    });
+  }
+}
+
+/** What most likely kept every connection from the caller, judged by the pool at the moment it gave up. */
+function acquireTimeoutHint(pool: PoolConnectionCounts, cause: unknown): string {
+  if (cause !== undefined) {
+    return (
+      'New connections could not be opened in time: see `cause`, and check that the endpoint is ' +
+      'reachable and accepting logins.'
+    );
+  }
+  if (pool.opening > 0) {
+    return (
+      `${pool.opening} connection(s) were still opening when the wait ended: the server (or the tunnel) ` +
+      'accepted the TCP connection but the MySQL or TLS handshake did not finish. Check that the endpoint ' +
+      'is a MySQL server that answers, the network path (proxies, NAT, security groups), and `connectTimeout` ' +
+      '(it bounds each attempt; keep it below acquireTimeoutMs so an attempt can fail and be retried).'
+    );
+  }
+  return (
+    'Every connection stayed borrowed: release connections after use (conn.release()), look for ' +
+    'long transactions or slow queries, or raise connectionLimit (and the server max_connections).'
+  );
+}
+
+/**
+ * mysql2 refused the borrow at once: `queueLimit` callers were already waiting, or the pool was full
+ * with `waitForConnections: false`.
+ */
+export class IamPoolExhaustedError extends IamAuthError {
+  readonly pool: PoolConnectionCounts;
+  constructor(endpoint: string, pool: PoolConnectionCounts, cause?: unknown) {
+    super(
+      'RDS_IAM_POOL_EXHAUSTED',
+      'acquire',
+      `No connection to ${endpoint} is free and the pool takes no more waiting callers (pool: ${pool.total} total, ` +
+        `${pool.borrowed} borrowed, ${pool.waiting} waiting)`,
+      {
+        hint:
+          'The pool is at connectionLimit and queueLimit callers are already waiting (or waitForConnections is ' +
+          'false): raise connectionLimit or queueLimit, or release connections sooner.',
+        cause,
+      },
+    );
+    this.pool = pool;
+  }
+}
+
+function describeCause(cause: unknown): string {
+  if (cause instanceof Error) {
+    const code = (cause as { code?: unknown }).code;
+    return typeof code === 'string' ? `${code}: ${cause.message}` : cause.message;
+  }
+  return String(cause);
+}
+
+/**
+ * The connection was lost after COMMIT was sent and before the server answered: the transaction
+ * may have committed, or not. withTransaction never retries it; the caller must find out (read the
+ * rows back, or make the transaction idempotent) before doing it again.
+ */
+export class IamTransactionOutcomeUnknownError extends IamAuthError {
+  constructor(cause: unknown) {
+    super(
+      'RDS_IAM_TRANSACTION_OUTCOME_UNKNOWN',
+      'transaction',
+      'The connection was lost while COMMIT was in flight: the transaction may or may not have committed',
+      {
+        hint:
+          'Check whether its writes are there before running it again (or give it an idempotency key). ' +
+          'An Aurora failover or a restart cut the connection; the pool has moved on to a new one.',
+        cause,
+      },
+    );
+  }
+}
+
+/** A short, safe description of an option value for an error message (never the whole value). */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string')
+    return value === ''
+      ? 'an empty string'
+      : JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (value === null) return 'null';
+  if (Buffer.isBuffer(value))
+    return value.length === 0 ? 'an empty Buffer' : 'a Buffer without a PEM certificate';
+  if (Array.isArray(value)) return value.length === 0 ? 'an empty array' : 'an array';
+  return typeof value === 'object' ? 'an object' : String(value);
 }
 
 // Anything that looks like part of a presigned token: the signature, session token, credential

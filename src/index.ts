@@ -8,18 +8,34 @@ export type {
   IamConnectionOptions,
   IamConnectionOptionsInput,
   IamConnectionStats,
-} from './connection-options.js';
-export { createIamConnectionOptions } from './connection-options.js';
-export type { IamAuthStep, IamErrorCode } from './errors.js';
+} from './connection/iam-connection-options.js';
+export { createIamConnectionOptions } from './connection/iam-connection-options.js';
+export type {
+  AcquireTimeoutMessage,
+  ConnectionRetiredMessage,
+  LoginFailedMessage,
+  PoolIdentity,
+  RetirementReason,
+  TokenSignedInfo,
+  TokenSignedMessage,
+  TopologyChangedMessage,
+  TopologyInstance,
+} from './diagnostics.js';
+export { DIAGNOSTICS_CHANNELS } from './diagnostics.js';
+export type { IamAuthStep, IamErrorCode, PoolConnectionCounts } from './errors.js';
 export {
+  IamAcquireTimeoutError,
   IamAuthError,
   IamConnectError,
   IamCredentialsError,
   IamDriverError,
   IamLoginError,
   IamOptionsError,
+  IamPoolClosedError,
+  IamPoolExhaustedError,
   IamSigningError,
   IamTlsError,
+  IamTransactionOutcomeUnknownError,
   IamUnsupportedAuthPluginError,
   redactSecrets,
 } from './errors.js';
@@ -28,33 +44,20 @@ export type {
   IamOptions,
   IamPoolBehaviourOptions,
   IamPoolOptions,
-  IamRetryOptions,
-  IamSslOptions,
   IamTokenOptions,
   TopologyFailoverOptions,
 } from './options.js';
+export type { RequestOutcome } from './outcome.js';
+export { isSafeToRetry, requestOutcome } from './outcome.js';
 export type { AcquireTimePercentiles } from './pool/acquire-times.js';
-export type {
-  AcquireTimeoutMessage,
-  ConnectionRetiredMessage,
-  LoginFailedMessage,
-  PoolIdentity,
-  RetirementReason,
-  TokenSignedMessage,
-} from './pool/diagnostics.js';
-export { DIAGNOSTICS_CHANNELS } from './pool/diagnostics.js';
-export type { PoolConnectionCounts } from './pool/errors.js';
-export { IamAcquireTimeoutError, IamPoolClosedError, IamPoolExhaustedError } from './pool/errors.js';
-export type { TopologyChangedMessage, TopologyInstance, TopologyStats } from './pool/topology.js';
-export type { IamPool, IamPoolEvents, IamPoolHandle, IamPoolStats } from './pool.js';
-export { createIamPool } from './pool.js';
+export type { IamPool, IamPoolEvents, IamPoolHandle, IamPoolStats } from './pool/iam-pool.js';
+export { createIamPool } from './pool/iam-pool.js';
+export type { TopologyStats } from './pool/topology.js';
+export type { IamRetryOptions } from './retry.js';
 export { toIamError } from './retry.js';
 export { defaultRdsCa } from './tls/ca-bundle.js';
-export type {
-  TokenCacheOptions,
-  TokenCacheStats,
-  TokenRequest,
-  TokenSignedInfo,
-  TokenTimes,
-} from './token/cache.js';
+export type { IamSslOptions } from './tls/ssl-options.js';
+export type { TokenCacheOptions, TokenCacheStats, TokenRequest, TokenTimes } from './token/cache.js';
 export { TokenCache } from './token/cache.js';
+export type { TransactionOptions, TransactionPool } from './transaction.js';
+export { withTransaction } from './transaction.js';

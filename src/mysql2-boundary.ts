@@ -5,20 +5,22 @@
  *
  * What we rely on, and why (mysql2 3.24: lib/base/pool.js, lib/pool_connection.js,
  * lib/base/connection.js, lib/commands/auth_switch.js):
- * - the pool's connection lists and wait queue (`_allConnections`, `_freeConnections`,
- *   `_connectionQueue`: ring queues with `length`, `get`, `removeOne`, `shift`) and `_closed`, to
- *   count connections, take a timed-out waiter out of the queue and drain the pool on `end()`;
- * - that a queued waiter is re-dispatched through `this.getConnection` when a connection leaves the
- *   pool, which is why `BoundaryPool` tells its own callbacks from a caller's;
+ * - the pool's connection lists (`_allConnections`, `_freeConnections`: ring queues with `length`
+ *   and `get`), its `_closed` and `config.connectionLimit`, to count connections and drain the pool
+ *   on `end()`; the pool never lets mysql2 queue a caller (it keeps its own queue), so mysql2's
+ *   `_connectionQueue` stays empty;
+ * - that mysql2 calls `releaseConnection` when a connection leaves the pool (closed, broken or
+ *   removed), not only when it is released, so `BoundaryPool` hears of the room it made;
  * - `PoolConnection#_removeFromPool` and `#_realEnd` (COM_QUIT) to close a pooled connection, and
  *   its `_pool`, `_closing`, `_fatalError`, `_protocolError` and `stream` to tell a dead one;
  * - the handshake command's `error` / `end` events, to see a login's outcome inside the auth plugin;
- * - `Connection#addCommand` and a command's `onResult`, to see a statement fail with a read-only
- *   error on a borrowed connection (see watchStatementErrors);
+ * - `Connection#addCommand`, a command's `onResult` and the connection's `_command` (the command in
+ *   flight), to see a statement fail with a read-only error on a borrowed connection, and whether a
+ *   statement cut by a lost connection had been sent (see watchStatementErrors);
  * - the `{ config }` a `stream` factory is called with (the connection's own ConnectionConfig): its
  *   `host`, set to route a connection, and its `enableKeepAlive` / `keepAliveInitialDelay`, which
  *   mysql2 applies only to sockets it opens itself (routeNewConnection, streamKeepAlive);
- * - the texts of mysql2's own pool refusals and of Node's "TLS handshake cut" error.
+ * - the texts of Node's "TLS handshake cut" error and of mysql2's "closed state" error.
  *
  * Three safeguards hold it together: test/integration/mysql2-contract.test.ts checks every item above
  * against the installed mysql2; `assertPoolContract` runs when a pool is created (and
@@ -55,8 +57,6 @@ export type EndCallback = (err: NodeJS.ErrnoException | null) => void;
 interface RingQueue<T> {
   readonly length: number;
   get(index: number): T | undefined;
-  removeOne(index: number): void;
-  shift(): T | undefined;
 }
 
 interface PoolInternals {
@@ -64,8 +64,6 @@ interface PoolInternals {
   _allConnections: RingQueue<CorePoolConnection>;
   /** Idle connections; getConnection pops the most recently released one. */
   _freeConnections: RingQueue<CorePoolConnection>;
-  /** Callers waiting for a connection to be released. */
-  _connectionQueue: RingQueue<GetConnectionCallback>;
   _closed: boolean;
   config: { connectionLimit: number; connectionConfig: { connectAttributes?: Record<string, unknown> } };
 }
@@ -82,10 +80,10 @@ interface ConnectionInternals {
   _realEnd(callback?: (err?: Error) => void): void;
 }
 
-const POOL_QUEUES = ['_allConnections', '_freeConnections', '_connectionQueue'] as const;
-const QUEUE_METHODS = ['get', 'removeOne', 'shift', 'push'] as const;
+const POOL_QUEUES = ['_allConnections', '_freeConnections'] as const;
+const QUEUE_METHODS = ['get', 'push'] as const;
 const CONNECTION_METHODS = ['_removeFromPool', '_realEnd', 'addCommand'] as const;
-const CONNECTION_FIELDS = ['_pool', '_fatalError', '_protocolError', 'stream'] as const;
+const CONNECTION_FIELDS = ['_pool', '_fatalError', '_protocolError', '_command', 'stream'] as const;
 
 /**
  * The options mysql2's ConnectionConfig and PoolConfig accept (its private `validOptions`); it only
@@ -198,6 +196,8 @@ export function assertPoolContract(pool: CorePool): void {
     }
   }
   if (typeof p._closed !== 'boolean') throw missing('Pool#_closed');
+  const poolPrototype = runtime.Pool.prototype as unknown as Record<string, unknown>;
+  if (typeof poolPrototype.releaseConnection !== 'function') throw missing('Pool#releaseConnection()');
   const config = p.config as { connectionLimit?: unknown } | undefined;
   if (typeof config?.connectionLimit !== 'number') throw missing('Pool#config.connectionLimit');
   const prototype = runtime.PoolConnection.prototype as Record<string, unknown>;
@@ -222,6 +222,8 @@ export interface PoolPolicy {
   /** A caller's getConnection: from user code, `query()`, `execute()` or the promise wrapper. */
   getConnection(callback: GetConnectionCallback): void;
   end(callback: EndCallback): void;
+  /** A connection left the pool (closed, broken, removed): there is room for another. */
+  connectionLeft(): void;
 }
 
 /**
@@ -241,18 +243,17 @@ function PoolConfig(): new (options: PoolOptions) => object {
   return poolConfigClass;
 }
 
+/** Marks the policy's own callbacks (a property rather than a WeakSet: this runs on every borrow). */
+const OWN_CALLBACK = Symbol("rds-iam-pool: the policy's own getConnection callback");
+
 /**
  * mysql2's own `Pool`, with `getConnection` and `end` handed to a policy. A real `mysql.Pool`
  * (its promise wrapper, query(), execute() and every ORM work on it), constructed the way
  * `mysql.createPool` constructs one.
  *
- * mysql2 re-dispatches a queued waiter through `this.getConnection` when a connection leaves the
- * pool; the policy's own callbacks (passed to `connectRaw`) are told apart and go to mysql2's
- * getConnection, so only callers reach the policy.
+ * The policy's own calls (`connectRaw`) go to mysql2's getConnection, marked so that a call mysql2
+ * makes back through `this.getConnection` with one of them is told apart from a caller's.
  */
-/** Marks the policy's own callbacks (a property rather than a WeakSet: this runs on every borrow). */
-const OWN_CALLBACK = Symbol("rds-iam-pool: the policy's own getConnection callback");
-
 export class BoundaryPool extends runtime.Pool {
   #policy: PoolPolicy | undefined;
 
@@ -310,25 +311,27 @@ export class BoundaryPool extends runtime.Pool {
     return this as unknown as PoolInternals;
   }
 
-  /** Connections in the pool (idle, borrowed and logging in), idle ones, and queued waiters. */
-  counts(): { all: number; free: number; queued: number } {
+  /** Connections in the pool (idle, borrowed and logging in), and idle ones. */
+  counts(): { all: number; free: number } {
     const p = this.#internals();
-    return {
-      all: p._allConnections.length,
-      free: p._freeConnections.length,
-      queued: p._connectionQueue.length,
-    };
+    return { all: p._allConnections.length, free: p._freeConnections.length };
   }
 
   hasFreeConnection(): boolean {
     return this.#internals()._freeConnections.length > 0;
   }
 
-  /** Whether the pool holds `connectionLimit` connections, so a borrow can only wait for a release. */
-  isFull(): boolean {
+  /** How many more connections the pool may open (`connectionLimit` less those it holds). */
+  room(): number {
     const p = this.#internals();
     const limit = p.config.connectionLimit;
-    return limit > 0 && p._allConnections.length >= limit;
+    return limit > 0 ? limit - p._allConnections.length : Number.POSITIVE_INFINITY;
+  }
+
+  /** mysql2 calls this for a released connection and for one that left the pool (see the header). */
+  override releaseConnection(connection: CorePoolConnection): void {
+    super.releaseConnection(connection);
+    if (conn(connection)._pool == null) this.#policy?.connectionLeft();
   }
 
   allConnections(): CorePoolConnection[] {
@@ -337,26 +340,6 @@ export class BoundaryPool extends runtime.Pool {
 
   freeConnections(): CorePoolConnection[] {
     return snapshot(this.#internals()._freeConnections);
-  }
-
-  /** Takes the callback out of mysql2's wait queue; false when it is not (or no longer) queued. */
-  removeQueued(callback: GetConnectionCallback): boolean {
-    const queue = this.#internals()._connectionQueue;
-    for (let i = 0; i < queue.length; i++) {
-      if (queue.get(i) === callback) {
-        queue.removeOne(i);
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** Empties mysql2's wait queue, returning the callbacks that were waiting. */
-  takeQueued(): GetConnectionCallback[] {
-    const queue = this.#internals()._connectionQueue;
-    const callbacks: GetConnectionCallback[] = [];
-    for (let cb = queue.shift(); cb !== undefined; cb = queue.shift()) callbacks.push(cb);
-    return callbacks;
   }
 }
 
@@ -368,8 +351,12 @@ const conn = (connection: CorePoolConnection) => connection as unknown as Connec
  */
 export function isKnownDead(connection: CorePoolConnection): boolean {
   const c = conn(connection);
+  return c._pool == null || isBroken(c);
+}
+
+/** A fatal or protocol error was seen, it is closing, or its socket is gone or was ended. */
+function isBroken(c: ConnectionInternals): boolean {
   return (
-    c._pool == null ||
     Boolean(c._fatalError) ||
     Boolean(c._protocolError) ||
     c._closing === true ||
@@ -426,23 +413,57 @@ interface CommandInternals {
 }
 
 /**
+ * Whether a statement that failed with a lost connection had reached the server: 'unknown' when it
+ * was the command in flight (it may have run), 'not-sent' when it was still queued behind another
+ * or the connection was already closed. Kept on the error; an error that mysql2 hands to several
+ * commands keeps 'unknown' once any of them was in flight.
+ */
+export type DeliveryMark = 'not-sent' | 'unknown';
+
+const DELIVERY = Symbol('rds-iam-pool: whether the failed statement had reached the server');
+
+function markDelivery(error: object, mark: DeliveryMark): void {
+  const e = error as { [DELIVERY]?: DeliveryMark };
+  if (e[DELIVERY] !== 'unknown') e[DELIVERY] = mark;
+}
+
+/** mysql2's text for a statement given to a connection that had already failed: it was never sent. */
+const CLOSED_STATE = /^Can't add new command when connection is in closed state$/;
+
+/** What the pool learned of a failed statement's delivery (see DeliveryMark), if anything. */
+export function deliveryOf(error: unknown): DeliveryMark | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const mark = (error as { [DELIVERY]?: DeliveryMark })[DELIVERY];
+  if (mark !== undefined) return mark;
+  return error instanceof Error && CLOSED_STATE.test(error.message) ? 'not-sent' : undefined;
+}
+
+/**
  * Calls `onError` with the error of every statement on this connection that fails, before its
- * caller sees it: `Connection#addCommand` receives every command, and a command with a callback
- * (every promise-API call, every callback-API call) reports through `onResult`. Commands without a
+ * caller sees it, and marks a lost connection's error with whether the statement had been sent
+ * (see deliveryOf): `Connection#addCommand` receives every command, a command with a callback
+ * (every promise-API call, every callback-API call) reports through `onResult`, and the command in
+ * flight is the connection's `_command` while mysql2 reports its failure. Commands without a
  * callback (a streamed `query()` whose rows are read as events) are not watched.
  */
 export function watchStatementErrors(
   connection: CorePoolConnection,
   onError: (error: { errno?: unknown; fatal?: unknown }) => void,
 ): void {
-  const c = connection as unknown as { addCommand(command: CommandInternals): unknown };
+  const c = connection as unknown as { addCommand(command: CommandInternals): unknown; _command?: unknown };
   const addCommand = c.addCommand;
   if (typeof addCommand !== 'function') throw missing('Connection#addCommand()');
   c.addCommand = function watchedAddCommand(command: CommandInternals) {
     const onResult = command.onResult;
     if (typeof onResult === 'function') {
       command.onResult = (error: unknown, ...rest: unknown[]) => {
-        if (error) onError(error as { errno?: unknown; fatal?: unknown });
+        if (error) {
+          const e = error as { errno?: unknown; fatal?: unknown };
+          if (e.fatal === true && typeof error === 'object') {
+            markDelivery(error, c._command === command ? 'unknown' : 'not-sent');
+          }
+          onError(e);
+        }
         return onResult.call(command, error, ...rest);
       };
     }
@@ -504,14 +525,7 @@ export function loginSocket(context: AuthPluginContext): unknown {
 
 /** Whether the connection behind an auth plugin call is already known dead (see isKnownDead). */
 export function isLoginConnectionDead(context: AuthPluginContext): boolean {
-  const c = context.connection as unknown as ConnectionInternals;
-  return (
-    Boolean(c._fatalError) ||
-    Boolean(c._protocolError) ||
-    c._closing === true ||
-    c.stream?.destroyed === true ||
-    c.stream?.readableEnded === true
-  );
+  return isBroken(context.connection as unknown as ConnectionInternals);
 }
 
 /** The effective options of the connection an auth plugin is logging in. */
@@ -542,21 +556,6 @@ export function watchLoginOutcome(context: AuthPluginContext, outcome: LoginOutc
   command.once('end', () => {
     if (!failed) outcome.succeeded();
   });
-}
-
-/** mysql2's texts for a borrow it refuses without trying to connect (queue limit, no waiting). */
-const POOL_REFUSAL = /^(Queue limit reached|No connections available)\.?$/;
-
-/** Whether mysql2's pool refused a borrow without a connect attempt (queueLimit, waitForConnections). */
-export function isPoolRefusal(err: unknown): boolean {
-  return err instanceof Error && POOL_REFUSAL.test(err.message);
-}
-
-/** mysql2's text for a borrow from a pool whose end() has run. */
-const POOL_CLOSED = /^Pool is closed\.?$/;
-
-export function isPoolClosedError(err: unknown): boolean {
-  return err instanceof Error && POOL_CLOSED.test(err.message);
 }
 
 /** Node's message when the server closes the socket in the middle of the TLS handshake. */

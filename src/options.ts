@@ -1,31 +1,34 @@
 import { isIP } from 'node:net';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
-import type { PoolOptions, SslOptions } from 'mysql2';
-import { OWNED_BY_IAM, type OwnedByIam, ownedHint } from './connection/mysql2-options.js';
-import { IamOptionsError } from './errors.js';
+import type { PoolOptions } from 'mysql2';
+import { describeValue as describe, IamOptionsError } from './errors.js';
 import { MYSQL2_OPTION_NAMES, parseMysqlUri } from './mysql2-boundary.js';
-import { isClusterWriterEndpoint } from './pool/roles.js';
-import { instanceHostPattern } from './pool/topology.js';
-import { inferRegion, REGION_SHAPE } from './shared/rds-names.js';
-import { checkSslOverrides } from './tls/ssl-options.js';
+import { DEFAULT_RETRY, type IamRetryOptions } from './retry.js';
+import {
+  clusterDomain,
+  inferRegion,
+  instanceHostPattern,
+  isClusterWriterEndpoint,
+  REGION_SHAPE,
+} from './shared/rds-names.js';
+import { checkSslOverrides, type IamSslOptions } from './tls/ssl-options.js';
 import { TokenCache } from './token/cache.js';
 
-/** TLS options a caller may set; verification itself (`rejectUnauthorized`, `verifyIdentity`) stays on. */
-export type IamSslOptions = Omit<SslOptions, 'rejectUnauthorized' | 'verifyIdentity'> & {
-  /** Only `true` is accepted: certificate verification cannot be turned off. */
-  rejectUnauthorized?: true;
-  /** Only `true` is accepted: the certificate must match `host`. */
-  verifyIdentity?: true;
-};
+/** mysql2 options that IAM login sets itself; a caller's value for one is refused. */
+export const OWNED_BY_IAM = [
+  'password',
+  'password1',
+  'password2',
+  'password3',
+  'passwordSha1',
+  'authPlugins',
+  'authSwitchHandler',
+  'enableCleartextPlugin',
+  'stream',
+  'socketPath',
+] as const;
 
-export interface IamRetryOptions {
-  /** Retries after the first attempt. Default 3: enough to ride out a token race or a brief restart. */
-  retries?: number;
-  /** Delay before the first retry, in ms. Default 100. */
-  minTimeoutMs?: number;
-  /** Upper bound of one delay, in ms. Default 2000. Delays double and are randomised (x1 to x2). */
-  maxTimeoutMs?: number;
-}
+export type OwnedByIam = (typeof OWNED_BY_IAM)[number];
 
 export interface IamTokenOptions {
   /**
@@ -97,7 +100,7 @@ export interface TopologyFailoverOptions {
 
 export interface IamOptions extends IamPoolBehaviourOptions {
   /**
-   * Before a new connection is handed out, ask the server whether it reached the writer
+   * Before every new connection is handed out, ask the server whether it reached the writer
    * (`SELECT @@innodb_read_only`) and replace it if not. Default: true for an Aurora cluster (writer)
    * endpoint (`<name>.cluster-<id>.<region>.rds.amazonaws.com`), whose DNS name can lead to the old,
    * now read-only, writer for a while after a failover; false for reader, custom, instance and proxy
@@ -105,11 +108,12 @@ export interface IamOptions extends IamPoolBehaviourOptions {
    */
   verifyWriter?: boolean;
   /**
-   * Aurora only, off by default: follow a failover through the cluster's topology
-   * (`information_schema.replica_host_status`) and log in to the new writer's instance endpoint at
-   * once, instead of waiting for the cluster endpoint's DNS record to move (tokens are signed for
-   * that endpoint). `true`, or settings; `host` must be a cluster (writer) endpoint, or
-   * `instanceHostPattern` given. See docs/production.md, "Aurora failover".
+   * Aurora: follow a failover through the cluster's topology (`information_schema.replica_host_status`)
+   * and log in to the new writer's instance endpoint as soon as it is promoted, instead of waiting
+   * for the cluster endpoint's DNS record to move (tokens are signed for that endpoint). Default: on
+   * when `host` is a cluster (writer) endpoint, off otherwise; `false` turns it off, settings tune
+   * it. Another host needs `instanceHostPattern`. A cluster without an Aurora topology (an RDS
+   * Multi-AZ DB cluster) makes the pool stand down quietly. See docs/production.md, "Aurora failover".
    */
   topologyFailover?: boolean | TopologyFailoverOptions;
   /** The RDS / Aurora / RDS Proxy endpoint name. The token and the TLS certificate check use it. */
@@ -163,7 +167,6 @@ export interface ResolvedIamOptions {
 }
 
 export const DEFAULT_PORT = 3306;
-export const DEFAULT_RETRY: Required<IamRetryOptions> = { retries: 3, minTimeoutMs: 100, maxTimeoutMs: 2000 };
 export const DEFAULT_REFRESH_BEFORE_EXPIRY_MS = 5 * 60_000;
 export const DEFAULT_POOL_BEHAVIOUR: Required<IamPoolBehaviourOptions> = {
   acquireTimeoutMs: 10_000,
@@ -173,8 +176,6 @@ export const DEFAULT_POOL_BEHAVIOUR: Required<IamPoolBehaviourOptions> = {
   maxLoginsPerSecond: 20,
   endTimeoutMs: 10_000,
 };
-
-export { inferRegion } from './shared/rds-names.js';
 
 /** Options of ours (IamOptions); everything else must be a mysql2 option. */
 const IAM_OPTION_NAMES = new Set<string>([
@@ -228,18 +229,11 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
   checkOptionNames(rest);
   for (const owned of OWNED_BY_IAM) {
     if (rest[owned] !== undefined) {
-      throw new IamOptionsError(owned, 'is set, but IAM login manages it', ownedHint(owned));
+      throw ownedOptionRefused(owned);
     }
   }
   // mysql2's debug mode prints every packet as hex, the login packet with the token included.
-  if (rest.debug !== undefined && rest.debug !== false) {
-    throw new IamOptionsError(
-      'debug',
-      'would print every packet, including the login packet that carries the IAM token',
-      'Remove it (from the options and from any `uri`). Use pool.iam events or the rds-iam-pool ' +
-        "diagnostics channels to see logins, and mysql2's own tracing channels for queries.",
-    );
-  }
+  if (rest.debug !== undefined && rest.debug !== false) throw debugRefused();
   checkPoolSizing(rest);
 
   const hostName = requireString(
@@ -305,7 +299,7 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
     tokenCache: resolveTokenCache(token),
     clock: clock ?? Date.now,
     verifyWriter: verifyWriter ?? isClusterWriterEndpoint(hostName),
-    topologyFailover: resolveTopologyFailover(topologyFailover, hostName),
+    topologyFailover: resolveTopologyFailover(topologyFailover, hostName, resolvedRegion),
     pool: resolvePoolBehaviour({
       acquireTimeoutMs,
       validateAfterIdleMs,
@@ -392,11 +386,7 @@ function checkPoolSizing(rest: Record<string, unknown>): void {
     ['connectTimeout', 1, 'Milliseconds to open a connection; leave it out for 10000.'],
   ];
   for (const [name, min, hint] of rules) {
-    const value = rest[name];
-    if (value === undefined) continue;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-      throw new IamOptionsError(name, `must be an integer of at least ${min}, got ${describe(value)}`, hint);
-    }
+    if (rest[name] !== undefined) integerIn(name, rest[name], min, Number.POSITIVE_INFINITY, hint);
   }
   const wait = rest.waitForConnections;
   if (wait !== undefined && typeof wait !== 'boolean') {
@@ -408,12 +398,17 @@ function checkPoolSizing(rest: Record<string, unknown>): void {
   }
 }
 
+/** resolveOptions, with what only a pool needs (its connectTimeout, see below). */
+export function resolvePoolOptions(options: IamPoolOptions): ResolvedIamOptions {
+  return withPoolConnectTimeout(resolveOptions(options));
+}
+
 /**
  * A pool's `connectTimeout`: below `acquireTimeoutMs`, so that an attempt that hangs (TCP accepted,
  * no handshake) fails with its own error, which the borrow can retry and report as the `cause` of an
  * acquire timeout. Default: half the acquire timeout, at most mysql2's own 10 s.
  */
-export function withPoolConnectTimeout(resolved: ResolvedIamOptions): ResolvedIamOptions {
+function withPoolConnectTimeout(resolved: ResolvedIamOptions): ResolvedIamOptions {
   const { acquireTimeoutMs } = resolved.pool;
   const given = resolved.passThrough.connectTimeout;
   if (given !== undefined && given >= acquireTimeoutMs) {
@@ -432,34 +427,38 @@ export function withPoolConnectTimeout(resolved: ResolvedIamOptions): ResolvedIa
 /** mysql2's own default connectTimeout. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
+/**
+ * Following the topology is on by default for an Aurora cluster (writer) endpoint: a failover then
+ * costs writes about as long as the promotion, not the promotion plus the DNS record's lag. Any other
+ * host needs it asked for, with an instance host pattern in the same cluster domain.
+ */
 function resolveTopologyFailover(
   given: unknown,
   host: string,
+  region: string,
 ): Required<TopologyFailoverOptions> | undefined {
-  if (given === undefined || given === false) return undefined;
-  if (given !== true && (given === null || typeof given !== 'object' || Array.isArray(given))) {
+  if (given === false || (given === undefined && !isClusterWriterEndpoint(host))) return undefined;
+  if (
+    given !== undefined &&
+    given !== true &&
+    (given === null || typeof given !== 'object' || Array.isArray(given))
+  ) {
     throw new IamOptionsError(
       'topologyFailover',
       `must be true, false or an object, got ${describe(given)}`,
-      'For example topologyFailover: true, or { pollIntervalMs: 250 }.',
+      'For example topologyFailover: false, or { pollIntervalMs: 250 }.',
     );
   }
-  const o = (given === true ? {} : given) as TopologyFailoverOptions;
-  const pattern = o.instanceHostPattern ?? instanceHostPattern(host);
-  if (pattern === undefined) {
+  const o = (given === true || given === undefined ? {} : given) as TopologyFailoverOptions;
+  if (o.instanceHostPattern === undefined && !isClusterWriterEndpoint(host)) {
     throw new IamOptionsError(
       'topologyFailover',
-      `needs an Aurora cluster endpoint as host (<name>.cluster-<id>.<region>.rds.amazonaws.com), got "${host}"`,
+      `needs an Aurora cluster (writer) endpoint as host (<name>.cluster-<id>.<region>.rds.amazonaws.com), got "${host}"`,
       'Point `host` at the cluster (writer) endpoint, or give topologyFailover.instanceHostPattern (e.g. "?.abc123.us-east-1.rds.amazonaws.com").',
     );
   }
-  if (typeof pattern !== 'string' || !/^[^?]*\?[^?]*$/.test(pattern) || pattern.trim() !== pattern) {
-    throw new IamOptionsError(
-      'topologyFailover.instanceHostPattern',
-      `must contain exactly one "?" (the instance id), got ${describe(pattern)}`,
-      'For example "?.abc123.us-east-1.rds.amazonaws.com".',
-    );
-  }
+  const pattern = o.instanceHostPattern ?? (instanceHostPattern(host) as string);
+  checkInstanceHostPattern(pattern, host, region);
   const ranges: Array<['pollIntervalMs' | 'refreshIntervalMs', number, number, number]> = [
     ['pollIntervalMs', 50, 10_000, 250],
     ['refreshIntervalMs', 1000, 3_600_000, 30_000],
@@ -467,17 +466,50 @@ function resolveTopologyFailover(
   const resolved = { instanceHostPattern: pattern, pollIntervalMs: 250, refreshIntervalMs: 30_000 };
   for (const [name, min, max] of ranges) {
     const value = o[name];
-    if (value === undefined) continue;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      throw new IamOptionsError(
+    if (value !== undefined) {
+      resolved[name] = integerIn(
         `topologyFailover.${name}`,
-        `must be an integer from ${min} to ${max}, got ${describe(value)}`,
+        value,
+        min,
+        max,
         'Leave it out for the default.',
       );
     }
-    resolved[name] = value;
   }
   return resolved;
+}
+
+/**
+ * Instance endpoint names are built from the pattern and ids a server reports, and tokens are signed
+ * for them: the pattern must put the id in the first label of a name in the cluster's own domain
+ * (`?.<id>.<region>.rds.amazonaws.com`), so no answer can send a token to a host outside it.
+ */
+function checkInstanceHostPattern(pattern: unknown, host: string, region: string): void {
+  const option = 'topologyFailover.instanceHostPattern';
+  const example = `"?.abc123.${region}.rds.amazonaws.com"`;
+  if (typeof pattern !== 'string' || !pattern.startsWith('?.') || pattern.indexOf('?', 1) !== -1) {
+    throw new IamOptionsError(
+      option,
+      `must be "?." followed by the cluster's domain (the "?" stands for the instance id), got ${describe(pattern)}`,
+      `For example ${example}.`,
+    );
+  }
+  const domain = pattern.slice(2);
+  const own = clusterDomain(host);
+  const inDomain =
+    own !== undefined
+      ? domain.toLowerCase() === own.toLowerCase()
+      : clusterDomain(`x.cluster-${domain}`) === domain;
+  if (!inDomain || inferRegion(domain) !== region) {
+    throw new IamOptionsError(
+      option,
+      `${describe(pattern)} is not in the cluster's domain` +
+        (own === undefined ? ` (<cluster id>.${region}.rds.amazonaws.com)` : ` (${own})`),
+      own === undefined
+        ? `For example ${example}.`
+        : `Leave it out: it is derived from the host ("?.${own}").`,
+    );
+  }
 }
 
 /** The region: given, or inferred from the host; a given region must match the host's. */
@@ -524,13 +556,7 @@ function resolveRetry(retry: unknown): Required<IamRetryOptions> {
     ['retry.minTimeoutMs', r.minTimeoutMs, 60_000],
     ['retry.maxTimeoutMs', r.maxTimeoutMs, 300_000],
   ] as const) {
-    if (!Number.isInteger(value) || value < 0 || value > max) {
-      throw new IamOptionsError(
-        name,
-        `must be an integer from 0 to ${max}, got ${describe(value)}`,
-        'Leave it out for the default.',
-      );
-    }
+    integerIn(name, value, 0, max, 'Leave it out for the default.');
   }
   if (r.maxTimeoutMs < r.minTimeoutMs) {
     throw new IamOptionsError(
@@ -557,15 +583,7 @@ function resolvePoolBehaviour(given: Record<keyof IamPoolBehaviourOptions, unkno
   ];
   for (const [name, min, max, hint] of ranges) {
     const value = given[name];
-    if (value === undefined) continue;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      throw new IamOptionsError(
-        name,
-        `must be an integer from ${min} to ${max}, got ${describe(value)}`,
-        hint,
-      );
-    }
-    r[name] = value;
+    if (value !== undefined) r[name] = integerIn(name, value, min, max, hint);
   }
   if (r.maxLifetimeMs !== 0 && r.maxLifetimeMs < MIN_LIFETIME_MS) {
     throw new IamOptionsError(
@@ -605,17 +623,20 @@ function resolveRefresh(token: unknown): number {
       'For example { refreshBeforeExpiryMs: 300000 }.',
     );
   }
-  const value = (token as IamTokenOptions).refreshBeforeExpiryMs ?? DEFAULT_REFRESH_BEFORE_EXPIRY_MS;
-  if (!Number.isInteger(value) || value < 0 || value >= 15 * 60_000) {
-    throw new IamOptionsError(
-      'token.refreshBeforeExpiryMs',
-      `must be an integer from 0 to 899999 ms, got ${describe(value)}`,
-      'Tokens live 15 minutes; the default refreshes 5 minutes before expiry.',
-    );
-  }
-  return value;
+  return integerIn(
+    'token.refreshBeforeExpiryMs',
+    (token as IamTokenOptions).refreshBeforeExpiryMs ?? DEFAULT_REFRESH_BEFORE_EXPIRY_MS,
+    0,
+    15 * 60_000 - 1,
+    'Tokens live 15 minutes; the default refreshes 5 minutes before expiry.',
+  );
 }
 
+/**
+ * A required, non-empty string without surrounding whitespace: the host and user are signed into
+ * the token as given, and a stray space would sign a token no server accepts (the AWS signer
+ * trims nothing either), so it is refused rather than quietly trimmed.
+ */
 function requireString(option: string, value: unknown, hint: string): string {
   if (typeof value !== 'string' || value.trim() === '') {
     throw new IamOptionsError(
@@ -624,7 +645,19 @@ function requireString(option: string, value: unknown, hint: string): string {
       hint,
     );
   }
-  return value.trim();
+  if (value.trim() !== value) {
+    throw new IamOptionsError(option, `has whitespace around it (${describe(value)})`, `Remove it: ${hint}`);
+  }
+  return value;
+}
+
+/** `value` when it is an integer from `min` to `max`; throws IamOptionsError naming `option` otherwise. */
+function integerIn(option: string, value: unknown, min: number, max: number, hint: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.POSITIVE_INFINITY ? `of at least ${min}` : `from ${min} to ${max}`;
+    throw new IamOptionsError(option, `must be an integer ${range}, got ${describe(value)}`, hint);
+  }
+  return value;
 }
 
 function optionalPort(option: string, value: unknown): number | undefined {
@@ -640,10 +673,31 @@ function optionalPort(option: string, value: unknown): number | undefined {
   return n;
 }
 
-function describe(value: unknown): string {
-  if (typeof value === 'string')
-    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : String(value);
+/** The error for a caller's value of an option IAM login sets itself. */
+export function ownedOptionRefused(option: OwnedByIam): IamOptionsError {
+  return new IamOptionsError(option, 'is set, but IAM login manages it', ownedHint(option));
+}
+
+/** The error for mysql2's `debug`, which prints every packet, the login packet with the token too. */
+export function debugRefused(): IamOptionsError {
+  return new IamOptionsError(
+    'debug',
+    'would print every packet, including the login packet that carries the IAM token',
+    'Remove it (from the options and from any `uri`). Use pool.iam events or the rds-iam-pool ' +
+      "diagnostics channels to see logins, and mysql2's own tracing channels for queries.",
+  );
+}
+
+function ownedHint(option: OwnedByIam): string {
+  switch (option) {
+    case 'stream':
+    case 'socketPath':
+      return 'Use `connectHost` / `connectPort` to connect through a tunnel; the pool builds the socket itself.';
+    case 'authPlugins':
+    case 'authSwitchHandler':
+    case 'enableCleartextPlugin':
+      return 'Remove it: the pool installs its own mysql_clear_password plugin, which sends the token only over verified TLS.';
+    default:
+      return 'Remove it: the pool signs a fresh IAM token for every login. Use `credentials` to choose the AWS identity.';
+  }
 }

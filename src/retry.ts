@@ -1,8 +1,44 @@
 import pRetry from 'p-retry';
 import { IamAuthError, IamConnectError, IamCredentialsError, IamLoginError, IamTlsError } from './errors.js';
-import { tokenWasSent } from './login/auth-plugin.js';
 import { isTlsHandshakeCut } from './mysql2-boundary.js';
-import type { IamRetryOptions, ResolvedIamOptions } from './options.js';
+
+/** How failed logins and connect errors are retried. */
+export interface IamRetryOptions {
+  /** Retries after the first attempt. Default 3: enough to ride out a token race or a brief restart. */
+  retries?: number;
+  /** Delay before the first retry, in ms. Default 100. */
+  minTimeoutMs?: number;
+  /** Upper bound of one delay, in ms. Default 2000. Delays double and are randomised (x1 to x2). */
+  maxTimeoutMs?: number;
+}
+
+export const DEFAULT_RETRY: Required<IamRetryOptions> = { retries: 3, minTimeoutMs: 100, maxTimeoutMs: 2000 };
+
+/**
+ * Marks a login error as coming after the token was sent (the auth plugin sees this, the retry
+ * policy needs it). Carried on the error itself, so it travels wherever the error goes.
+ */
+const TOKEN_SENT = Symbol('rds-iam-pool: the signing time of the token sent before this login failed');
+
+/** Marks `error` as the failure of a login that sent the token signed at `signedAt`. */
+export function markTokenSent(error: object, signedAt: number): void {
+  (error as { [TOKEN_SENT]?: number })[TOKEN_SENT] = signedAt;
+}
+
+/**
+ * Whether this login error came after the token was sent. An "access denied" without a token
+ * means the server never asked for one: the user is not an IAM user, and retrying cannot help.
+ */
+export function tokenWasSent(error: unknown): boolean {
+  return tokenSentAt(error) !== undefined;
+}
+
+/** When the token this failed login sent was signed (identifies the token), if it sent one. */
+export function tokenSentAt(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const signedAt = (error as { [TOKEN_SENT]?: unknown })[TOKEN_SENT];
+  return typeof signedAt === 'number' ? signedAt : undefined;
+}
 
 /** How a failed connect attempt is treated. */
 export type ConnectFailure =
@@ -50,16 +86,21 @@ function isTlsVerificationError(err: { code?: unknown; message?: unknown }): boo
  * How errors name the endpoint: `host:port`, and the address really connected to when that differs
  * (`db.abc.us-east-1.rds.amazonaws.com:3306 via 127.0.0.1:3399`), so a misrouted tunnel shows.
  */
-export function connectEndpoint(
-  resolved: Pick<ResolvedIamOptions, 'host' | 'port' | 'connectHost' | 'connectPort'>,
-): string {
+export function connectEndpoint(resolved: {
+  host: string;
+  port: number;
+  connectHost: string | undefined;
+  connectPort: number | undefined;
+}): string {
   const endpoint = `${resolved.host}:${resolved.port}`;
   if (resolved.connectHost === undefined && resolved.connectPort === undefined) return endpoint;
   return `${endpoint} via ${resolved.connectHost ?? resolved.host}:${resolved.connectPort ?? resolved.port}`;
 }
 
 export function classifyConnectError(err: unknown): ConnectFailure {
-  if (err instanceof IamCredentialsError) return 'transient';
+  // A credential provider that failed (IMDS, STS, SSO hiccups), and a new connection that reached a
+  // reader or did not answer (the pool's own checks), can work on the next attempt.
+  if (err instanceof IamCredentialsError || err instanceof IamConnectError) return 'transient';
   if (err instanceof IamAuthError) return 'final';
   const e = (err ?? {}) as { errno?: unknown; code?: unknown };
   if (e.errno === ER_ACCESS_DENIED_ERROR || e.errno === ER_ACCESS_DENIED_NO_PASSWORD_ERROR) {
@@ -73,11 +114,17 @@ export function classifyConnectError(err: unknown): ConnectFailure {
   return 'final';
 }
 
+const OUTAGE_HINT =
+  'The endpoint answered before and stopped: a failover, a restart or an outage in progress. The pool ' +
+  "keeps trying (one attempt at a time, with backoff) until each caller's acquireTimeoutMs; nothing was " +
+  'sent on a connection that was never opened, so such a request is safe to retry. If it lasts, check ' +
+  "the instance's status and recent events in the RDS console.";
+
 /**
  * The error a caller sees once retrying is over: a typed error for every failure a connect can have,
  * with the original error as its `cause`.
  */
-export function toIamError(err: unknown, endpoint: string): IamAuthError {
+export function toIamError(err: unknown, endpoint: string, context: { outage?: boolean } = {}): IamAuthError {
   if (err instanceof IamAuthError) return err;
   const e = (err ?? {}) as { errno?: number; code?: string; message?: string };
   const serverSays = typeof e.message === 'string' ? `: ${e.message}` : '';
@@ -133,8 +180,10 @@ export function toIamError(err: unknown, endpoint: string): IamAuthError {
       err,
     );
   }
+  // The endpoint worked before: this is an outage (a failover, a restart), not a set-up problem.
+  const hint = context.outage ? OUTAGE_HINT : undefined;
   if (isTlsHandshakeCut(e)) {
-    return new IamConnectError(`${endpoint} closed the connection during the TLS handshake`, err);
+    return new IamConnectError(`${endpoint} closed the connection during the TLS handshake`, err, hint);
   }
   if (e.code === 'ENOTFOUND') {
     return new IamConnectError(
@@ -149,47 +198,48 @@ export function toIamError(err: unknown, endpoint: string): IamAuthError {
   }
   const code = typeof e.code === 'string' ? ` (${e.code})` : '';
   if (typeof e.code === 'string' && TRANSIENT_NETWORK_CODES.has(e.code)) {
-    return new IamConnectError(`Could not connect to ${endpoint}${code}`, err);
+    return new IamConnectError(`Could not connect to ${endpoint}${code}`, err, hint);
+  }
+  if (e.errno === ER_SERVER_SHUTDOWN || e.errno === ER_CON_COUNT_ERROR) {
+    return new IamConnectError(`${endpoint} refused the connection${code}${serverSays}`, err, hint);
   }
   return new IamConnectError(`Connecting to ${endpoint} failed${code}${serverSays}`, err);
 }
 
-export interface ConnectRetryHooks {
-  /** Called for every failed attempt that will be retried. */
-  onRetry?(failure: ConnectFailure, attemptNumber: number, error: unknown): void;
+export interface BackoffControl {
+  /** Ends the loop (it rejects with the signal's reason). */
+  signal: AbortSignal;
+  /** Whether `error` (of attempt `attemptNumber`) is worth another attempt after a pause. */
+  shouldRetry(error: Error, attemptNumber: number): boolean;
 }
 
 /**
- * Runs `attempt` until it succeeds, retrying auth rejections (the refused token was already dropped
- * where the login failed, see login/auth-plugin.ts, so the next attempt signs a fresh one) and transient
- * network errors with exponential backoff and jitter, up to `retries` times.
+ * Runs `attempt` until it succeeds, with exponential backoff and jitter between attempts (doubling
+ * from `minTimeoutMs` to at most `maxTimeoutMs`, each pause randomised by x1 to x2 so that many
+ * pools do not retry in step), for as long as `shouldRetry` says so or until `signal` aborts.
  */
-export async function connectWithRetry<T>(
-  attempt: () => Promise<T>,
+export function retryWithBackoff<T>(
+  attempt: (attemptNumber: number) => Promise<T>,
   policy: Required<IamRetryOptions>,
-  hooks: ConnectRetryHooks,
+  control: BackoffControl,
 ): Promise<T> {
   return pRetry(
-    async () => {
+    async (attemptNumber) => {
       try {
-        return await attempt();
+        return await attempt(attemptNumber);
       } catch (err) {
         // p-retry wants Error instances; mysql2 always gives those, but be safe.
         throw err instanceof Error ? err : new Error(String(err));
       }
     },
     {
-      retries: policy.retries,
+      retries: Number.POSITIVE_INFINITY,
       minTimeout: policy.minTimeoutMs,
       maxTimeout: policy.maxTimeoutMs,
       factor: 2,
       randomize: true,
-      shouldRetry: ({ error, attemptNumber }) => {
-        const failure = classifyConnectError(error);
-        if (failure === 'final') return false;
-        hooks.onRetry?.(failure, attemptNumber, error);
-        return true;
-      },
+      signal: control.signal,
+      shouldRetry: ({ error, attemptNumber }) => control.shouldRetry(error, attemptNumber),
     },
   );
 }

@@ -3,8 +3,10 @@
  * workload runs on each: rds-iam-pool with its defaults (verifyWriter on for a cluster endpoint),
  * rds-iam-pool with topologyFailover, mysql2 wired by hand with @aws-sdk/rds-signer (the bench's
  * baseline, bench/lib/sign-per-connection.ts), and aws-advanced-nodejs-wrapper with its `iam` and
- * `failover` plugins. Each reaches every endpoint of the emulated cluster through one TCP port: the
- * TLS server name (mysql2 sends `host`) picks the endpoint.
+ * `failover` plugins. Ours reaches every endpoint of the emulated cluster through one TCP address
+ * (`connectHost`/`connectPort`, the cluster endpoint's port), where the TLS server name (mysql2 sends
+ * `host`) picks the endpoint; the hand-wired pool uses only the cluster endpoint; the wrapper dials
+ * each endpoint's own port, as DNS would lead it (what tells the two outage shapes apart).
  */
 import net from 'node:net';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
@@ -198,7 +200,13 @@ async function awsWrapperClient(setup: ClientSetup): Promise<FailoverClient> {
     plugins: 'iam,failover',
     ssl: { ca: emulator.ca, rejectUnauthorized: true },
     enableCleartextPlugin: true,
-    stream: () => net.connect(emulator.port, emulator.listenHost),
+    // Each endpoint on its own port, as DNS would lead there: an instance that is down refuses TCP
+    // there with outage 'refuse'. (mysql2 calls `stream` with the connection's options.)
+    stream: (opts: { config: { host?: string } }) =>
+      net.connect(
+        emulator.cluster.endpointFor(opts.config.host ?? '')?.port ?? emulator.port,
+        emulator.listenHost,
+      ),
   };
   const counters = { 'clients replaced': 0, 'failovers reported': 0 };
   const clients = new Map<number, Promise<WrapperClient>>();

@@ -1,16 +1,29 @@
 /**
  * The `aurora-failover` scenario: a steady write workload across repeated failovers of an emulated
- * Aurora cluster, run once per client (see aurora-clients.ts), measuring when writes resume, what
- * callers saw, and whether any acknowledged write was lost or accepted by a reader.
+ * Aurora cluster, run once per client (see aurora-clients.ts) and outage shape, measuring when
+ * writes resume, what callers saw, and whether any acknowledged write was lost or accepted by a reader.
  *
- *   client --TCP--> emulator (one port; the TLS server name picks the cluster, reader or instance
- *                   endpoint) --> MariaDB
+ *   client --TCP--> emulator (a port per endpoint; the TLS server name picks the cluster, reader or
+ *                   instance endpoint) --> MariaDB
  *
  * The emulator's failover(): the writer and the reader being promoted go down at once (sessions cut,
- * new connections closed); after `promotionMs` the reader is the writer and the old writer is back
- * as a reader; for `dnsLagMs` more the cluster endpoint still leads to the old writer.
+ * new connections refused or cut, see below); after `promotionMs` the reader is the writer and the
+ * old writer is back as a reader; for `dnsLagMs` more the cluster endpoint still leads to the old writer.
+ *
+ * Outage shapes (both by default): `refuse`, the restarting instances refuse TCP on their own ports,
+ * and so does the cluster endpoint's port while it leads to the down writer, as Aurora's do; `tls-cut`,
+ * every port accepts and the connection is closed after the TLS handshake. The AWS wrapper dials each
+ * endpoint's own port (as DNS would lead it); the hand-wired pool uses only the cluster endpoint, on
+ * its own port; rds-iam-pool reaches every endpoint through one address (`connectHost`/`connectPort`,
+ * the cluster endpoint's port, by TLS server name), so with `refuse` it meets a refused port while
+ * the old writer is down and the instances that are up only through that port once it listens again.
  */
-import { type ClusterEmulator, type FailoverRecord, startEmulator } from '../../src/emulator/index.js';
+import {
+  type ClusterEmulator,
+  type FailoverRecord,
+  type OutageShape,
+  startEmulator,
+} from '../../src/emulator/index.js';
 import { AURORA_IAM_USERS, CLIENT_LABELS, type ClientName, createFailoverClient } from './aurora-clients.js';
 import { type AuroraOutcome, type AuroraVerification, AuroraWorkload } from './aurora-workload.js';
 import { withBound } from './bounded.js';
@@ -22,6 +35,8 @@ import { Workload } from './workload.js';
 export interface AuroraFailoverSettings {
   /** Failovers per client. */
   failovers: Record<ClientName, number>;
+  /** What clients of the restarting instances see; each client runs once per shape. */
+  outages: readonly OutageShape[];
   promotionMs: number;
   dnsLagMs: number;
   /** Checks the checker: delete one acknowledged row and copy another behind the clients' backs. */
@@ -56,6 +71,8 @@ export interface FailoverRun {
 
 export interface AuroraClientResult {
   name: ClientName;
+  /** The outage shape this run's failovers had. */
+  outage: OutageShape;
   label: string;
   runs: FailoverRun[];
   requests: number;
@@ -135,28 +152,34 @@ export async function runAuroraFailover(
   settings: AuroraFailoverSettings,
 ): Promise<AuroraClientResult[]> {
   const results: AuroraClientResult[] = [];
-  for (const [i, name] of clients.entries()) {
-    settings.log(`aurora-failover: ${CLIENT_LABELS[name]}, ${settings.failovers[name]} failover(s)`);
-    const result = await runClient(name, i, login, settings);
-    results.push(result);
-    const resumes = result.runs.map((r) =>
-      r.firstWriteAt === undefined ? 'never' : `${((r.firstWriteAt - r.startedAt) / 1000).toFixed(2)} s`,
-    );
-    settings.log(
-      `aurora-failover: ${name}: writes resumed after ${resumes.join(', ')}; ` +
-        `${result.problems.length === 0 ? 'PASS' : `FAIL (${result.problems.join('; ')})`}`,
-    );
+  let index = 0;
+  for (const outage of settings.outages) {
+    for (const name of clients) {
+      settings.log(
+        `aurora-failover: ${CLIENT_LABELS[name]}, outage ${outage}, ${settings.failovers[name]} failover(s)`,
+      );
+      const result = await runClient(name, outage, index++, login, settings);
+      results.push(result);
+      const resumes = result.runs.map((r) =>
+        r.firstWriteAt === undefined ? 'never' : `${((r.firstWriteAt - r.startedAt) / 1000).toFixed(2)} s`,
+      );
+      settings.log(
+        `aurora-failover: ${name} (${outage}): writes resumed after ${resumes.join(', ')}; ` +
+          `${result.problems.length === 0 ? 'PASS' : `FAIL (${result.problems.join('; ')})`}`,
+      );
+    }
   }
   return results;
 }
 
 async function runClient(
   name: ClientName,
+  outage: OutageShape,
   index: number,
   login: BackendLogin,
   settings: AuroraFailoverSettings,
 ): Promise<AuroraClientResult> {
-  const table = `w_aurora_${name.replace(/[^a-z0-9]/g, '_')}`;
+  const table = `w_aurora_${name.replace(/[^a-z0-9]/g, '_')}_${outage.replace(/[^a-z0-9]/g, '_')}`;
   const root = await rootConnection();
   // A cluster name per client: the AWS wrapper keeps topology per cluster in static state.
   const emulator = (await startEmulator({
@@ -166,7 +189,7 @@ async function runClient(
       AURORA_IAM_USERS.map((u) => [u, { backendUser: login.user, backendPassword: login.password }]),
     ),
     keys: [CHAOS_KEY],
-    cluster: { instances: 3 },
+    cluster: { instances: 3, outage },
   })) as ClusterEmulator;
   const leaks = isOurs(name) ? new LeakCheck([CHAOS_KEY]) : undefined;
   try {
@@ -278,7 +301,8 @@ async function runClient(
     }
     const result: AuroraClientResult = {
       name,
-      label: CLIENT_LABELS[name],
+      outage,
+      label: `${CLIENT_LABELS[name]}; outage ${outage}`,
       runs,
       requests: outcomes.length,
       ok: outcomes.filter((o) => o.ok).length,
@@ -299,6 +323,12 @@ async function runClient(
     leaks?.close();
     await emulator.stop();
     await root.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+    // The read-only account the emulator made for the chaos backend user (dropped with it).
+    for (const account of emulator.cluster.readerAccounts) {
+      if (account.managed && account.backendUser === login.user) {
+        await root.query('DROP USER IF EXISTS ?@?', [account.user, account.host]).catch(() => undefined);
+      }
+    }
     await root.end();
   }
 }

@@ -1,4 +1,5 @@
 import { quantile } from '../lib/stats.js';
+import { CLIENT_LABELS } from './aurora-clients.js';
 import type { AuroraClientResult, FailoverRun } from './aurora-failover.js';
 import { formatMarkdownTable, formatTextTable, topCounts } from './report.js';
 
@@ -43,6 +44,7 @@ function targetCell(result: AuroraClientResult): string {
 
 export const AURORA_COLUMNS = [
   'client',
+  'outage',
   'failovers',
   'first write after failover start (median / max)',
   'target (runs met)',
@@ -57,7 +59,8 @@ export function auroraCells(result: AuroraClientResult): string[] {
   const s = resumeSummary(result);
   const failed = result.runs.map((r) => r.failed);
   return [
-    result.label,
+    CLIENT_LABELS[result.name],
+    result.outage,
     String(result.runs.length),
     `${seconds(s.median)} / ${seconds(s.max)}`,
     targetCell(result),
@@ -86,7 +89,7 @@ export function auroraDetailLines(results: readonly AuroraClientResult[]): strin
       .map(([k, n]) => `${k} ${n}`)
       .join(', ');
     lines.push(
-      `${r.name}: ${r.requests} requests, ${r.ok} ok; acknowledged inserts ${v.acknowledged}, lost ${v.lost}, ` +
+      `${r.name} (outage ${r.outage}): ${r.requests} requests, ${r.ok} ok; acknowledged inserts ${v.acknowledged}, lost ${v.lost}, ` +
         `duplicated ${v.duplicated}, failed-but-present ${v.ambiguousPresent}; ${counters}` +
         (r.leakScan
           ? `; leak scan ${r.leakScan.scanned} errors/events/messages, ${r.leakScan.findings} finding(s)`
@@ -112,22 +115,22 @@ export function auroraDetailLines(results: readonly AuroraClientResult[]): strin
 
 /** docs/performance.md's comparison: each client against the AWS wrapper, same run. */
 export function auroraComparisonTable(results: readonly AuroraClientResult[]): string {
-  const wrapper = results.find((r) => r.name === 'aws-wrapper');
-  const wrapperMedian = wrapper ? resumeSummary(wrapper).median : undefined;
   const rows = results.map((r) => {
+    const wrapper = results.find((w) => w.name === 'aws-wrapper' && w.outage === r.outage);
+    const wrapperMedian = wrapper ? resumeSummary(wrapper).median : undefined;
     const s = resumeSummary(r);
     const failed = r.runs.map((run) => run.failed);
     const ratio =
       s.median !== undefined && wrapperMedian !== undefined
         ? `${(s.median / wrapperMedian).toFixed(2)}x`
         : 'n/a';
-    return `| ${r.label} | ${r.runs.length} | ${seconds(s.median)} | ${seconds(s.max)} | ${ratio} | ${
+    return `| ${CLIENT_LABELS[r.name]} | ${r.outage} | ${r.runs.length} | ${seconds(s.median)} | ${seconds(s.max)} | ${ratio} | ${
       failed.length === 0 ? 0 : quantile(failed, 0.5)
     } | ${targetCell(r)} |`;
   });
   return [
-    '| client | failovers | writes resume (median) | max | vs AWS wrapper (median) | failed requests per failover (median) | target (runs met) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| client | outage | failovers | writes resume (median) | max | vs AWS wrapper (median, same outage) | failed requests per failover (median) | target (runs met) |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
   ].join('\n');
 }

@@ -84,11 +84,15 @@ export class AuroraWorkload {
     return this.outcomes.filter((o) => o.ok && o.kind !== 'read' && o.endedAt >= since).length;
   }
 
-  /** The first write started at or after `since` that succeeded: when it was acknowledged. */
+  /**
+   * The first write started after `since` that succeeded: when it was acknowledged. Strictly after:
+   * a write started and acknowledged in the millisecond a failover began, before the cut, would
+   * otherwise count as writes resuming after 0 s.
+   */
   firstWriteAckAfter(since: number): number | undefined {
     let first: number | undefined;
     for (const o of this.outcomes) {
-      if (o.ok && o.kind !== 'read' && o.startedAt >= since && (first === undefined || o.endedAt < first)) {
+      if (o.ok && o.kind !== 'read' && o.startedAt > since && (first === undefined || o.endedAt < first)) {
         first = o.endedAt;
       }
     }

@@ -23,17 +23,21 @@
  *   --baseline-failovers N                          failovers for the hand-wired pool and the wrapper (default: --failovers)
  *   --clients ours-defaults,ours-topology           some of the clients
  *   --promotion-ms 5000 --dns-lag-ms 5000           the emulated failover's phases
+ *   --outage refuse,tls-cut                         the outage shapes to run each client with (default both:
+ *                                                   TCP refused by the restarting instances, as on Aurora,
+ *                                                   and connections closed after the TLS handshake)
  *   --plant-damage --only aurora-failover --failovers 1 --fuzz-runs 0
  *                                                   deletes one acknowledged row and copies another; must FAIL
  *
  * With --update-docs, the fault matrix is written when every scenario ran (no --only), the
- * aurora-failover tables (docs/reliability.md, docs/performance.md) when all four clients ran; each
- * only if everything in it passed.
+ * aurora-failover tables (docs/reliability.md, docs/performance.md) when all four clients ran with
+ * both outage shapes; each only if everything in it passed.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { OUTAGE_SHAPES, type OutageShape } from '../../src/emulator/index.js';
 import { CLIENT_NAMES, type ClientName } from './aurora-clients.js';
 import { type AuroraClientResult, runAuroraFailover } from './aurora-failover.js';
 import {
@@ -88,6 +92,7 @@ const { values: args } = parseArgs({
     clients: { type: 'string' },
     'promotion-ms': { type: 'string', default: '5000' },
     'dns-lag-ms': { type: 'string', default: '5000' },
+    outage: { type: 'string', default: OUTAGE_SHAPES.join(',') },
   },
 });
 
@@ -96,14 +101,17 @@ const failovers = Number(args.failovers);
 const baselineFailovers = Number(args['baseline-failovers'] ?? args.failovers);
 const promotionMs = Number(args['promotion-ms']);
 const dnsLagMs = Number(args['dns-lag-ms']);
+const outages = (args.outage ?? '').split(',').map((s) => s.trim()) as OutageShape[];
 const failoversPerClient = Object.fromEntries(
   CLIENT_NAMES.map((name) => [name, name.startsWith('ours-') ? failovers : baselineFailovers]),
 ) as Record<ClientName, number>;
 /** Each failover: its phases, a settle time, and room for a client that is slow to resume. */
-const auroraBudgetMs = auroraClients.reduce(
-  (total, name) => total + 20_000 + failoversPerClient[name] * (promotionMs + dnsLagMs + 20_000),
-  0,
-);
+const auroraBudgetMs =
+  outages.length *
+  auroraClients.reduce(
+    (total, name) => total + 20_000 + failoversPerClient[name] * (promotionMs + dnsLagMs + 20_000),
+    0,
+  );
 /** The exact command, for the docs. */
 const command = ['npm run chaos', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(
   ' ',
@@ -222,6 +230,13 @@ async function main(): Promise<number> {
     );
     return 2;
   }
+  const unknownOutages = outages.filter((o) => !OUTAGE_SHAPES.includes(o));
+  if (unknownOutages.length > 0 || outages.length === 0) {
+    console.error(
+      `unknown shape in --outage: ${unknownOutages.join(', ')}; known: ${OUTAGE_SHAPES.join(', ')}`,
+    );
+    return 2;
+  }
   const numbers = { failovers, baselineFailovers, promotionMs, dnsLagMs };
   const bad = Object.entries(numbers).filter(([, n]) => !Number.isInteger(n) || n < 0);
   if (bad.length > 0) {
@@ -249,6 +264,7 @@ async function main(): Promise<number> {
     if (withAurora) {
       aurora = await runAuroraFailover(login, auroraClients, {
         failovers: failoversPerClient,
+        outages,
         promotionMs,
         dnsLagMs,
         plantDamage: args['plant-damage'],
@@ -293,10 +309,10 @@ async function main(): Promise<number> {
       );
       log(`matrix written to ${DOC_FILE}`);
     }
-    if (aurora.length === CLIENT_NAMES.length && auroraFailed === 0) {
+    if (aurora.length === CLIENT_NAMES.length * OUTAGE_SHAPES.length && auroraFailed === 0) {
       const run =
         `Run of ${when} UTC, \`${command}\`, ${machine}; promotion ${promotionMs / 1000} s, ` +
-        `DNS lag ${dnsLagMs / 1000} s.`;
+        `DNS lag ${dnsLagMs / 1000} s, outage shapes ${outages.join(' and ')}.`;
       replaceSection(
         DOC_FILE,
         AURORA_MARKERS,

@@ -27,13 +27,14 @@ try {
   const rows = await db.select().from(notes).orderBy(asc(notes.id));
   console.log(`drizzle: selected ${rows.map((r) => r.body).join(', ')}`);
 
-  await Promise.all(Array.from({ length: 6 }, () => db.select().from(notes)));
+  // Six slow queries at once, more than the pool's 3 connections: all 3 log in, on one token.
+  await Promise.all(Array.from({ length: 6 }, () => db.execute(sql`SELECT SLEEP(0.2)`)));
   console.log(`tokens signed: ${stats().tokensSigned}, connections opened: ${stats().connectionsOpened}`);
 
   rds.advanceClock(16 * MINUTES); // every token signed so far has expired
   rds.emulator.faults.dropAllConnections(); // force new logins
   await settle();
-  await Promise.all(Array.from({ length: 6 }, () => db.select().from(notes)));
+  await Promise.all(Array.from({ length: 6 }, () => db.execute(sql`SELECT SLEEP(0.2)`)));
   console.log(
     `16 minutes later: tokens signed: ${stats().tokensSigned}, connections opened: ${stats().connectionsOpened}`,
   );

@@ -3,7 +3,7 @@
  * Creates a table, inserts, selects, then moves the clock 16 minutes: new connections log in with
  * one freshly signed token.
  */
-import { Kysely } from 'kysely';
+import { Kysely, sql } from 'kysely';
 import { IamMysqlDialect } from '../../src/adapters/kysely.js';
 import { MINUTES, settle, startLocalRds } from '../shared/local-rds.js';
 
@@ -30,13 +30,14 @@ try {
   const rows = await db.selectFrom('notes').select('body').orderBy('id').execute();
   console.log(`kysely: selected ${rows.map((r) => r.body).join(', ')}`);
 
-  await Promise.all(Array.from({ length: 6 }, () => db.selectFrom('notes').selectAll().execute()));
+  // Six slow queries at once, more than the pool's 3 connections: all 3 log in, on one token.
+  await Promise.all(Array.from({ length: 6 }, () => sql`SELECT SLEEP(0.2)`.execute(db)));
   console.log(`tokens signed: ${stats().tokensSigned}, connections opened: ${stats().connectionsOpened}`);
 
   rds.advanceClock(16 * MINUTES); // every token signed so far has expired
   rds.emulator.faults.dropAllConnections(); // force new logins
   await settle();
-  await Promise.all(Array.from({ length: 6 }, () => db.selectFrom('notes').selectAll().execute()));
+  await Promise.all(Array.from({ length: 6 }, () => sql`SELECT SLEEP(0.2)`.execute(db)));
   console.log(
     `16 minutes later: tokens signed: ${stats().tokensSigned}, connections opened: ${stats().connectionsOpened}`,
   );

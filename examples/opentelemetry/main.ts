@@ -30,8 +30,8 @@ const pool = createIamPool({
 const stopReporting = reportPoolMetrics(pool, provider.getMeter('rds-iam-pool'));
 
 try {
-  // 20 queries over 4 connections: 4 logins, one signing.
-  await Promise.all(Array.from({ length: 20 }, (_, i) => pool.query('SELECT ? AS n', [i])));
+  // 20 queries over 4 connections, each holding its connection a moment: 4 logins, one signing.
+  await Promise.all(Array.from({ length: 20 }, (_, i) => pool.query('SELECT ? AS n, SLEEP(0.1)', [i])));
 
   // The server drops every connection and refuses the next 2 logins: the next borrow finds the idle
   // connections dead, logs in again, and re-signs after each refusal.

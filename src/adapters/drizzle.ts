@@ -4,7 +4,7 @@
  */
 import { drizzle, type MySql2Database, type MySql2DrizzleConfig } from 'drizzle-orm/mysql2';
 import type { IamPoolOptions } from '../options.js';
-import { createIamPool, type IamPool } from '../pool.js';
+import { createIamPool, type IamPool } from '../pool/iam-pool.js';
 
 /** A Drizzle database whose `$client` is the IAM pool: `db.$client.iam.stats()`, `db.$client.end()`. */
 export type IamDrizzleDatabase<TSchema extends Record<string, unknown> = Record<string, never>> =

@@ -11,7 +11,7 @@ import knex from 'knex';
 import Mysql2ClientModule from 'knex/lib/dialects/mysql2/index.js';
 import type { PoolConnection as CorePoolConnection } from 'mysql2';
 import type { IamPoolOptions } from '../options.js';
-import { createIamPool, type IamPool, type IamPoolHandle } from '../pool.js';
+import { createIamPool, type IamPool, type IamPoolHandle } from '../pool/iam-pool.js';
 
 /** Knex's config, minus what the IAM pool provides (connection settings and the pool itself). */
 export type IamKnexConfig = Omit<Knex.Config, 'client' | 'connection' | 'connectionPool' | 'pool'>;

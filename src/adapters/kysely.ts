@@ -4,7 +4,7 @@
  */
 import { MysqlDialect, type MysqlDialectConfig } from 'kysely';
 import type { IamPoolOptions } from '../options.js';
-import { createIamPool, type IamPool, type IamPoolHandle } from '../pool.js';
+import { createIamPool, type IamPool, type IamPoolHandle } from '../pool/iam-pool.js';
 
 /** Kysely's dialect hooks; the pool is the IAM pool. */
 export type IamMysqlDialectConfig = Omit<MysqlDialectConfig, 'pool'>;

@@ -6,12 +6,12 @@
  * refresh window costs one signing however many connections Sequelize opens.
  */
 import { type Options, Sequelize } from 'sequelize';
-import { checkConnectionOptions } from '../connection/mysql2-options.js';
 import {
   createIamConnectionOptions,
   type IamConnectionHandle,
   type IamConnectionOptionsInput,
-} from '../connection-options.js';
+} from '../connection/iam-connection-options.js';
+import { checkConnectionOptions } from '../connection/mysql2-options.js';
 import { IamOptionsError } from '../errors.js';
 import { type IamPoolOptions, resolveOptions } from '../options.js';
 

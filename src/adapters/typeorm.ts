@@ -9,7 +9,7 @@ import type { Pool as CorePool } from 'mysql2';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { IamOptionsError } from '../errors.js';
 import type { IamPoolOptions } from '../options.js';
-import { createIamPool, type IamPool, type IamPoolHandle } from '../pool.js';
+import { createIamPool, type IamPool, type IamPoolHandle } from '../pool/iam-pool.js';
 
 type MysqlDataSourceOptions = Extract<DataSourceOptions, { type: 'mysql' | 'mariadb' }>;
 

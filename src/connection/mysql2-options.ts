@@ -6,27 +6,10 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { AuthPlugin, ConnectionOptions, SslOptions } from 'mysql2';
-import { IamOptionsError } from '../errors.js';
 import { createIamAuthPlugins, type LoginHooks } from '../login/auth-plugin.js';
 import { effectiveConnectionConfig, routeNewConnection, streamKeepAlive } from '../mysql2-boundary.js';
-import type { ResolvedIamOptions } from '../options.js';
+import { debugRefused, ownedOptionRefused, type ResolvedIamOptions } from '../options.js';
 import { buildSslOptions, checkSslOptions } from '../tls/ssl-options.js';
-
-/** mysql2 options that IAM login sets itself; a caller's value for one is refused. */
-export const OWNED_BY_IAM = [
-  'password',
-  'password1',
-  'password2',
-  'password3',
-  'passwordSha1',
-  'authPlugins',
-  'authSwitchHandler',
-  'enableCleartextPlugin',
-  'stream',
-  'socketPath',
-] as const;
-
-export type OwnedByIam = (typeof OWNED_BY_IAM)[number];
 
 /** What IAM login puts into mysql2's connection options. */
 export interface IamConnectionParts {
@@ -118,24 +101,18 @@ export function checkConnectionOptions(options: ConnectionOptions, ours: IamConn
 
 /** The same check on a config mysql2 already derived (a pool's, or a connection's at login). */
 export function checkEffectiveConfig(config: Record<string, unknown>, ours: IamConnectionParts): void {
-  if (config.debug) {
-    throw new IamOptionsError(
-      'debug',
-      'would print every packet, including the login packet that carries the IAM token',
-      'Remove it (from the options and from any `uri`). Use pool.iam events or the rds-iam-pool ' +
-        "diagnostics channels to see logins, and mysql2's own tracing channels for queries.",
-    );
-  }
+  if (config.debug) throw debugRefused();
   if (config.socketPath !== undefined && config.socketPath !== null) {
-    throw refused('socketPath');
+    throw ownedOptionRefused('socketPath');
   }
-  if ((config.stream ?? undefined) !== ours.stream) throw refused('stream');
+  if ((config.stream ?? undefined) !== ours.stream) throw ownedOptionRefused('stream');
   for (const field of ['password', 'password1', 'password2', 'password3', 'passwordSha1'] as const) {
-    if (config[field] !== undefined && config[field] !== null && config[field] !== '') throw refused(field);
+    if (config[field] !== undefined && config[field] !== null && config[field] !== '')
+      throw ownedOptionRefused(field);
   }
-  if (!sameAuthPlugins(config.authPlugins, ours.authPlugins)) throw refused('authPlugins');
+  if (!sameAuthPlugins(config.authPlugins, ours.authPlugins)) throw ownedOptionRefused('authPlugins');
   if (config.authSwitchHandler !== undefined && config.authSwitchHandler !== null) {
-    throw refused('authSwitchHandler');
+    throw ownedOptionRefused('authSwitchHandler');
   }
   checkSslOptions(config.ssl, 'ssl');
 }
@@ -150,22 +127,4 @@ function sameAuthPlugins(actual: unknown, ours: Record<string, AuthPlugin>): boo
   const plugins = actual as Record<string, unknown>;
   const names = Object.keys(ours);
   return Object.keys(plugins).length === names.length && names.every((name) => plugins[name] === ours[name]);
-}
-
-function refused(option: OwnedByIam): IamOptionsError {
-  return new IamOptionsError(option, 'is set, but IAM login manages it', ownedHint(option));
-}
-
-export function ownedHint(option: string): string {
-  switch (option) {
-    case 'stream':
-    case 'socketPath':
-      return 'Use `connectHost` / `connectPort` to connect through a tunnel; the pool builds the socket itself.';
-    case 'authPlugins':
-    case 'authSwitchHandler':
-    case 'enableCleartextPlugin':
-      return 'Remove it: the pool installs its own mysql_clear_password plugin, which sends the token only over verified TLS.';
-    default:
-      return 'Remove it: the pool signs a fresh IAM token for every login. Use `credentials` to choose the AWS identity.';
-  }
 }

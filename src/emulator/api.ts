@@ -1,6 +1,15 @@
-import type { ClusterEndpoint, ClusterTopology, Failover, FailoverOptions, InstanceRole } from './cluster.js';
+import type {
+  ClusterEndpoint,
+  ClusterTopology,
+  Failover,
+  FailoverOptions,
+  InstanceRole,
+  OutageShape,
+  ReaderFailureOptions,
+} from './cluster.js';
 import type { EngineProfileName } from './engine-profiles.js';
 import type { EmulatorFaults } from './faults.js';
+import type { ReaderAccountInfo } from './reader-accounts.js';
 import type { IamUserMapping } from './session.js';
 import type { TrustedKey } from './verify-token.js';
 
@@ -48,6 +57,29 @@ export interface EmulatorOptions {
 export interface ClusterOptions {
   /** DB instances (one writer, the rest readers), 2 to 16; default 3. */
   instances?: number;
+  /**
+   * What a client of an instance that is down sees (failovers and failed readers may name another):
+   * `'refuse'`, TCP refused on the endpoint's own port, as Aurora's restarting instances do; or
+   * `'tls-cut'` (default), closed after the TLS handshake. See OutageShape.
+   */
+  outage?: OutageShape;
+  /**
+   * How long the reader endpoint keeps leading new connections to the same reader, as a cached DNS
+   * record does; then the next reader in turn. Default 5000 ms (Aurora's endpoint records have a
+   * 5-second TTL); 0 = a new reader for every connection.
+   */
+  readerRecordTtlMs?: number;
+}
+
+/** Where a reader added while the emulator runs listens. */
+export interface AddReaderOptions {
+  /**
+   * Its DB instance identifier; default `<cluster>-instance-<n>`, n following the last instance ever
+   * added. Its endpoint name is `<id>.<cluster id>.<region>.rds.amazonaws.com`.
+   */
+  id?: string;
+  /** Its endpoint's port; default the next of the emulator's consecutive ports, or a free one when `port` was 0. */
+  port?: number;
 }
 
 export interface EmulatorStats {
@@ -140,9 +172,9 @@ export interface Emulator {
 export interface EmulatorCluster {
   /** The cluster (writer) endpoint: follows the writer, after the DNS lag of a failover. */
   readonly endpoint: ClusterEndpoint;
-  /** The reader endpoint (`cluster-ro-`): rotates over the readers. */
+  /** The reader endpoint (`cluster-ro-`): one reader per DNS record (`readerRecordTtlMs`), then the next. */
   readonly readerEndpoint: ClusterEndpoint;
-  /** One endpoint per DB instance, in instance order (the first starts as the writer). */
+  /** One endpoint per DB instance, in instance order (the first starts as the writer); follows addReader/removeReader. */
   readonly instanceEndpoints: readonly ClusterEndpoint[];
   /** The endpoint with this DNS name (case-insensitive), e.g. for a `stream` that maps host to port. */
   endpointFor(host: string): ClusterEndpoint | undefined;
@@ -150,6 +182,25 @@ export interface EmulatorCluster {
   topology(): ClusterTopology;
   /** Starts a failover (see FailoverOptions); refuses with EMULATOR_FAILOVER_REFUSED while one runs. */
   failover(options?: FailoverOptions): Failover;
+  /**
+   * Aurora Auto Scaling adds a replica: a reader with an endpoint of its own, in the topology and
+   * taking reader-endpoint connections once it listens (when the promise resolves). At most 16 instances.
+   */
+  addReader(options?: AddReaderOptions): Promise<ClusterEndpoint>;
+  /**
+   * Aurora Auto Scaling removes a replica: its sessions are closed, its endpoint port closes for
+   * good (TCP refused), a connection naming it by TLS server name is closed, and it leaves the topology.
+   */
+  removeReader(id: string): void;
+  /**
+   * A reader fails, without a failover: its sessions are cut and new connections refused or cut
+   * (`outage`), it leaves the topology, until `recoverReader(id)` or `recoverAfterMs`.
+   */
+  failReader(id: string, options?: ReaderFailureOptions): void;
+  /** A failed reader comes back (as a reader). */
+  recoverReader(id: string): void;
+  /** The read-only backend accounts reader sessions log in as, one per backend account in use. */
+  readonly readerAccounts: readonly ReaderAccountInfo[];
 }
 
 /** What `startEmulator` returns when `cluster` is given. */

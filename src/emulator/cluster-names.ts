@@ -6,6 +6,15 @@ export interface ClusterNames {
   reader: string;
   /** One per DB instance: `<cluster>-instance-<n>.<id>.<region>.rds.amazonaws.com`. */
   instances: Array<{ id: string; host: string }>;
+  /**
+   * `*.<id>.<region>.rds.amazonaws.com`: every instance endpoint name, including those of instances
+   * added later (the certificate carries it, as RDS certificates carry such wildcards).
+   */
+  instanceWildcard: string;
+  /** The console's default identifier of the n-th instance: `<cluster>-instance-<n>`. */
+  instanceId(n: number): string;
+  /** The endpoint name of an instance: `<identifier>.<id>.<region>.rds.amazonaws.com`. */
+  instanceHost(instanceId: string): string;
 }
 
 export const DEFAULT_CLUSTER_HOST = 'mydb.cluster-abc123.us-east-1.rds.amazonaws.com';
@@ -29,12 +38,17 @@ export function clusterNames(clusterHost: string, instanceCount: number): Cluste
   if (!Number.isInteger(instanceCount) || instanceCount < 2 || instanceCount > 16) {
     throw new RangeError(`cluster.instances must be an integer from 2 to 16, got ${instanceCount}`);
   }
+  const instanceId = (n: number) => `${name}-instance-${n}`;
+  const instanceHost = (instance: string) => `${instance}.${id}.${rest}`;
   return {
     cluster: clusterHost,
     reader: `${name}.cluster-ro-${id}.${rest}`,
-    instances: Array.from({ length: instanceCount }, (_, i) => {
-      const instanceId = `${name}-instance-${i + 1}`;
-      return { id: instanceId, host: `${instanceId}.${id}.${rest}` };
-    }),
+    instances: Array.from({ length: instanceCount }, (_, i) => ({
+      id: instanceId(i + 1),
+      host: instanceHost(instanceId(i + 1)),
+    })),
+    instanceWildcard: `*.${id}.${rest}`,
+    instanceId,
+    instanceHost,
   };
 }

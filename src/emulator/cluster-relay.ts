@@ -2,21 +2,23 @@ import type { Socket } from 'node:net';
 import { type Duplex, Transform, type TransformCallback } from 'node:stream';
 import { Command, encodeErr, encodeResultSet, framePacket } from '../shared/mysql-packets.js';
 import type { QueryAnswer } from './aurora-queries.js';
-import {
-  BACKEND_READ_ONLY_ERRNO,
-  keepReadOnly,
-  READ_ONLY_SESSION_STATEMENT,
-  READER_WRITE_ERROR,
-} from './read-only.js';
+import { READER_WRITE_ERROR } from './read-only.js';
 
 /** What the relay of one cluster session must do besides copying bytes. */
 export interface RelayPolicy {
   /** CLIENT_DEPRECATE_EOF was negotiated: result sets end with an OK packet, not EOF. */
   deprecateEof: boolean;
-  /** The session runs on a reader: keep it read-only and answer writes as an Aurora reader does. */
+  /**
+   * The session runs on a reader (as a backend account with read privileges only): refuse the one
+   * command that would change that account, COM_CHANGE_USER, and answer writes as an Aurora reader does.
+   */
   readOnly: boolean;
+  /** On a reader: whether a backend ERR packet is a write refused for want of a privilege (read-only.ts). */
+  isWriteRefusal(errPayload: Buffer): boolean;
   /** An answer of the emulator's own for this statement, or null to send it to the backend. */
   answer(sql: string): QueryAnswer | null;
+  /** A statement (COM_QUERY, COM_STMT_EXECUTE) went by, whoever answers it: counted per instance. */
+  onStatement(): void;
 }
 
 /** A command up to this size is read whole and looked at; larger ones (bulk inserts) stream through. */
@@ -24,6 +26,7 @@ const INSPECT_COMMAND_BYTES = 64 * 1024;
 /** Server packets up to this size are read whole (ERR and OK packets are far smaller). */
 const INSPECT_RESPONSE_BYTES = 1024;
 const MAX_PACKET_PAYLOAD = 0xffffff;
+const COM_STMT_EXECUTE = 0x17;
 
 interface WholePacket {
   header: Buffer;
@@ -34,7 +37,8 @@ interface WholePacket {
 /**
  * Splits a MySQL packet stream: the first packet of each message, when small, is handed over whole;
  * everything else (large packets, the continuation packets of a message of 16 MB or more) goes
- * straight through in the order it arrived.
+ * straight through in the order it arrived. The first packet of a large message is held until its
+ * first payload byte (the command) is known, so `onLargePacket` can drop the whole message.
  */
 export class PacketSplitter {
   private header = Buffer.alloc(0);
@@ -42,16 +46,28 @@ export class PacketSplitter {
   private collecting: Buffer[] | null = null;
   private collectingHeader: Buffer | null = null;
   private continuing = false;
+  /** The header of a large first packet, waiting for its first payload byte. */
+  private pendingLarge: Buffer | null = null;
+  /** The current large message (with its continuation packets) is being dropped. */
+  private dropping = false;
 
   constructor(
     private readonly inspectLimit: number,
     private readonly onPacket: (packet: WholePacket) => void,
     private readonly onBytes: (bytes: Buffer) => void,
+    private readonly onLargePacket?: (header: Buffer, firstByte: number) => 'pass' | 'drop',
   ) {}
 
   push(chunk: Buffer): void {
     let i = 0;
     while (i < chunk.length) {
+      if (this.pendingLarge) {
+        const header = this.pendingLarge;
+        this.pendingLarge = null;
+        if (this.onLargePacket!(header, chunk[i]!) === 'drop') this.dropping = true;
+        else this.onBytes(header);
+        continue;
+      }
       if (this.left === 0 && this.collecting === null) {
         const take = chunk.subarray(i, i + 4 - this.header.length);
         i += take.length;
@@ -66,15 +82,19 @@ export class PacketSplitter {
         if (!continuation && length <= this.inspectLimit) {
           this.collecting = [];
           this.collectingHeader = header;
+        } else if (continuation) {
+          if (!this.dropping) this.onBytes(header);
         } else {
-          this.onBytes(header);
+          this.dropping = false;
+          if (this.onLargePacket) this.pendingLarge = header;
+          else this.onBytes(header);
         }
       } else {
         const take = chunk.subarray(i, i + this.left);
         i += take.length;
         this.left -= take.length;
         if (this.collecting) this.collecting.push(take);
-        else this.onBytes(take);
+        else if (!this.dropping) this.onBytes(take);
       }
       if (this.left === 0 && this.collecting !== null) {
         const header = this.collectingHeader!;
@@ -91,10 +111,6 @@ function whole(packet: WholePacket): Buffer {
   return Buffer.concat([packet.header, packet.payload]);
 }
 
-function comQuery(sql: string): Buffer {
-  return Buffer.concat([Buffer.from([Command.QUERY]), Buffer.from(sql, 'utf8')]);
-}
-
 /** The packets of an answer the emulator gives itself, numbered after the command's sequence id. */
 function answerPackets(answer: QueryAnswer, commandSequenceId: number, deprecateEof: boolean): Buffer {
   const payloads =
@@ -106,33 +122,42 @@ function answerPackets(answer: QueryAnswer, commandSequenceId: number, deprecate
 
 /**
  * The post-login relay of a cluster session: commands from the client pass to the backend except
- * the Aurora topology queries (answered here) and, on a reader, statements that would lift its
- * read-only mode (rewritten); responses pass back, with the backend's read-only error turned into
- * the one Aurora readers send. The MySQL protocol is strictly request/response, so by the time a
- * client sends a command every earlier response has reached it and an answer written here cannot
- * overtake one from the backend.
+ * the Aurora topology queries (answered here) and, on a reader, COM_CHANGE_USER (refused, whatever
+ * its size); responses pass back, on a reader with the backend's privilege refusal of a write turned
+ * into the read-only error Aurora readers send. The MySQL protocol is strictly request/response, so
+ * by the time a client sends a command every earlier response has reached it and an answer written
+ * here cannot overtake one from the backend.
  *
  * Returns the two transforms, for the caller to track and destroy with the session.
  */
-export function startClusterRelay(
-  client: Duplex,
-  backend: Socket,
-  policy: RelayPolicy,
-  onFailure: () => void,
-): Duplex[] {
-  /** Backend packets to drop: the answers to statements the relay injected itself. */
-  const plan: Array<'pass' | 'swallow'> = [];
+export function startClusterRelay(client: Duplex, backend: Socket, policy: RelayPolicy): Duplex[] {
+  /** After a refused COM_CHANGE_USER the session is over: nothing more goes to the backend. */
+  let ended = false;
+
+  const refuseChangeUser = (sequenceId: number) => {
+    ended = true;
+    // A new backend login would run as another account (one that may write); RDS IAM clients do not
+    // re-authenticate this way, and the emulator cannot check an IAM token in COM_CHANGE_USER.
+    client.end(
+      framePacket(
+        sequenceId + 1,
+        encodeErr(1235, '42000', 'The RDS IAM emulator does not support COM_CHANGE_USER on a reader session'),
+      ),
+    );
+  };
 
   const toBackend = new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-      commands.push(chunk);
+      if (!ended) commands.push(chunk);
       callback();
     },
   });
   const commands = new PacketSplitter(
     INSPECT_COMMAND_BYTES,
     (packet) => {
+      if (ended) return;
       const command = packet.payload[0];
+      if (command === Command.QUERY || command === COM_STMT_EXECUTE) policy.onStatement();
       if (command === Command.QUERY) {
         const sql = packet.payload.subarray(1).toString('utf8');
         const answer = policy.answer(sql);
@@ -140,34 +165,25 @@ export function startClusterRelay(
           client.write(answerPackets(answer, packet.sequenceId, policy.deprecateEof));
           return;
         }
-        const kept = policy.readOnly ? keepReadOnly(sql) : null;
-        toBackend.push(kept === null ? whole(packet) : framePacket(packet.sequenceId, comQuery(kept)));
-        return;
-      }
-      if (policy.readOnly && command === Command.RESET_CONNECTION) {
-        // The reset also resets the access mode: make the session read-only again, out of the client's sight.
-        toBackend.push(whole(packet));
-        toBackend.push(framePacket(0, comQuery(READ_ONLY_SESSION_STATEMENT)));
-        plan.push('pass', 'swallow');
-        return;
       }
       if (policy.readOnly && command === Command.CHANGE_USER) {
-        // A new backend login would drop the read-only mode; RDS IAM clients do not re-authenticate this way.
-        client.end(
-          framePacket(
-            packet.sequenceId + 1,
-            encodeErr(
-              1235,
-              '42000',
-              'The RDS IAM emulator does not support COM_CHANGE_USER on a reader session',
-            ),
-          ),
-        );
+        refuseChangeUser(packet.sequenceId);
         return;
       }
       toBackend.push(whole(packet));
     },
-    (bytes) => toBackend.push(bytes),
+    (bytes) => {
+      if (!ended) toBackend.push(bytes);
+    },
+    (header, command) => {
+      if (ended) return 'drop';
+      if (command === Command.QUERY || command === COM_STMT_EXECUTE) policy.onStatement();
+      if (policy.readOnly && command === Command.CHANGE_USER) {
+        refuseChangeUser(header[3]!);
+        return 'drop';
+      }
+      return 'pass';
+    },
   );
 
   const toClient = new Transform({
@@ -179,19 +195,9 @@ export function startClusterRelay(
   const responses = new PacketSplitter(
     INSPECT_RESPONSE_BYTES,
     (packet) => {
-      const step = plan.shift();
-      if (step === 'swallow') {
-        // The injected SET failed: the session would no longer be read-only, so end it.
-        if (packet.payload[0] === 0xff) onFailure();
-        return;
-      }
-      const isReadOnlyError =
-        policy.readOnly &&
-        packet.payload.length >= 3 &&
-        packet.payload[0] === 0xff &&
-        packet.payload.readUInt16LE(1) === BACKEND_READ_ONLY_ERRNO;
+      const refusal = policy.readOnly && packet.payload[0] === 0xff && policy.isWriteRefusal(packet.payload);
       toClient.push(
-        isReadOnlyError
+        refusal
           ? framePacket(
               packet.sequenceId,
               encodeErr(READER_WRITE_ERROR.code, READER_WRITE_ERROR.sqlState, READER_WRITE_ERROR.message),

@@ -7,7 +7,17 @@ export type EmulatorErrorCode =
   /** Certificates had to be generated and the optional peer dependency `node-forge` is not installed. */
   | 'EMULATOR_NODE_FORGE_MISSING'
   /** `failover()` was called while another failover was still running, or named an unknown instance. */
-  | 'EMULATOR_FAILOVER_REFUSED';
+  | 'EMULATOR_FAILOVER_REFUSED'
+  /**
+   * `addReader`, `removeReader`, `failReader` or `recoverReader` could not be done (an unknown
+   * instance, the writer, an instance in a running failover, 16 instances already, after stop()).
+   */
+  | 'EMULATOR_CLUSTER_CHANGE_REFUSED'
+  /**
+   * Cluster mode could not prepare the read-only backend account reader sessions log in as: the
+   * backend login may not create it, or a reader account given by the caller can write.
+   */
+  | 'EMULATOR_READER_ACCOUNT';
 
 /**
  * The one error class the emulator throws for things that went wrong at run time (bad option

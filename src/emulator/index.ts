@@ -1,5 +1,6 @@
 /** `rds-iam-pool/emulator`: the local RDS IAM endpoint, for tests. Exports only; see docs/emulator.md. */
 export type {
+  AddReaderOptions,
   ClusterEmulator,
   ClusterOptions,
   ClusterStats,
@@ -20,8 +21,16 @@ export type {
   FailoverOptions,
   FailoverRecord,
   InstanceRole,
+  OutageShape,
+  ReaderFailureOptions,
 } from './cluster.js';
-export { DEFAULT_DNS_LAG_MS, DEFAULT_PROMOTION_MS } from './cluster.js';
+export {
+  DEFAULT_DNS_LAG_MS,
+  DEFAULT_OUTAGE,
+  DEFAULT_PROMOTION_MS,
+  DEFAULT_READER_RECORD_TTL_MS,
+  OUTAGE_SHAPES,
+} from './cluster.js';
 export { DEFAULT_CLUSTER_HOST } from './cluster-names.js';
 export {
   ENGINE_PROFILE_NAMES,
@@ -32,6 +41,7 @@ export {
 export { EmulatorError, type EmulatorErrorCode } from './errors.js';
 export type { EmulatorFaults } from './faults.js';
 export { READER_WRITE_ERROR } from './read-only.js';
+export type { ReaderAccountInfo } from './reader-accounts.js';
 export type { IamUserMapping } from './session.js';
 export {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,

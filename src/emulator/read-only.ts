@@ -1,45 +1,68 @@
+import type { WriteScope } from './reader-accounts.js';
+
 /**
- * How a reader session is made read-only on a MariaDB (or MySQL) backend that is shared with the
- * writer. `read_only` is a global variable there and `innodb_read_only` a start-up option, so the
- * only per-session switch is the session's transaction access mode: the emulator runs
- * `SET SESSION TRANSACTION READ ONLY` right after the backend login. MariaDB 10.11 then refuses
- * every write and DDL with 1792 ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION; the emulator passes that
- * on as 1290 ER_OPTION_PREVENTS_STATEMENT, the error an Aurora reader (read_only, innodb_read_only)
- * answers a write with.
+ * How a reader's refusal of a write reads. A reader session runs on the backend as an account with
+ * read privileges only (reader-accounts.ts), so the backend refuses a write with a privilege error;
+ * an Aurora reader (read_only, innodb_read_only, checked before privileges) answers every write with
+ * 1290 ER_OPTION_PREVENTS_STATEMENT instead. The relay turns the first into the second.
  */
-export const READ_ONLY_SESSION_STATEMENT = 'SET SESSION TRANSACTION READ ONLY';
-
-/** What the backend answers a write with in a read-only session. */
-export const BACKEND_READ_ONLY_ERRNO = 1792;
-
-/** What an Aurora reader answers a write with. */
 export const READER_WRITE_ERROR = {
   code: 1290,
   sqlState: 'HY000',
   message: 'The MySQL server is running with the --read-only option so it cannot execute this statement',
 } as const;
 
-/**
- * Statements longer than this are not rewritten: the patterns scan ahead lazily, and a session
- * statement that changes the access mode is short. Bounds the work an (authenticated) client can cause.
- */
-export const MAX_GUARDED_STATEMENT_CHARS = 16 * 1024;
-
-const ACCESS_MODE_READ_WRITE =
-  /\b((?:SET\s+(?:(?:GLOBAL|SESSION|LOCAL)\s+)?|START\s+)TRANSACTION\b[^;]*?)\bREAD\s+WRITE\b/gi;
-const READ_ONLY_VARIABLE_OFF =
-  /((?:@@(?:SESSION\.|LOCAL\.)?)?\b(?:tx|transaction)_read_only\s*:?=\s*)(['"]?)(?:0|OFF|FALSE)\2/gi;
+/** ER_TABLEACCESS_DENIED_ERROR / ER_COLUMNACCESS_DENIED_ERROR: `<PRIVILEGE> command denied to user ...`. */
+const TABLE_ACCESS_DENIED = new Set([1142, 1143]);
+/** ER_DBACCESS_DENIED_ERROR: `Access denied for user ... to database '<name>'`. */
+const DB_ACCESS_DENIED = 1044;
+/** ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION: a write in a transaction the client itself made READ ONLY. */
+const READ_ONLY_TRANSACTION = 1792;
+/** The privilege named by a 1142/1143 that is about reading, not writing. */
+const READ_COMMANDS = new Set(['SELECT', 'SHOW VIEW']);
 
 /**
- * A reader session must stay read-only, whatever the client asks: statements that would switch
- * the session (or the next transaction) to READ WRITE are rewritten to keep READ ONLY, so the
- * statement itself succeeds (as `SET SESSION TRANSACTION READ WRITE` does on an Aurora reader)
- * and the writes after it still fail. Returns null when the statement needs no change.
+ * Whether an ERR packet a reader session got from the backend is a write refused for want of a
+ * privilege, to be answered as Aurora's read-only error:
+ *
+ * - 1142/1143 naming a privilege other than SELECT / SHOW VIEW (INSERT, UPDATE, DELETE, CREATE,
+ *   DROP, ALTER, INDEX, CREATE VIEW...; NEXTVAL and ANALYZE need INSERT): Aurora refuses the write as
+ *   read-only before looking at privileges, so this holds even where the writer would refuse it too;
+ * - 1044 for a database the backend account could write in (CREATE / DROP DATABASE, CREATE
+ *   PROCEDURE, LOCK TABLES, GRANT there); a 1044 for a database it cannot use at all passes as is;
+ * - 1792, a write in a transaction the client started READ ONLY.
+ *
+ * Other errors (1227 for CREATE USER, SET GLOBAL, FLUSH: privileges no reader account has) pass.
  */
-export function keepReadOnly(sql: string): string | null {
-  if (sql.length > MAX_GUARDED_STATEMENT_CHARS) return null;
-  const rewritten = sql
-    .replace(ACCESS_MODE_READ_WRITE, (_all, head: string) => `${head}READ ONLY`)
-    .replace(READ_ONLY_VARIABLE_OFF, (_all, head: string) => `${head}1`);
-  return rewritten === sql ? null : rewritten;
+export function isReaderWriteRefusal(errPayload: Buffer, scope: WriteScope): boolean {
+  if (errPayload.length < 3 || errPayload[0] !== 0xff) return false;
+  const errno = errPayload.readUInt16LE(1);
+  if (errno === READ_ONLY_TRANSACTION) return true;
+  if (!TABLE_ACCESS_DENIED.has(errno) && errno !== DB_ACCESS_DENIED) return false;
+  // ERR: 0xff, errno (2), '#', SQLSTATE (5), message.
+  const message = errPayload.subarray(errPayload[3] === 0x23 ? 9 : 3).toString('utf8');
+  if (errno !== DB_ACCESS_DENIED) {
+    const command = /^([A-Z][A-Z ]*?) command denied/.exec(message)?.[1];
+    return command !== undefined && !READ_COMMANDS.has(command);
+  }
+  const database = /to database '(.*)'$/.exec(message)?.[1];
+  if (database === undefined) return false;
+  return scope.global || scope.schemas.some((pattern) => likeMatches(pattern, database));
+}
+
+/** MySQL's LIKE for database grants: `%` any run, `_` one character, `\` escapes. */
+function likeMatches(pattern: string, name: string): boolean {
+  let source = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '\\' && i + 1 < pattern.length) source += escapeRegExp(pattern[++i]!);
+    else if (c === '%') source += '.*';
+    else if (c === '_') source += '.';
+    else source += escapeRegExp(c);
+  }
+  return new RegExp(`^${source}$`, 's').test(name);
+}
+
+function escapeRegExp(c: string): string {
+  return c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
 }

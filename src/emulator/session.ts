@@ -14,11 +14,11 @@ import {
   PacketChannel,
   ProtocolError,
 } from '../shared/mysql-packets.js';
-import { BackendRefused, backendAccountFor, loginToBackend } from './backend.js';
+import { type BackendAccount, BackendRefused, backendAccountFor, loginToBackend } from './backend.js';
 import type { InstanceRoute } from './cluster.js';
 import { type RelayPolicy, startClusterRelay } from './cluster-relay.js';
 import type { FaultState } from './faults.js';
-import { READ_ONLY_SESSION_STATEMENT } from './read-only.js';
+import type { ReaderAccount } from './reader-accounts.js';
 import { type TrustedKey, verifyAuthToken } from './verify-token.js';
 
 /** Pre-login traffic is a handful of small packets; anything bigger is hostile or broken. */
@@ -29,6 +29,13 @@ export type RejectionReason = string;
 export interface IamUserMapping {
   backendUser?: string;
   backendPassword?: string;
+  /**
+   * Cluster mode: the account its sessions on a reader log in as, one with read privileges only
+   * (checked at start-up). Default: one the emulator creates and maintains (reader-accounts.ts).
+   */
+  readerBackendUser?: string;
+  /** The reader account's password; default empty. */
+  readerBackendPassword?: string;
 }
 
 /** Where a connection's login goes: the endpoint it reached and, in cluster mode, the instance behind it. */
@@ -47,7 +54,18 @@ export interface SessionContext {
    */
   route(servername: string | undefined): Route | null;
   /** Cluster mode: what the relay of a session on `instance` needs. */
-  relayPolicy?(instance: InstanceRoute, deprecateEof: boolean): RelayPolicy;
+  relayPolicy?(
+    instance: InstanceRoute,
+    deprecateEof: boolean,
+    readerAccount: ReaderAccount | undefined,
+  ): RelayPolicy;
+  /** Cluster mode: the read-only account reader sessions of this IAM user log in as. */
+  readerAccount?(mapping: IamUserMapping): ReaderAccount;
+  /**
+   * Cluster mode: sets a managed reader account's password again after the backend refused it (a
+   * reader session can change its own password); resolves whether a second login is worth trying.
+   */
+  repairReaderAccount?(account: ReaderAccount): Promise<boolean>;
   endpointPort: number;
   region: string;
   users: Readonly<Record<string, IamUserMapping>>;
@@ -91,8 +109,11 @@ export class Session {
   live = false;
   /** Set once the connection's endpoint is known (after TLS, whose server name can choose it). */
   route: Route | undefined;
+  /** Cluster mode, on a reader: the read-only backend account the session runs as. */
+  private readerAccount: ReaderAccount | undefined;
   private client: Duplex;
   private readonly streams = new Set<Duplex>();
+  private readonly untrackers = new Map<Duplex, () => void>();
   private destroyed = false;
   private lastSequenceId = 0;
   private handshakeTimer: NodeJS.Timeout | undefined;
@@ -142,12 +163,30 @@ export class Session {
   private track(stream: Duplex): void {
     this.streams.add(stream);
     this.openStreams++;
-    stream.on('error', () => this.destroy());
-    stream.once('close', () => {
+    const onError = () => this.destroy();
+    const onClose = () => {
       this.destroy();
       if (--this.openStreams === 0) this.resolveAllClosed();
+    };
+    stream.on('error', onError);
+    stream.once('close', onClose);
+    this.untrackers.set(stream, () => {
+      stream.off('error', onError);
+      stream.off('close', onClose);
+      stream.on('error', () => {});
+      stream.once('close', () => {
+        if (--this.openStreams === 0) this.resolveAllClosed();
+      });
     });
     if (this.destroyed) stream.destroy();
+  }
+
+  /** Closes a stream of this session without ending the session (a backend login to try again). */
+  private discard(stream: Duplex): void {
+    this.untrackers.get(stream)?.();
+    this.untrackers.delete(stream);
+    this.streams.delete(stream);
+    stream.destroy();
   }
 
   private async run(): Promise<void> {
@@ -316,11 +355,20 @@ export class Session {
     mapping: IamUserMapping,
   ): ReturnType<typeof loginToBackend> {
     const { backend } = this.ctx;
-    try {
-      const session = await loginToBackend({
+    let reader: ReaderAccount | undefined;
+    if (this.route?.instance?.readOnly) {
+      // Fail closed: a reader session never runs as the (writable) backend account.
+      if (!this.ctx.readerAccount) throw new Error('no reader account for a reader session');
+      reader = this.ctx.readerAccount(mapping);
+    }
+    this.readerAccount = reader;
+    let socket: Duplex | undefined;
+    const login = (account: BackendAccount) =>
+      loginToBackend({
         host: backend.host,
         port: backend.port,
-        ...backendAccountFor(mapping, backend),
+        user: account.user,
+        password: account.password,
         database: response.database,
         characterSet: response.characterSet,
         clientFlags:
@@ -328,10 +376,24 @@ export class Session {
         maxPacketSize: response.maxPacketSize || 0x1000000,
         connectAttrs: response.connectAttrs,
         timeoutMs: this.ctx.handshakeTimeoutMs,
-        ...(this.route?.instance?.readOnly ? { initStatements: [READ_ONLY_SESSION_STATEMENT] } : {}),
-        onSocket: (socket) => this.track(socket),
+        onSocket: (s) => {
+          socket = s;
+          this.track(s);
+        },
       });
-      return session;
+    try {
+      try {
+        return await login(reader ?? backendAccountFor(mapping, backend));
+      } catch (err) {
+        // 1045 for a reader account the emulator manages: its password was changed behind its back.
+        const refusedReader =
+          err instanceof BackendRefused && err.payload.length >= 3 && err.payload.readUInt16LE(1) === 1045;
+        if (!reader || !refusedReader || this.destroyed || !this.ctx.repairReaderAccount) throw err;
+        // Before its close event: the refused socket must not end the session.
+        if (socket) this.discard(socket);
+        if (!(await this.ctx.repairReaderAccount(reader)) || this.destroyed) throw err;
+        return await login(reader);
+      }
     } catch (err) {
       if (err instanceof BackendRefused) throw new LoginRejected('backend-refused', err.payload);
       // What a MySQL server says to a login it cannot serve while going down or coming up. (2013 is
@@ -355,8 +417,12 @@ export class Session {
     const instance = this.route?.instance;
     if (instance && this.ctx.relayPolicy) {
       const negotiated = clientFlags & this.ctx.greetingCapabilities;
-      const policy = this.ctx.relayPolicy(instance, (negotiated & Capability.DEPRECATE_EOF) !== 0);
-      const [toBackend, toClient] = startClusterRelay(client, backend, policy, () => this.destroy());
+      const policy = this.ctx.relayPolicy(
+        instance,
+        (negotiated & Capability.DEPRECATE_EOF) !== 0,
+        this.readerAccount,
+      );
+      const [toBackend, toClient] = startClusterRelay(client, backend, policy);
       for (const stream of [toBackend!, toClient!]) this.track(stream);
       if (clientLeftover.length > 0) toBackend!.write(clientLeftover);
       return;

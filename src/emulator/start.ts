@@ -3,6 +3,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import { Capability } from '../shared/mysql-packets.js';
 import { inferRegion } from '../shared/rds-names.js';
 import type {
+  AddReaderOptions,
   ClusterEmulator,
   ClusterOptions,
   Emulator,
@@ -13,17 +14,28 @@ import type {
 import { answerAuroraQuery } from './aurora-queries.js';
 import { type BackendAccount, backendAccountFor, checkBackendAccounts } from './backend.js';
 import { generateServerCertificate, issueServerCertificate, type ServerCertificate } from './certificates.js';
-import { type ClusterEndpoint, ClusterState } from './cluster.js';
+import {
+  type ClusterEndpoint,
+  ClusterState,
+  DEFAULT_OUTAGE,
+  DEFAULT_READER_RECORD_TTL_MS,
+  validateOutage,
+} from './cluster.js';
 import { clusterNames, DEFAULT_CLUSTER_HOST } from './cluster-names.js';
 import {
   auroraFacts,
   certificateNames,
   createRouter,
+  EndpointDirectory,
+  EndpointListener,
   endpointSpecs,
   listenOnEndpoints,
 } from './endpoints.js';
 import { defaultEngineFor, engineProfile, profileCapabilities, profileGreeting } from './engine-profiles.js';
+import { EmulatorError } from './errors.js';
 import { type EmulatorFaults, FaultState, validateNonNegative } from './faults.js';
+import { isReaderWriteRefusal } from './read-only.js';
+import { type ReaderAccountRequest, ReaderAccounts } from './reader-accounts.js';
 import { type IamUserMapping, Session, type SessionContext } from './session.js';
 
 export const DEFAULT_HOST = 'mydb.abc123.us-east-1.rds.amazonaws.com';
@@ -74,6 +86,17 @@ function accountsInUse(
   ];
 }
 
+/** What each IAM user's reader sessions need: its backend account, and the reader account it named, if any. */
+function readerAccountRequest(
+  mapping: IamUserMapping,
+  backend: EmulatorOptions['backend'],
+): ReaderAccountRequest {
+  const account = backendAccountFor(mapping, backend);
+  return mapping.readerBackendUser === undefined
+    ? { account }
+    : { account, given: { user: mapping.readerBackendUser, password: mapping.readerBackendPassword ?? '' } };
+}
+
 /** The region in an RDS-style host name (the same inference the pool uses). */
 export const regionFromHost = inferRegion;
 
@@ -117,13 +140,27 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   if (options.engine !== undefined) engineProfile(options.engine);
   const users = { ...options.users };
   const keys = options.keys.map((k) => ({ ...k }));
+  const outage = validateOutage(options.cluster?.outage ?? DEFAULT_OUTAGE);
+  const readerRecordTtlMs = validateNonNegative(
+    'cluster.readerRecordTtlMs',
+    options.cluster?.readerRecordTtlMs ?? DEFAULT_READER_RECORD_TTL_MS,
+  );
+  const basePort = options.port ?? 0;
   const specs = endpointSpecs(host, names);
-  const certNames = certificateNames(specs);
+  const certNames = certificateNames(specs, names);
 
   const [backendGreeting, certificate] = await Promise.all([
     checkBackendAccounts(options.backend, accountsInUse(users, options.backend), BACKEND_CHECK_TIMEOUT_MS),
     resolveCertificate(options.tls, certNames),
   ]);
+  // Cluster mode: reader sessions log in as accounts that can only read (reader-accounts.ts).
+  const readerAccounts = names
+    ? await ReaderAccounts.prepare(
+        { ...options.backend, ...backendAccountFor({}, options.backend) },
+        Object.values(users).map((m) => readerAccountRequest(m, options.backend)),
+        { mariadb: /mariadb/i.test(backendGreeting.serverVersion), timeoutMs: BACKEND_CHECK_TIMEOUT_MS },
+      )
+    : undefined;
   const engine = engineProfile(options.engine ?? defaultEngineFor(backendGreeting.serverVersion));
   const greeting = profileGreeting(engine, backendGreeting);
   const trustedContext = createSecureContext({ cert: certificate.certPem, key: certificate.keyPem });
@@ -145,20 +182,33 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   let connectionsAccepted = 0;
   let nextId = 1;
   const now = () => clock() + faults.clockOffsetMs;
+  let listeners: EndpointListener[] = [];
+  /** Opens or closes each endpoint's port as the instance it leads to is up or down (outage 'refuse'). */
+  const reconcileListeners = () => {
+    if (stopping || !cluster) return;
+    for (const listener of listeners) listener.setAccepting(cluster.acceptsTcp(listener.endpoint));
+  };
   const cluster = names
-    ? new ClusterState(names, {
-        now,
-        cutInstance: (instanceId) => {
-          for (const session of sessions.values()) {
-            if (session.route?.instance?.instanceId === instanceId) session.destroy();
-          }
+    ? new ClusterState(
+        names,
+        { outage, readerRecordTtlMs },
+        {
+          now,
+          cutInstance: (instanceId) => {
+            for (const session of sessions.values()) {
+              if (session.route?.instance?.instanceId === instanceId) session.destroy();
+            }
+          },
+          liveSessions: (instanceId) => {
+            let n = 0;
+            for (const s of sessions.values())
+              if (s.live && s.route?.instance?.instanceId === instanceId) n++;
+            return n;
+          },
+          // An instance went down or came back, an endpoint moved: open or close each endpoint's port.
+          changed: () => reconcileListeners(),
         },
-        liveSessions: (instanceId) => {
-          let n = 0;
-          for (const s of sessions.values()) if (s.live && s.route?.instance?.instanceId === instanceId) n++;
-          return n;
-        },
-      })
+      )
     : undefined;
 
   const context: Omit<SessionContext, 'route'> = {
@@ -191,14 +241,18 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     recordValidToken: (hash) => {
       tokenHashes.add(hash);
     },
-    recordLogin: () => {
+    recordLogin: (session) => {
       loginsAccepted++;
+      const instanceId = session.route?.instance?.instanceId;
+      if (instanceId) cluster?.countLogin(instanceId);
     },
-    ...(cluster
+    ...(cluster && readerAccounts
       ? {
-          relayPolicy: (instance, deprecateEof) => ({
+          relayPolicy: (instance, deprecateEof, readerAccount) => ({
             deprecateEof,
             readOnly: instance.readOnly,
+            isWriteRefusal: (payload) =>
+              readerAccount !== undefined && isReaderWriteRefusal(payload, readerAccount.writeScope),
             answer: (sql) => {
               const answer = answerAuroraQuery(sql, () =>
                 auroraFacts(cluster, instance, endpointPort, now()),
@@ -206,7 +260,14 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
               if (answer) auroraQueries[answer.kind === 'rows' ? answer.about : 'refused']++;
               return answer;
             },
+            onStatement: () => cluster.countQuery(instance.instanceId),
           }),
+          readerAccount: (mapping) => {
+            const account = readerAccounts.get(readerAccountRequest(mapping, options.backend));
+            if (!account) throw new Error('no reader account prepared for this IAM user');
+            return account;
+          },
+          repairReaderAccount: (account) => readerAccounts.repair(account),
         }
       : {}),
   };
@@ -232,9 +293,13 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     sessions.set(id, session);
     void session.closed.then(() => sessions.delete(id));
   };
-  const { servers, endpoints } = await listenOnEndpoints(specs, listenHost, options.port ?? 0, onConnection);
-  router = createRouter(endpoints, cluster);
+  listeners = await listenOnEndpoints(specs, listenHost, basePort, onConnection);
+  const endpoints = listeners.map((l) => l.endpoint);
+  const directory = new EndpointDirectory(endpoints);
+  router = createRouter(directory, cluster);
   const main = endpoints[0]!;
+  /** Listeners of removed readers, closing: stop() waits for them too. */
+  const retired: Array<Promise<void>> = [];
 
   const emulatorFaults: EmulatorFaults = {
     rejectNextLogins(n) {
@@ -255,6 +320,8 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     shiftClock(ms) {
       if (!Number.isFinite(ms)) throw new RangeError('shiftClock needs a finite number of ms');
       faults.clockOffsetMs += ms;
+      // The reader endpoint's DNS record may have expired.
+      reconcileListeners();
     },
     stopAccepting() {
       faults.accepting = false;
@@ -269,14 +336,16 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     },
     reset() {
       faults.reset();
+      reconcileListeners();
     },
   };
 
   const poolOptions = (name = host): EmulatorPoolOptions => {
-    const endpoint = endpoints.find((e) => e.host.toLowerCase() === name.toLowerCase());
+    // The directory: readers added since start count, removed ones do not.
+    const endpoint = directory.get(name);
     if (!endpoint) {
       throw new TypeError(
-        `${name} is not an endpoint of this emulator (${endpoints.map((e) => e.host).join(', ')})`,
+        `${name} is not an endpoint of this emulator (${listeners.map((l) => l.endpoint.host).join(', ')})`,
       );
     }
     const key = keys[0];
@@ -311,10 +380,15 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
       stopped ??= (async () => {
         stopping = true;
         cluster?.stop();
-        const closed = servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+        const closed = listeners.map((listener) => listener.close());
         const live = [...sessions.values()];
         for (const session of live) session.destroy();
-        await Promise.all([...closed, ...live.map((s) => s.closed), untrustedContext?.catch(() => {})]);
+        await Promise.all([
+          ...closed,
+          ...retired,
+          ...live.map((s) => s.closed),
+          untrustedContext?.catch(() => {}),
+        ]);
       })();
       return stopped;
     },
@@ -349,22 +423,66 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
       return list;
     },
   };
-  if (!cluster) return emulator;
-  const [clusterEndpoint, readerEndpoint, ...instanceEndpoints] = endpoints as [
-    ClusterEndpoint,
-    ClusterEndpoint,
-    ...ClusterEndpoint[],
-  ];
-  const byHost = new Map(endpoints.map((e) => [e.host.toLowerCase(), e]));
+  if (!cluster || !readerAccounts) return emulator;
+  const [clusterEndpoint, readerEndpoint] = endpoints as [ClusterEndpoint, ClusterEndpoint];
+  const listenerOf = (id: string) => listeners.find((l) => l.endpoint.instanceId === id);
+
+  const addReader = async (addOptions: AddReaderOptions = {}): Promise<ClusterEndpoint> => {
+    if (
+      addOptions.port !== undefined &&
+      !(Number.isInteger(addOptions.port) && addOptions.port >= 0 && addOptions.port <= 65535)
+    ) {
+      throw new RangeError(`addReader port must be an integer from 0 to 65535, got ${addOptions.port}`);
+    }
+    const added = cluster.addReader(addOptions.id);
+    const endpoint: ClusterEndpoint = { kind: 'instance', host: added.host, port: 0, instanceId: added.id };
+    const listener = new EndpointListener(endpoint, listenHost, onConnection);
+    try {
+      await listener.start(addOptions.port ?? (basePort === 0 ? 0 : basePort + 1 + added.ordinal));
+    } catch (err) {
+      cluster.forgetReader(added.id);
+      throw err;
+    }
+    if (stopping) {
+      cluster.forgetReader(added.id);
+      await listener.close();
+      throw new EmulatorError(
+        'EMULATOR_CLUSTER_CHANGE_REFUSED',
+        'adding a reader refused: the emulator stopped meanwhile',
+        'Add readers before stop().',
+      );
+    }
+    listeners.push(listener);
+    directory.add(endpoint);
+    cluster.readerReady(added.id);
+    return endpoint;
+  };
+
+  const removeReader = (id: string): void => {
+    cluster.removeReader(id);
+    const listener = listenerOf(id);
+    if (!listener) return;
+    listeners = listeners.filter((l) => l !== listener);
+    directory.remove(listener.endpoint.host);
+    retired.push(listener.close());
+  };
+
   return {
     ...emulator,
     cluster: {
       endpoint: clusterEndpoint,
       readerEndpoint,
-      instanceEndpoints,
-      endpointFor: (name) => byHost.get(name.toLowerCase()),
+      get instanceEndpoints() {
+        return listeners.map((l) => l.endpoint).filter((e) => e.kind === 'instance');
+      },
+      endpointFor: (name) => directory.get(name),
       topology: () => cluster.snapshot(),
       failover: (failoverOptions) => cluster.failover(failoverOptions),
+      addReader,
+      removeReader,
+      failReader: (id, failure) => cluster.failReader(id, failure),
+      recoverReader: (id) => cluster.recoverReader(id),
+      readerAccounts: readerAccounts.list(),
     },
   } satisfies ClusterEmulator;
 }

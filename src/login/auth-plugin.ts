@@ -8,14 +8,10 @@ import {
   loginSocket,
   watchLoginOutcome,
 } from '../mysql2-boundary.js';
+import { markTokenSent } from '../retry.js';
 
 /** What one IAM login asks of its owner (a pool, a set of connection options, the doctor). */
 export interface LoginHooks {
-  /**
-   * Resolves when this login may go ahead (the pool's login rate cap). `isCancelled` turns true
-   * once the connection died while waiting, so a dead login gives its turn to the next one.
-   */
-  waitForTurn?(isCancelled: () => boolean): Promise<void>;
   /**
    * The token for this login to `host` (the connection's own host: a pool following an Aurora
    * failover connects to instance endpoints), with the signing time that identifies it to the cache.
@@ -45,17 +41,6 @@ const REFUSED_PLUGINS = [
 // MySQL's "access denied" errors: the server refused the token.
 const ACCESS_DENIED = new Set([1045, 1698]);
 
-/** Login errors of logins that had sent a token (the rest were refused before being asked for one). */
-const refusedAfterToken = new WeakSet<object>();
-
-/**
- * Whether this login error came after the token was sent. An "access denied" without a token
- * means the server never asked for one: the user is not an IAM user, and retrying cannot help.
- */
-export function tokenWasSent(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && refusedAfterToken.has(error);
-}
-
 /**
  * The `authPlugins` for mysql2. `mysql_clear_password` answers with the IAM token, but only on a
  * TLS socket whose certificate verified: a server (or a man in the middle) that asks for the
@@ -74,7 +59,7 @@ export function createIamAuthPlugins(hooks: LoginHooks): Record<string, AuthPlug
       watchLoginOutcome(context, {
         failed: (err) => {
           if (tokenSignedAt !== undefined && typeof err === 'object' && err !== null)
-            refusedAfterToken.add(err);
+            markTokenSent(err, tokenSignedAt);
           if (typeof err.errno === 'number' && ACCESS_DENIED.has(err.errno)) {
             hooks.refused(host, tokenSignedAt, {
               errno: err.errno,
@@ -88,8 +73,6 @@ export function createIamAuthPlugins(hooks: LoginHooks): Record<string, AuthPlug
         try {
           assertVerifiedTls(loginSocket(context));
           hooks.checkConnection?.(loginConfig(context));
-          // The turn first, then the token: a token taken before a long wait could expire unsent.
-          await hooks.waitForTurn?.(() => isLoginConnectionDead(context));
           const { token, signedAt } = await hooks.token(host);
           // The socket may have been closed or swapped while the token was being signed.
           assertVerifiedTls(loginSocket(context));

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
+import type { TokenSignedInfo } from '../diagnostics.js';
 import type { ResolvedIamOptions } from '../options.js';
-import { TokenCache, type TokenRequest, type TokenSignedInfo, type TokenTimes } from '../token/cache.js';
+import { TokenCache, type TokenRequest, type TokenTimes } from '../token/cache.js';
 import { defaultCredentials } from '../token/default-credentials.js';
 import type { LoginHooks } from './auth-plugin.js';
 
@@ -71,7 +72,7 @@ export class IamLogin {
   readonly request: TokenRequest;
   readonly tokens: TokenCache;
   /** What users hold (`pool.iam`); it also emits the events. */
-  readonly handle: EventEmitter;
+  readonly handle: IamHandleView;
   readonly #counts: Record<LoginCounter, number> = {
     tokensSigned: 0,
     credentialRequests: 0,
@@ -82,9 +83,8 @@ export class IamLogin {
   /** Unsubscribe functions, per host this identity has logged in to (a failover adds instance hosts). */
   readonly #subscriptions = new Map<string, () => void>();
 
-  /** `extraStats` adds what only a pool counts to the handle's stats(). */
-  constructor(resolved: ResolvedIamOptions, extraStats: () => object = () => ({})) {
-    this.handle = new IamHandleView(this, extraStats);
+  constructor(resolved: ResolvedIamOptions) {
+    this.handle = new IamHandleView(this);
     this.tokens =
       resolved.tokenCache ??
       new TokenCache({ clock: resolved.clock, refreshBeforeExpiryMs: resolved.refreshBeforeExpiryMs });
@@ -117,7 +117,7 @@ export class IamLogin {
     return request;
   }
 
-  /** The hooks of this identity's auth plugin (the pool adds its login rate cap). */
+  /** The hooks of this identity's auth plugin. */
   hooks(): LoginHooks {
     return {
       token: async (host) => {
@@ -169,11 +169,15 @@ export class IamLogin {
  */
 class IamHandleView extends EventEmitter {
   readonly #login: IamLogin;
-  readonly #extraStats: () => object;
+  #extraStats: () => object = () => ({});
 
-  constructor(login: IamLogin, extraStats: () => object) {
+  constructor(login: IamLogin) {
     super();
     this.#login = login;
+  }
+
+  /** Adds what only a pool counts to stats() (set once, by the pool that owns this login). */
+  extendStats(extraStats: () => object): void {
     this.#extraStats = extraStats;
   }
 

@@ -1,53 +1,88 @@
 import type { PoolConnection as CorePoolConnection } from 'mysql2';
+import { IamPoolClosedError } from '../errors.js';
+import type { IamLogin } from '../login/login.js';
 import {
   type BoundaryPool,
   destroyConnection,
+  type EndCallback,
   interruptConnection,
   quitConnection,
 } from '../mysql2-boundary.js';
-import { IamPoolClosedError } from './errors.js';
+import type { Acquirer } from './acquirer.js';
+import type { PoolConnections } from './connections.js';
+import type { LoginRateLimiter } from './login-rate.js';
+import type { PoolReport } from './report.js';
+import type { AuroraTopology } from './topology.js';
 
 /** How often end() looks whether the last borrowed connection has come back. */
 const DRAIN_POLL_MS = 10;
 
-export interface GracefulEndOptions {
-  /** How long to wait for borrowed connections to come back. */
-  timeoutMs: number;
-  /** Whether a connection has finished logging in (one still opening is closed at once). */
-  isOpen(connection: CorePoolConnection): boolean;
-  /** Called for each connection still out when the wait ends, before it is cut off. */
-  onInterrupted(connection: CorePoolConnection): void;
+/** Everything end() stops. */
+export interface PoolParts {
+  mysql2Pool: BoundaryPool;
+  connections: PoolConnections;
+  acquirer: Acquirer;
+  limiter: LoginRateLimiter;
+  login: IamLogin;
+  topology: AuroraTopology | undefined;
+  report: PoolReport;
+  settings: { endTimeoutMs: number };
 }
 
 /**
- * Drains a pool whose new borrows already fail: callers still queued get IamPoolClosedError, idle
- * connections are closed now, connections still opening are cut, borrowed ones close as they are released; whatever is still out after
- * `timeoutMs` is cut off, so its pending command fails instead of keeping end() (and the process)
- * waiting. Resolves when the pool holds no connection.
+ * The pool's end(), once however often it is called: every caller still waiting (queued, mid-login,
+ * waiting for a login turn, or being checked) gets IamPoolClosedError at once and every timer stops;
+ * idle connections close now, connections still opening are cut, borrowed ones close as they are
+ * released, and whatever is still out after `endTimeoutMs` is cut off so its pending command fails
+ * instead of keeping end() (and the process) waiting.
  */
-export async function drainPool(core: BoundaryPool, options: GracefulEndOptions): Promise<void> {
-  for (const callback of core.takeQueued()) {
-    process.nextTick(() => callback(new IamPoolClosedError()));
-  }
-  const deadline = performance.now() + options.timeoutMs;
+export function endPool(parts: PoolParts): (callback: EndCallback) => void {
+  let ended: Promise<void> | undefined;
+  return (callback) => {
+    ended ??= (async () => {
+      parts.connections.close();
+      parts.acquirer.close();
+      parts.limiter.close(new IamPoolClosedError());
+      parts.topology?.close();
+      parts.login.close();
+      await drain(parts);
+      await new Promise<void>((resolve, reject) =>
+        parts.mysql2Pool.endRaw((err) => (err ? reject(err) : resolve())),
+      );
+    })();
+    ended.then(
+      () => callback(null),
+      (err: NodeJS.ErrnoException) => callback(err),
+    );
+  };
+}
+
+async function drain({ mysql2Pool, connections, report, settings }: PoolParts): Promise<void> {
+  const deadline = performance.now() + settings.endTimeoutMs;
   for (;;) {
-    for (const connection of core.freeConnections()) quitConnection(connection);
+    for (const connection of mysql2Pool.freeConnections()) quitConnection(connection);
     // A connection still opening serves no caller: a handshake that hangs must not hold end().
-    for (const connection of core.allConnections()) {
-      if (!options.isOpen(connection)) destroyConnection(connection);
+    for (const connection of mysql2Pool.allConnections()) {
+      if (!connections.lifetimes.isOpen(connection)) destroyConnection(connection);
     }
-    if (core.counts().all === 0) return;
+    if (mysql2Pool.counts().all === 0) return;
     if (performance.now() >= deadline) break;
     await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
   }
-  const stillOut = core.allConnections();
-  for (const connection of stillOut) {
-    options.onInterrupted(connection);
-    interruptConnection(
-      connection,
-      new IamPoolClosedError(
-        `end() waited ${options.timeoutMs} ms (endTimeoutMs) for this connection to be released, then closed it.`,
-      ),
-    );
-  }
+  for (const connection of mysql2Pool.allConnections()) interrupt(connection, connections, report, settings);
+}
+
+function interrupt(
+  connection: CorePoolConnection,
+  connections: PoolConnections,
+  report: PoolReport,
+  settings: { endTimeoutMs: number },
+): void {
+  report.retired(connection, 'end-timeout', connections.lifetimes.ageMs(connection));
+  interruptConnection(
+    connection,
+    new IamPoolClosedError(
+      `end() waited ${settings.endTimeoutMs} ms (endTimeoutMs) for this connection to be released, then closed it.`,
+    ),
+  );
 }

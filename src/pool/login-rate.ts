@@ -1,5 +1,5 @@
 interface Waiter {
-  resolve(): void;
+  resolve(granted: boolean): void;
   reject(error: Error): void;
   isCancelled(): boolean;
 }
@@ -37,19 +37,19 @@ export class LoginRateLimiter {
   }
 
   /**
-   * Resolves when this login may start. A waiter whose `isCancelled()` turns true before its turn
-   * is skipped without using a slot.
+   * Resolves with true when this login may start. A waiter whose `isCancelled()` turns true before
+   * its turn resolves with false instead, without using a slot.
    */
-  acquire(isCancelled: () => boolean = () => false): Promise<void> {
+  acquire(isCancelled: () => boolean = () => false): Promise<boolean> {
     if (this.#closed) return Promise.reject(this.#closed);
-    if (this.intervalMs === 0) return Promise.resolve();
+    if (this.intervalMs === 0) return Promise.resolve(true);
     const now = this.#now();
     if (this.#queue.length === 0 && now >= this.#nextAt) {
       this.#nextAt = now + this.intervalMs;
-      return Promise.resolve();
+      return Promise.resolve(true);
     }
     this.#delayed++;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<boolean>((resolve, reject) => {
       this.#queue.push({ resolve, reject, isCancelled });
       this.#schedule();
     });
@@ -77,9 +77,12 @@ export class LoginRateLimiter {
       const now = this.#now();
       if (now < this.#nextAt) break; // a timer may fire a fraction of a millisecond early
       const waiter = this.#queue.shift() as Waiter;
-      if (waiter.isCancelled()) continue;
+      if (waiter.isCancelled()) {
+        waiter.resolve(false);
+        continue;
+      }
       this.#nextAt = now + this.intervalMs;
-      waiter.resolve();
+      waiter.resolve(true);
     }
     this.#schedule();
   }

@@ -1,4 +1,6 @@
-import type { PoolConnection as CorePoolConnection, RowDataPacket } from 'mysql2';
+import type { PoolConnection as CorePoolConnection } from 'mysql2';
+import type { RetirementReason } from '../diagnostics.js';
+import { isReadOnly } from './own-queries.js';
 
 /**
  * Errors a statement gets on a server that is read-only: Aurora's demoted writer (1290
@@ -6,114 +8,75 @@ import type { PoolConnection as CorePoolConnection, RowDataPacket } from 'mysql2
  * ER_READ_ONLY_MODE) and a read-only transaction (1792 ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION).
  * The same three mysql2's own pool.query() destroys a connection on.
  */
-/**
- * How long after a sign of a failover new connections are checked. The cluster endpoint's DNS
- * record has a 5 s TTL; resolvers and caches on the way can hold it longer, and the promotion
- * itself takes tens of seconds.
- */
-export const SUSPICION_WINDOW_MS = 60_000;
-
 export const READ_ONLY_ERRNOS: ReadonlySet<number> = new Set([1290, 1836, 1792]);
 
-/**
- * The default of `verifyWriter`: on for an Aurora cluster (writer) endpoint, whose DNS name can
- * still point at the old writer for a while after a failover; off for reader (`cluster-ro-`),
- * custom (`cluster-custom-`), instance and proxy endpoints, where a reader is expected or the name
- * cannot move.
- */
-export function isClusterWriterEndpoint(host: string): boolean {
-  return /\.cluster-(?!ro-|custom-)[a-z0-9]+\.[a-z0-9-]+\.rds\.amazonaws\.com(?:\.cn)?\.?$/i.test(host);
-}
+/** Why a connection that was checked must not be handed out, or undefined when it may. */
+export type RoleCheckResult = RetirementReason | undefined;
 
 /**
- * Which connections are on the wrong role. A connection whose statement failed with a read-only
- * error is condemned: it is retired when released, whichever API borrowed it, instead of going back
- * to the pool. With `verifyWriter`, a new connection is asked whether it reached the writer
- * (`@@innodb_read_only`, 1 on an Aurora reader) before any caller sees it.
+ * Which connections may serve the pool's callers, by the role of the server they reached.
+ *
+ * - With `verifyWriter`, every new connection is asked whether it reached the writer before any
+ *   caller sees it: the cluster endpoint's DNS record can lead to the old, now read-only, writer for
+ *   a while after a failover, and a pool that was idle through one has no other way to know.
+ * - A statement that failed with a read-only error marks its connection for the same check before
+ *   it serves again: a demoted writer is retired, but `SIGNAL SQLSTATE ... 1290` or a
+ *   `START TRANSACTION READ ONLY` on the writer is not a failover, and the connection stays.
+ * - Connections the pool moves off an instance (the writer changed) are retired when next seen.
  */
 export class ConnectionRoles {
   readonly verifyWriter: boolean;
-  readonly #condemned = new WeakSet<CorePoolConnection>();
-  readonly #verified = new WeakSet<CorePoolConnection>();
-  readonly #now: () => number;
-  /** Whether a new connection has ever been found on the writer. */
-  #writerConfirmed = false;
-  /** Until when new connections are checked after a sign of a failover. */
-  #suspectUntil = Number.NEGATIVE_INFINITY;
+  /** Checked and found on a server that takes writes. */
+  readonly #onWriter = new WeakSet<CorePoolConnection>();
+  /** A statement on it failed with a read-only error; not yet checked. */
+  readonly #readOnlyErrorSeen = new WeakSet<CorePoolConnection>();
+  /** Must not serve again, and why. */
+  readonly #retiring = new WeakMap<CorePoolConnection, RetirementReason>();
 
-  constructor(verifyWriter: boolean, now: () => number = () => performance.now()) {
+  constructor(verifyWriter: boolean) {
     this.verifyWriter = verifyWriter;
-    this.#now = now;
   }
 
-  /**
-   * A sign that the writer may have failed over (a connection found dead, a read-only error, a
-   * connect failure): new connections are checked for the next SUSPICION_WINDOW_MS.
-   */
-  suspect(): void {
-    this.#suspectUntil = this.#now() + SUSPICION_WINDOW_MS;
-  }
-
-  /**
-   * A statement on this connection failed. A read-only error condemns the connection; it, and a lost
-   * connection (a fatal error), are signs of a failover. Returns whether it was such a sign.
-   */
-  statementFailed(connection: CorePoolConnection, error: { errno?: unknown; fatal?: unknown }): boolean {
-    const readOnly = typeof error.errno === 'number' && READ_ONLY_ERRNOS.has(error.errno);
-    if (readOnly) this.#condemned.add(connection);
-    if (!readOnly && error.fatal !== true) return false;
-    this.suspect();
-    return true;
-  }
-
-  /** The connection is on the wrong role (a failover moved the writer): retire it when released. */
-  condemn(connection: CorePoolConnection): void {
-    this.#condemned.add(connection);
-  }
-
-  isCondemned(connection: CorePoolConnection): boolean {
-    return this.#condemned.has(connection);
-  }
-
-  /**
-   * Whether a writer check is owed before this connection may be handed out: with `verifyWriter`, for
-   * a pool's first connections (until one is found on the writer) and for every new connection in
-   * the window after a sign of a failover. Other logins (lifetime recycling, growing the pool) skip
-   * the round trip.
-   */
+  /** Whether `connection` must be checked (see check()) before it is handed out. */
   needsCheck(connection: CorePoolConnection): boolean {
-    if (!this.verifyWriter || this.#verified.has(connection)) return false;
-    return !this.#writerConfirmed || this.#now() < this.#suspectUntil;
+    if (this.#readOnlyErrorSeen.has(connection)) return true;
+    return this.verifyWriter && !this.#onWriter.has(connection);
   }
 
   /**
-   * Asks the server whether this connection reached the writer: true, false (a reader), or
-   * undefined when it did not answer in time (the connection is then unfit anyway).
+   * Asks the server whether it is read-only. Resolves with the reason to retire the connection
+   * ('not-writer' for a new connection on a reader, 'read-only' for one whose read-only error the
+   * server confirms, 'failed-validation' when it did not answer), or undefined when it may serve.
    */
-  async isOnWriter(connection: CorePoolConnection, timeoutMs: number): Promise<boolean | undefined> {
-    const readOnly = await new Promise<unknown>((resolve) => {
-      const timer = setTimeout(() => resolve(undefined), Math.max(1, timeoutMs));
-      try {
-        connection.query<RowDataPacket[]>(
-          { sql: 'SELECT @@innodb_read_only AS read_only', timeout: Math.max(1, timeoutMs) },
-          (err, rows) => {
-            clearTimeout(timer);
-            resolve(err ? undefined : rows?.[0]?.read_only);
-          },
-        );
-      } catch {
-        clearTimeout(timer);
-        resolve(undefined);
-      }
-    });
-    if (readOnly === undefined || readOnly === null) return undefined;
-    const onWriter = Number(readOnly) === 0;
-    if (onWriter) {
-      this.#verified.add(connection);
-      this.#writerConfirmed = true;
-    } else {
-      this.suspect();
-    }
-    return onWriter;
+  async check(connection: CorePoolConnection, timeoutMs: number): Promise<RoleCheckResult> {
+    const readOnly = await isReadOnly(connection, timeoutMs);
+    const sawReadOnlyError = this.#readOnlyErrorSeen.has(connection);
+    if (readOnly === undefined) return 'failed-validation';
+    if (readOnly) return sawReadOnlyError ? 'read-only' : 'not-writer';
+    this.#readOnlyErrorSeen.delete(connection);
+    this.#onWriter.add(connection);
+    return undefined;
+  }
+
+  /** A statement on `connection` failed; returns whether it was a read-only error. */
+  statementFailed(connection: CorePoolConnection, error: { errno?: unknown }): boolean {
+    const readOnly = typeof error.errno === 'number' && READ_ONLY_ERRNOS.has(error.errno);
+    if (readOnly) this.#readOnlyErrorSeen.add(connection);
+    return readOnly;
+  }
+
+  /** Whether a statement on it failed with a read-only error that no check has cleared yet. */
+  sawReadOnlyError(connection: CorePoolConnection): boolean {
+    return this.#readOnlyErrorSeen.has(connection);
+  }
+
+  /** The connection must not serve again (the writer moved elsewhere): retire it when next seen. */
+  retireLater(connection: CorePoolConnection, reason: RetirementReason): void {
+    this.#retiring.set(connection, reason);
+  }
+
+  /** Why the connection must be retired, if it must. */
+  retirementOf(connection: CorePoolConnection): RetirementReason | undefined {
+    return this.#retiring.get(connection);
   }
 }

@@ -1,14 +1,21 @@
 /**
- * Topology-aware failover for Aurora MySQL (the `topologyFailover` option): the pool learns the
- * cluster's instances from `information_schema.replica_host_status`, and when the writer it
- * connects to fails, finds the new writer there and sends new connections to that instance's own
- * endpoint at once, instead of waiting for the cluster endpoint's DNS record to move.
+ * Following an Aurora MySQL failover (the `topologyFailover` option): the pool learns the cluster's
+ * instances from `information_schema.replica_host_status`, and when the writer it connects to
+ * fails (or a periodic read finds another writer), finds the new writer there and sends new
+ * connections to that instance's own endpoint at once, instead of waiting for the cluster
+ * endpoint's DNS record to move.
  *
  * The queries are those AWS's own wrappers send (aws-advanced-nodejs-wrapper's Aurora MySQL dialect):
  * the topology query, with its 300 s freshness filter, and `@@innodb_read_only` to confirm a writer.
+ * Everything a server answers is checked before it is believed: instance ids must be RDS instance
+ * identifiers, a topology names exactly one writer, and at most MAX_INSTANCES instances are kept.
  */
-import type { Connection, ConnectionOptions, RowDataPacket } from 'mysql2';
+import type { Connection, ConnectionOptions } from 'mysql2';
 import mysql from 'mysql2';
+import type { TopologyChangedMessage, TopologyInstance } from '../diagnostics.js';
+import { instanceHost, isInstanceIdentifier } from '../shared/rds-names.js';
+import type { LoginRateLimiter } from './login-rate.js';
+import { isReadOnly, runOwnQuery } from './own-queries.js';
 
 /** The topology query of aws-advanced-nodejs-wrapper's Aurora MySQL dialect, verbatim. */
 export const TOPOLOGY_QUERY =
@@ -17,17 +24,20 @@ export const TOPOLOGY_QUERY =
   'FROM information_schema.replica_host_status ' +
   "WHERE time_to_sec(timediff(now(), LAST_UPDATE_TIMESTAMP)) <= 300 OR SESSION_ID = 'MASTER_SESSION_ID' ";
 
-/** One DB instance of the cluster. */
-export interface TopologyInstance {
-  /** The instance identifier (`server_id`). */
-  id: string;
-  /** Its instance endpoint. */
-  host: string;
-  role: 'writer' | 'reader';
-}
+/** Aurora clusters have at most 16 instances; more rows than this are not believed. */
+export const MAX_INSTANCES = 32;
 
-/** What a pool with `topologyFailover` knows of the cluster (in `pool.iam.stats().topology`). */
+/** A search for the writer gives up after this long (AWS's wrappers wait as long for a failover). */
+export const MAX_SEARCH_MS = 300_000;
+
+/** What a pool following the topology knows of the cluster (in `pool.iam.stats().topology`). */
 export interface TopologyStats {
+  /**
+   * 'following': the topology is read and followed; 'unavailable': the endpoint has no Aurora
+   * topology (an RDS Multi-AZ DB cluster, MySQL or MariaDB), so the pool stood down and new
+   * connections keep going to the endpoint it was given.
+   */
+  state: 'following' | 'unavailable';
   /** The writer's instance endpoint as last seen, or undefined before the topology was read. */
   writer: string | undefined;
   /** Where new connections go: the cluster endpoint, or the writer's instance endpoint after a failover. */
@@ -37,20 +47,6 @@ export interface TopologyStats {
   failovers: number;
   /** True while the pool looks for a new writer. */
   searching: boolean;
-}
-
-/** `topology-changed` events and diagnostics messages. */
-export interface TopologyChangedMessage {
-  host: string;
-  port: number;
-  user: string;
-  /** The new writer's instance endpoint. */
-  writer: string;
-  previousWriter: string | undefined;
-  instances: TopologyInstance[];
-  /** When the pool began looking (a failure it saw), and when it found the writer (ms since the epoch). */
-  searchStartedAt: number | undefined;
-  foundAt: number;
 }
 
 export interface TopologyFailoverSettings {
@@ -64,28 +60,31 @@ export interface TopologyFailoverSettings {
   refreshIntervalMs: number;
 }
 
-/** Opens a connection, logged in with IAM, to one host of the cluster. */
-export type OpenMonitorConnection = (host: string) => ConnectionOptions;
+/** The mysql2 options of a connection, logged in with IAM, to one host of the cluster. */
+export type MonitorConnectionOptions = (host: string) => ConnectionOptions;
 
-export interface TopologyHooks {
-  changed(message: Omit<TopologyChangedMessage, 'host' | 'port' | 'user'>): void;
+/** What the topology tells the pool. */
+export interface TopologyListener {
+  /** The writer is another instance now (found by a search or a periodic read, and confirmed). */
+  writerChanged(message: Omit<TopologyChangedMessage, 'host' | 'port' | 'user'>): void;
 }
 
-/** `?.abc123.us-east-1.rds.amazonaws.com` from `orders.cluster-abc123.us-east-1.rds.amazonaws.com`. */
-export function instanceHostPattern(clusterHost: string): string | undefined {
-  const match = /^[^.]+\.cluster-([a-z0-9]+\..+)$/i.exec(clusterHost);
-  return match ? `?.${match[1]}` : undefined;
-}
+/** A topology read that the server refused as a statement: this endpoint has no Aurora topology. */
+const NOT_AURORA = Symbol('no Aurora topology');
 
 /**
- * The pool's view of the cluster. `target()` is the host a new connection goes to; `suspect()`
- * is called on every sign that the writer is gone (a lost connection, a connect failure, a
- * read-only error, a new connection on a reader) and starts a search for the writer, one at a time.
+ * The pool's view of an Aurora cluster. `target()` is the host a new connection goes to;
+ * `suspect()` is called on every sign that the writer is gone (a lost connection, a connect
+ * failure, a read-only instance, a new connection on a reader) and starts a search for the writer,
+ * one at a time and bounded (MAX_SEARCH_MS). Its own logins (a short-lived connection per read)
+ * take turns under the pool's login rate cap like the pool's.
  */
 export class AuroraTopology {
   readonly #settings: TopologyFailoverSettings;
-  readonly #optionsFor: OpenMonitorConnection;
-  readonly #hooks: TopologyHooks;
+  readonly #optionsFor: MonitorConnectionOptions;
+  readonly #limiter: LoginRateLimiter;
+  #listener: TopologyListener | undefined;
+  #state: TopologyStats['state'] = 'following';
   #target: string;
   #writer: string | undefined;
   #instances: TopologyInstance[] = [];
@@ -93,13 +92,24 @@ export class AuroraTopology {
   #search: Promise<void> | undefined;
   #searchStartedAt: number | undefined;
   #refreshTimer: NodeJS.Timeout | undefined;
+  /** Pending sleeps and monitor connections, ended by close(). */
+  readonly #pending = new Set<{ cancel(): void }>();
   #closed = false;
 
-  constructor(settings: TopologyFailoverSettings, optionsFor: OpenMonitorConnection, hooks: TopologyHooks) {
+  constructor(
+    settings: TopologyFailoverSettings,
+    optionsFor: MonitorConnectionOptions,
+    limiter: LoginRateLimiter,
+  ) {
     this.#settings = settings;
     this.#optionsFor = optionsFor;
-    this.#hooks = hooks;
+    this.#limiter = limiter;
     this.#target = settings.clusterHost;
+  }
+
+  /** Who hears of writer changes (the pool); set once. */
+  follow(listener: TopologyListener): void {
+    this.#listener = listener;
   }
 
   /** The host new connections log in to. */
@@ -109,6 +119,7 @@ export class AuroraTopology {
 
   stats(): TopologyStats {
     return {
+      state: this.#state,
       writer: this.#writer,
       target: this.#target,
       instances: this.#instances.map((i) => ({ ...i })),
@@ -117,39 +128,52 @@ export class AuroraTopology {
     };
   }
 
-  /** The first connection logged in: read the topology, and keep it fresh in the background. */
+  /** A connection logged in: read the topology now, and keep it fresh in the background. */
   started(): void {
-    if (this.#refreshTimer !== undefined || this.#closed) return;
-    void this.#refresh();
+    if (this.#refreshTimer !== undefined || this.#closed || this.#state !== 'following') return;
     this.#refreshTimer = setInterval(() => {
       if (this.#search === undefined) void this.#refresh();
     }, this.#settings.refreshIntervalMs);
     this.#refreshTimer.unref();
+    void this.#refresh();
   }
 
-  /** The writer may be gone: look for the writer (once at a time) until one answers. */
+  /** The writer may be gone: look for it (one search at a time). */
   suspect(): void {
-    if (this.#search !== undefined || this.#closed) return;
+    if (this.#search !== undefined || this.#closed || this.#state !== 'following') return;
     this.#searchStartedAt = Date.now();
     this.#search = this.#searchForWriter().finally(() => {
       this.#search = undefined;
     });
   }
 
+  /** Stops every read, sleep and timer (the pool is ending). */
   close(): void {
     this.#closed = true;
     clearInterval(this.#refreshTimer);
+    for (const pending of this.#pending) pending.cancel();
+    this.#pending.clear();
   }
 
-  /** Reads the topology from the current target; quietly keeps what it knew on failure. */
+  /** Reads the topology from the current target; a writer it did not know is confirmed and followed. */
   async #refresh(): Promise<void> {
     const topology = await this.#readTopology(this.#target);
-    if (topology) this.#learn(topology);
+    if (topology === undefined || this.#closed) return;
+    const writer = topology.find((i) => i.role === 'writer') as TopologyInstance;
+    if (this.#writer === undefined || writer.host === this.#writer) {
+      this.#learn(topology);
+      return;
+    }
+    // Another writer than the one we know: a failover this pool did not see (it was idle, or its
+    // connections survived). Followed once the new writer confirms it takes writes.
+    if (await this.#isWritable(writer.host)) this.#follow(topology, writer, this.#writer);
+    else this.suspect();
   }
 
   async #searchForWriter(): Promise<void> {
     const previous = this.#writer;
-    while (!this.#closed) {
+    const giveUpAt = performance.now() + MAX_SEARCH_MS;
+    while (!this.#closed && this.#state === 'following' && performance.now() < giveUpAt) {
       // Ask every instance we know (readers first: the old writer is likely down), then the
       // cluster endpoint; the first that answers tells us who the writer is.
       const candidates = [
@@ -158,79 +182,148 @@ export class AuroraTopology {
         this.#settings.clusterHost,
       ];
       for (const host of candidates) {
-        if (this.#closed) return;
+        if (this.#closed || this.#state !== 'following') return;
         const topology = await this.#readTopology(host);
         if (topology === undefined) continue;
-        const writer = topology.find((i) => i.role === 'writer');
-        if (writer === undefined) continue;
+        const writer = topology.find((i) => i.role === 'writer') as TopologyInstance;
         // Confirm on the writer itself: during a promotion the table can still name the old one.
         if (await this.#isWritable(writer.host)) {
-          this.#learn(topology);
-          // New connections go to the writer's own endpoint from now on: it reaches the writer
-          // whatever the cluster endpoint's DNS says (it may still lead to a reader).
-          this.#target = writer.host;
-          // A false alarm (a connection lost for another reason) finds the same writer: no event, and
-          // the connections already open (on that writer) stay.
-          if (previous !== undefined && writer.host !== previous) {
-            this.#failovers++;
-            this.#hooks.changed({
-              writer: writer.host,
-              previousWriter: previous,
-              instances: this.#instances.map((i) => ({ ...i })),
-              searchStartedAt: this.#searchStartedAt,
-              foundAt: Date.now(),
-            });
-          }
+          this.#follow(topology, writer, previous);
           return;
         }
         break;
       }
-      await new Promise((resolve) => setTimeout(resolve, this.#settings.pollIntervalMs).unref());
+      await this.#sleep(this.#settings.pollIntervalMs);
     }
+  }
+
+  /** New connections go to `writer`'s own endpoint from now on, whatever the cluster's DNS says. */
+  #follow(topology: TopologyInstance[], writer: TopologyInstance, previous: string | undefined): void {
+    this.#learn(topology);
+    this.#target = writer.host;
+    // A false alarm (a connection lost for another reason) finds the same writer: no event, and the
+    // connections already open on that writer stay.
+    if (previous === undefined || writer.host === previous) return;
+    this.#failovers++;
+    this.#listener?.writerChanged({
+      writer: writer.host,
+      previousWriter: previous,
+      instances: this.#instances.map((i) => ({ ...i })),
+      searchStartedAt: this.#searchStartedAt,
+      foundAt: Date.now(),
+    });
   }
 
   #learn(topology: TopologyInstance[]): void {
     this.#instances = topology;
-    this.#writer = topology.find((i) => i.role === 'writer')?.host ?? this.#writer;
+    this.#writer = (topology.find((i) => i.role === 'writer') as TopologyInstance).host;
   }
 
+  /** The instances `host` reports, or undefined if it did not answer with a believable topology. */
   async #readTopology(host: string): Promise<TopologyInstance[] | undefined> {
     const rows = await this.#query(host, TOPOLOGY_QUERY);
-    if (rows === undefined || rows.length === 0) return undefined;
-    return rows.map((row) => {
-      const id = String(row.server_id);
-      return {
-        id,
-        host: this.#settings.instanceHostPattern.replace('?', id),
-        role: Number(row.is_writer) === 1 ? 'writer' : 'reader',
-      };
-    });
+    if (rows === NOT_AURORA) {
+      this.#standDown();
+      return undefined;
+    }
+    if (rows === undefined) return undefined;
+    return this.#parseTopology(rows);
+  }
+
+  #parseTopology(rows: unknown[][]): TopologyInstance[] | undefined {
+    const instances: TopologyInstance[] = [];
+    for (const [serverId, isWriter] of rows) {
+      if (instances.length === MAX_INSTANCES) break;
+      if (typeof serverId !== 'string' || !isInstanceIdentifier(serverId)) continue;
+      if (instances.some((i) => i.id === serverId)) continue;
+      const host = instanceHost(this.#settings.instanceHostPattern, serverId);
+      instances.push({ id: serverId, host, role: Number(isWriter) === 1 ? 'writer' : 'reader' });
+    }
+    // One writer, or the answer is not believed (a promotion in progress, or a server making it up).
+    return instances.filter((i) => i.role === 'writer').length === 1 ? instances : undefined;
+  }
+
+  /** This endpoint answered the topology query with a statement error: no Aurora topology here. */
+  #standDown(): void {
+    if (this.#state === 'unavailable') return;
+    this.#state = 'unavailable';
+    this.#target = this.#settings.clusterHost;
+    clearInterval(this.#refreshTimer);
   }
 
   async #isWritable(host: string): Promise<boolean> {
-    const rows = await this.#query(host, 'SELECT @@innodb_read_only AS read_only');
-    return rows !== undefined && Number(rows[0]?.read_only) === 0;
+    const connection = await this.#connect(host);
+    if (connection === undefined) return false;
+    try {
+      return (await isReadOnly(connection, this.#timeoutMs())) === false;
+    } finally {
+      connection.destroy();
+    }
   }
 
-  /** One statement on a short-lived connection to `host`; undefined if anything fails. */
-  async #query(host: string, sql: string): Promise<RowDataPacket[] | undefined> {
-    const timeoutMs = Math.max(500, this.#settings.pollIntervalMs * 4);
-    let connection: Connection | undefined;
+  /**
+   * One statement on a short-lived connection to `host`: its rows, NOT_AURORA when the server
+   * refused the statement itself, undefined when the connection or the statement failed otherwise.
+   */
+  async #query(host: string, sql: string): Promise<unknown[][] | typeof NOT_AURORA | undefined> {
+    const connection = await this.#connect(host);
+    if (connection === undefined) return undefined;
+    try {
+      const result = await runOwnQuery(connection, sql, this.#timeoutMs());
+      // The server refused the statement itself (no such table): not an Aurora cluster.
+      if (result.kind === 'refused') return NOT_AURORA;
+      return result.kind === 'rows' ? result.rows : undefined;
+    } finally {
+      connection.destroy();
+    }
+  }
+
+  /** A monitor connection to `host`, after its turn under the login cap; undefined if it fails. */
+  async #connect(host: string): Promise<Connection | undefined> {
+    if (this.#closed) return undefined;
+    let granted = false;
+    try {
+      granted = await this.#limiter.acquire(() => this.#closed);
+    } catch {
+      return undefined; // the pool is ending
+    }
+    if (!granted || this.#closed) return undefined;
+    const timeoutMs = this.#timeoutMs();
+    let connection: Connection;
     try {
       connection = mysql.createConnection({ ...this.#optionsFor(host), connectTimeout: timeoutMs });
-      connection.on('error', () => {});
-      const opened = connection;
-      return await new Promise<RowDataPacket[] | undefined>((resolve) => {
-        const timer = setTimeout(() => resolve(undefined), timeoutMs);
-        opened.query<RowDataPacket[]>({ sql, timeout: timeoutMs }, (err, rows) => {
-          clearTimeout(timer);
-          resolve(err ? undefined : rows);
-        });
-      });
     } catch {
       return undefined;
-    } finally {
-      connection?.destroy();
     }
+    connection.on('error', () => {});
+    const pending = { cancel: () => connection.destroy() };
+    this.#pending.add(pending);
+    const connected = await new Promise<boolean>((resolve) => connection.connect((err) => resolve(!err)));
+    this.#pending.delete(pending);
+    if (!connected || this.#closed) {
+      connection.destroy();
+      return undefined;
+    }
+    return connection;
+  }
+
+  #timeoutMs(): number {
+    return Math.max(500, this.#settings.pollIntervalMs * 4);
+  }
+
+  /** Waits `ms`, or less if the topology closes meanwhile. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const pending = {
+        cancel: () => {
+          clearTimeout(timer);
+          this.#pending.delete(pending);
+          resolve();
+        },
+      };
+      const timer = setTimeout(pending.cancel, ms);
+      timer.unref();
+      this.#pending.add(pending);
+    });
   }
 }

@@ -1,7 +1,14 @@
 import type { SslOptions } from 'mysql2';
-import { IamOptionsError } from '../errors.js';
-import type { IamSslOptions } from '../options.js';
+import { describeValue as describe, IamOptionsError } from '../errors.js';
 import { defaultRdsCa } from './ca-bundle.js';
+
+/** TLS options a caller may set; verification itself (`rejectUnauthorized`, `verifyIdentity`) stays on. */
+export type IamSslOptions = Omit<SslOptions, 'rejectUnauthorized' | 'verifyIdentity'> & {
+  /** Only `true` is accepted: certificate verification cannot be turned off. */
+  rejectUnauthorized?: true;
+  /** Only `true` is accepted: the certificate must match `host`. */
+  verifyIdentity?: true;
+};
 
 const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const;
 const PEM_CERTIFICATE = '-----BEGIN CERTIFICATE-----';
@@ -133,16 +140,4 @@ function checkCa(ca: unknown, name: string): void {
         'for the bundled RDS CAs. If it comes from an environment variable, check that it is set.',
     );
   }
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string')
-    return value === ''
-      ? 'an empty string'
-      : JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
-  if (value === null) return 'null';
-  if (Buffer.isBuffer(value))
-    return value.length === 0 ? 'an empty Buffer' : 'a Buffer without a PEM certificate';
-  if (Array.isArray(value)) return value.length === 0 ? 'an empty array' : 'an array';
-  return typeof value === 'object' ? 'an object' : String(value);
 }

@@ -1,7 +1,7 @@
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { LRUCache } from 'lru-cache';
+import { publishTokenSigned, type TokenSignedInfo } from '../diagnostics.js';
 import { IamAuthError, IamCredentialsError, IamSigningError } from '../errors.js';
-import { publishTokenSigned } from '../pool/diagnostics.js';
 import { signAuthToken, TOKEN_LIFETIME_SECONDS } from './sign.js';
 
 /** What a token is for. Tokens are cached per endpoint, user, region and credential provider. */
@@ -11,18 +11,6 @@ export interface TokenRequest {
   username: string;
   region: string;
   credentials: AwsCredentialIdentityProvider;
-}
-
-/** Facts about a signed token, safe to log: no token, no secret. */
-export interface TokenSignedInfo {
-  hostname: string;
-  port: number;
-  username: string;
-  region: string;
-  signedAt: Date;
-  expiresAt: Date;
-  /** True when the credentials expire before the 15 minutes a token may live. */
-  limitedByCredentials: boolean;
 }
 
 /** The times of the token a cache holds for a request; never the token itself. */
@@ -252,11 +240,13 @@ export class TokenCache {
       expiresAt: new Date(expiresAt),
       limitedByCredentials,
     };
-    this.#onSigned?.(info);
     // One message per signing, however many pools share this cache.
     publishTokenSigned(info);
     const credentialRequests = this.#stats.credentialRequests - credentialRequestsBefore;
-    for (const listener of this.#listeners.get(key) ?? []) listener(info, credentialRequests);
+    // A listener that throws (user code on `tokenSigned`) must not fail the signing every pool
+    // sharing this cache waits for: its error is rethrown on its own, as diagnostics_channel does.
+    isolated(() => this.#onSigned?.(info));
+    for (const listener of this.#listeners.get(key) ?? []) isolated(() => listener(info, credentialRequests));
     return { token, signedAt, expiresAt, limitedByCredentials };
   }
 
@@ -315,6 +305,17 @@ export class TokenCache {
       );
     }
     return credentials;
+  }
+}
+
+/** Runs `listener`; an error it throws is rethrown on the next tick, outside the signing. */
+function isolated(listener: () => void): void {
+  try {
+    listener();
+  } catch (error) {
+    process.nextTick(() => {
+      throw error;
+    });
   }
 }
 

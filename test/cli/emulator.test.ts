@@ -218,14 +218,78 @@ describe('rds-iam-pool emulator --cluster', () => {
     }
   });
 
-  it('refuses cluster flags without --cluster and an unknown --engine (exit 2)', async () => {
-    const [instances, engine] = await Promise.all([
+  it('adds, fails, recovers and removes readers when asked on stdin', async () => {
+    const child = spawnCli(
+      [
+        'emulator',
+        '--backend',
+        BACKEND_URL,
+        '--cluster',
+        '--outage',
+        'refuse',
+        '--reader-ttl-ms',
+        '0',
+        '--json',
+      ],
+      cliEnv(),
+      { stdin: 'pipe' },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    const nextEvent = async () => {
+      const { value, done } = await lines.next();
+      if (done) throw new Error(`the emulator ended early; stderr: ${stderr}`);
+      return JSON.parse(value as string) as Record<string, unknown>;
+    };
+    try {
+      expect(await nextEvent()).toMatchObject({ event: 'ready' });
+      child.stdin!.write('add-reader\n');
+      const added = await nextEvent();
+      expect(added).toMatchObject({
+        event: 'reader-added',
+        instanceId: 'mydb-instance-4',
+        host: 'mydb-instance-4.abc123.us-east-1.rds.amazonaws.com',
+      });
+      child.stdin!.write('fail-reader mydb-instance-2 refuse\n');
+      expect(await nextEvent()).toEqual({ event: 'reader-failed', id: 'mydb-instance-2' });
+      child.stdin!.write('recover-reader mydb-instance-2\n');
+      expect(await nextEvent()).toEqual({ event: 'reader-recovered', id: 'mydb-instance-2' });
+      child.stdin!.write('remove-reader mydb-instance-1\n');
+      expect(await nextEvent()).toMatchObject({ event: 'cluster-change-refused', message: /is the writer/ });
+      child.stdin!.write('remove-reader mydb-instance-4\n');
+      expect(await nextEvent()).toEqual({ event: 'reader-removed', id: 'mydb-instance-4' });
+      child.stdin!.write('fail-reader\n');
+      expect(await nextEvent()).toMatchObject({ event: 'unknown-command', message: /add-reader/ });
+
+      child.kill('SIGINT');
+      const stopped = await nextEvent();
+      const instances = (stopped.stats as { cluster: { instances: Array<{ id: string }> } }).cluster
+        .instances;
+      expect(instances.map((i) => i.id)).toEqual(['mydb-instance-1', 'mydb-instance-2', 'mydb-instance-3']);
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
+  it('refuses cluster flags without --cluster, an unknown --engine and an unknown --outage (exit 2)', async () => {
+    const [instances, engine, outage, shape] = await Promise.all([
       runInProcess(['emulator', '--backend', BACKEND_URL, '--instances', '4']),
       runInProcess(['emulator', '--backend', BACKEND_URL, '--engine', 'postgres']),
+      runInProcess(['emulator', '--backend', BACKEND_URL, '--outage', 'refuse']),
+      runInProcess(['emulator', '--backend', BACKEND_URL, '--cluster', '--outage', 'sideways']),
     ]);
     expect(instances.code).toBe(2);
     expect(instances.stderr).toContain('--instances needs --cluster');
     expect(engine.code).toBe(2);
     expect(engine.stderr).toContain('--engine must be one of mysql8.0, mysql8.4, mariadb');
+    expect(outage.code).toBe(2);
+    expect(outage.stderr).toContain('--outage needs --cluster');
+    expect(shape.code).toBe(2);
+    expect(shape.stderr).toContain('--outage must be one of refuse, tls-cut');
   });
 });

@@ -86,25 +86,31 @@ describe('emulator cluster mode: endpoints', () => {
     expect((fx.emulator.stats().loginsRejected['wrong-host'] ?? 0) - before).toBe(1);
   });
 
-  it('leads the cluster endpoint to the writer and rotates the reader endpoint over the readers', async () => {
+  it('leads the cluster endpoint to the writer and the reader endpoint to one reader per DNS record', async () => {
     const writer = await fx.connect();
-    const readers = await Promise.all(
+    const first = await Promise.all(
       [1, 2, 3, 4].map(() => fx.connect({ endpoint: cluster.readerEndpoint.host })),
     );
+    // The record's TTL (5 s) has passed: the next connections get the next reader.
+    fx.emulator.faults.shiftClock(5000);
+    const second = await Promise.all([1, 2].map(() => fx.connect({ endpoint: cluster.readerEndpoint.host })));
     try {
       expect(await serverId(writer)).toBe('mydb-instance-1');
-      const ids = await Promise.all(readers.map(serverId));
-      expect(new Set(ids)).toEqual(new Set(['mydb-instance-2', 'mydb-instance-3']));
-      expect(ids.filter((id) => id === 'mydb-instance-2')).toHaveLength(2);
+      const firstIds = await Promise.all(first.map(serverId));
+      const secondIds = await Promise.all(second.map(serverId));
+      expect(new Set(firstIds).size).toBe(1);
+      expect(new Set(secondIds).size).toBe(1);
+      expect(new Set([...firstIds, ...secondIds])).toEqual(new Set(['mydb-instance-2', 'mydb-instance-3']));
       const sessions = fx.emulator.sessions();
       expect(
         sessions.filter((s) => s.role === 'reader' && s.endpoint === cluster.readerEndpoint.host),
-      ).toHaveLength(4);
+      ).toHaveLength(6);
       expect(sessions.filter((s) => s.role === 'writer' && s.instanceId === 'mydb-instance-1')).toHaveLength(
         1,
       );
     } finally {
-      await Promise.all([writer, ...readers].map((c) => c.end()));
+      fx.emulator.faults.reset();
+      await Promise.all([writer, ...first, ...second].map((c) => c.end()));
     }
   });
 });

@@ -163,11 +163,18 @@ export async function createEmulatorFixture(options: FixtureOptions): Promise<Em
 
   const teardown = async () => {
     await emulator.stop();
+    // Cluster mode: the read-only accounts the emulator made for this fixture's backend users.
+    const readerAccounts = (emulator.cluster?.readerAccounts ?? []).filter(
+      (a) => a.managed && Object.values(backendUsers).includes(a.backendUser),
+    );
     const root = await rootConnection();
     try {
       await root.query(`DROP DATABASE IF EXISTS \`${database}\``);
       for (const backendUser of Object.values(backendUsers)) {
         await root.query(`DROP USER IF EXISTS '${backendUser}'@'%'`);
+      }
+      for (const account of readerAccounts) {
+        await root.query('DROP USER IF EXISTS ?@?', [account.user, account.host]);
       }
     } finally {
       await root.end();

@@ -54,3 +54,21 @@ export function poolFor(fx: EmulatorFixture, options: Partial<IamPoolOptions> = 
 export function settle(ms = 150): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** Resolves once `condition()` holds; fails the test (instead of hanging) after `timeoutMs`. */
+export async function eventually(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`still waiting for: ${what}`);
+    await settle(20);
+  }
+}
+
+/**
+ * Waits until none of the pool's logins is in flight. A burst's logins go on after its callers were
+ * served (the first connections serve the queue while the login cap spaces the rest), so counts of
+ * connections opened settle only then.
+ */
+export function loginsSettled(pool: IamPool): Promise<void> {
+  return eventually(() => pool.iam.stats().connections.opening === 0, "the pool's logins to finish");
+}

@@ -15,7 +15,11 @@ export interface RefreshProof {
   clock: ReturnType<typeof movableClock>;
   /** Tokens signed so far, as the adapter's IAM handle reports them. */
   tokensSigned(): number;
-  /** Runs `count` queries at once through the ORM, so the ORM needs several connections. */
+  /**
+   * Runs `count` queries at once through the ORM, each holding its connection long enough (a
+   * `SLEEP`) that the ORM needs all its connections: a released one would otherwise serve the
+   * next caller before every login had its turn under the login cap.
+   */
   runConcurrently(count: number): Promise<unknown>;
   /** How many connections the ORM opens for `runConcurrently` (its pool size). */
   connections: number;

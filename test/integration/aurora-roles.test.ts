@@ -1,15 +1,16 @@
 /**
  * No connection on the wrong role stays in the pool: a connection whose statement fails because the
- * server is read-only is retired when released, whichever API borrowed it; and on an Aurora cluster
- * (writer) endpoint a new connection that reached a reader is replaced before a caller sees it.
+ * server is read-only is retired when released (once the server confirms it is read-only), whichever
+ * API borrowed it; and on an Aurora cluster (writer) endpoint every new connection that reached a
+ * reader is replaced before a caller sees it.
  */
 import type { ResultSetHeader, RowDataPacket } from 'mysql2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterEmulator } from '../../src/emulator/index.js';
 import { resolveOptions } from '../../src/options.js';
-import { isClusterWriterEndpoint } from '../../src/pool/roles.js';
+import { isClusterWriterEndpoint } from '../../src/shared/rds-names.js';
 import { createEmulatorFixture, type EmulatorFixture } from '../helpers/emulator-harness.js';
-import { poolFor, settle } from '../helpers/pool-fixture.js';
+import { eventually, poolFor, settle } from '../helpers/pool-fixture.js';
 
 type Row = RowDataPacket & Record<string, unknown>;
 
@@ -41,6 +42,7 @@ describe('a connection whose statement hits a read-only server', () => {
       const error = await connection.query("INSERT INTO items VALUES (90, 'x')").catch((e: unknown) => e);
       expect(error).toMatchObject({ errno: 1290 });
       connection.release();
+      await eventually(() => retired.length > 0, 'the server to confirm it is read-only');
       expect(retired).toEqual(['read-only']);
       expect(pool.iam.stats()).toMatchObject({ wrongRoleRetired: 1, connections: { total: 0 } });
       expect(await threadId(pool)).not.toBe(first);
@@ -49,21 +51,49 @@ describe('a connection whose statement hits a read-only server', () => {
     }
   });
 
-  it('is retired on release through the callback API and execute() too (1792 in a read-only transaction)', async () => {
-    const pool = poolFor(fx, { host: emulator.cluster.instanceEndpoints[0]!.host, connectionLimit: 1 });
+  it('is retired on release through the callback API and execute() too', async () => {
+    const pool = poolFor(fx, { host: emulator.cluster.readerEndpoint.host, connectionLimit: 1 });
     try {
       const connection = await new Promise<import('mysql2').PoolConnection>((resolve, reject) =>
         pool.pool.getConnection((err, c) => (err ? reject(err) : resolve(c))),
       );
-      await new Promise<void>((resolve, reject) =>
-        connection.query('START TRANSACTION READ ONLY', (err) => (err ? reject(err) : resolve())),
-      );
       const error = await new Promise((resolve) =>
         connection.execute("INSERT INTO items VALUES (91, 'x')", [], (err) => resolve(err)),
       );
-      expect(error).toMatchObject({ errno: 1792 });
+      expect(error).toMatchObject({ errno: 1290 });
       connection.release();
-      expect(pool.iam.stats().wrongRoleRetired).toBe(1);
+      await eventually(() => pool.iam.stats().wrongRoleRetired === 1, 'the connection to be retired');
+    } finally {
+      await pool.end();
+    }
+  });
+
+  // Fails on the code before 2026-12 (it retired the connection and searched for a writer on the
+  // error number alone): a read-only transaction or a SIGNAL on the writer is not a failover.
+  it.each([
+    [
+      '1792 in a read-only transaction',
+      ['START TRANSACTION READ ONLY', "INSERT INTO items VALUES (92, 'x')"],
+      1792,
+    ],
+    [
+      'a SIGNAL that raises 1290',
+      ["SIGNAL SQLSTATE 'HY000' SET MYSQL_ERRNO = 1290, MESSAGE_TEXT = 'read-only'"],
+      1290,
+    ],
+  ])('keeps a writer connection whose statement failed with %s', async (_, statements, errno) => {
+    const pool = poolFor(fx, { host: emulator.cluster.instanceEndpoints[0]!.host, connectionLimit: 1 });
+    try {
+      const connection = await pool.getConnection();
+      const first = connection.threadId;
+      let failure: unknown;
+      for (const sql of statements) failure = await connection.query(sql).catch((e: unknown) => e);
+      expect(failure).toMatchObject({ errno });
+      await connection.query('ROLLBACK');
+      connection.release();
+      // The pool asks the server (one @@innodb_read_only) before the connection serves again.
+      expect(await threadId(pool)).toBe(first);
+      expect(pool.iam.stats()).toMatchObject({ wrongRoleRetired: 0, connectionsOpened: 1 });
     } finally {
       await pool.end();
     }
@@ -104,22 +134,26 @@ describe('verifyWriter on the cluster endpoint', () => {
     expect(resolveOptions({ ...base, host: emulator.cluster.readerEndpoint.host }).verifyWriter).toBe(false);
   });
 
-  it("checks a pool's first logins, then only logins after a sign of a failover", async () => {
+  // Fails on the code before 2026-12, which checked only a pool's first logins and those in the
+  // minute after a sign of a failover: an idle pool then sent its first write after an unseen
+  // promotion to the old writer.
+  it('checks every new login, in steady state too', async () => {
     const checks = () => emulator.stats().cluster?.auroraQueries.variables ?? 0;
-    const pool = poolFor(fx, { host: emulator.cluster.endpoint.host, connectionLimit: 4 });
+    const pool = poolFor(fx, {
+      host: emulator.cluster.endpoint.host,
+      connectionLimit: 4,
+      topologyFailover: false,
+    });
     try {
       const before = checks();
       const first = await pool.getConnection();
-      expect(checks() - before).toBe(1); // the first login is checked
-      // Growing the pool in steady state costs no round trip.
-      const more = await Promise.all([1, 2].map(() => pool.getConnection()));
       expect(checks() - before).toBe(1);
+      const more = await Promise.all([1, 2].map(() => pool.getConnection()));
+      expect(checks() - before).toBe(3);
       for (const c of [first, ...more]) c.release();
-      // A connection found dead is a sign of a failover: the next new login is checked.
-      emulator.faults.dropAllConnections();
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      await pool.query('SELECT 1');
-      expect(checks() - before).toBe(2);
+      // Borrowing idle connections costs no round trip.
+      await Promise.all([1, 2, 3].map(() => pool.query('SELECT 1')));
+      expect(checks() - before).toBe(3);
     } finally {
       await pool.end();
     }

@@ -14,7 +14,7 @@ import {
   type TopologyChangedMessage,
 } from '../../src/index.js';
 import { createEmulatorFixture, type EmulatorFixture } from '../helpers/emulator-harness.js';
-import { poolFor } from '../helpers/pool-fixture.js';
+import { eventually, poolFor } from '../helpers/pool-fixture.js';
 
 type Row = RowDataPacket & Record<string, unknown>;
 
@@ -27,14 +27,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await fx?.teardown();
 });
-
-async function eventually(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`still waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('topologyFailover', () => {
   it('learns the instances, and writes to the new writer before the cluster endpoint moves', async () => {

@@ -67,15 +67,15 @@ describe('a server that accepts TCP and never greets', () => {
     expect(pool.iam.stats().connections.total).toBe(0);
   });
 
-  it('says a connection was still opening, not that every connection stayed borrowed', async () => {
+  it('blames the connect failure and the connection still opening, not connections that stayed borrowed', async () => {
     const pool = poolFor(fx, {
       connectPort: silent.port,
       connectionLimit: 1,
       acquireTimeoutMs: 400,
       connectTimeout: 300,
     });
-    // The first borrow opens the pool's only connection; the second can only wait for it, and at its
-    // deadline nothing is borrowed and one connection is opening.
+    // Both callers wait on the pool's logins: the first attempt times out (connectTimeout), the next
+    // one is still opening at their deadline, and nothing was ever borrowed.
     const [, second] = await Promise.all([
       pool.query('SELECT 1').catch((e: unknown) => e),
       pool.query('SELECT 1').catch((e: unknown) => e),
@@ -84,7 +84,9 @@ describe('a server that accepts TCP and never greets', () => {
     expect(second).toBeInstanceOf(IamAcquireTimeoutError);
     const timeout = second as IamAcquireTimeoutError;
     expect(timeout.pool).toMatchObject({ borrowed: 0, opening: 1 });
-    expect(timeout.hint).toMatch(/still opening/);
+    expect(timeout.cause).toBeInstanceOf(IamConnectError);
+    expect((timeout.cause as Error).message).toMatch(/ETIMEDOUT/);
+    expect(timeout.hint).toMatch(/could not be opened/);
     expect(timeout.hint).not.toMatch(/stayed borrowed/);
   });
 
@@ -154,12 +156,12 @@ describe('failures that used to reach the caller raw', () => {
   });
 
   it('a refused connection names the endpoint and the address really dialled', async () => {
-    const pool = poolFor(fx, { connectPort: 1, retry: { retries: 0 } });
+    const pool = poolFor(fx, { connectPort: 1, acquireTimeoutMs: 300 });
     try {
       const error = await pool.query('SELECT 1').catch((e: unknown) => e);
-      expect((error as Error).message).toContain(
-        `${fx.emulator.host}:${fx.emulator.endpointPort} via 127.0.0.1:1`,
-      );
+      const dialled = `${fx.emulator.host}:${fx.emulator.endpointPort} via 127.0.0.1:1`;
+      expect((error as Error).message).toContain(dialled);
+      expect(((error as Error).cause as Error).message).toContain(dialled);
     } finally {
       await pool.end();
     }

@@ -50,4 +50,25 @@ describe('createIamPool against the emulator cluster', () => {
       await pool.end();
     }
   });
+
+  it('puts every connection of a pool on the reader endpoint on one reader while its DNS record is fresh', async () => {
+    const cluster = emulator.cluster;
+    emulator.faults.shiftClock(5000); // a fresh record for this pool, whatever earlier tests did
+    const before = new Map(cluster.topology().instances.map((i) => [i.id, i.queries]));
+    const pool = poolFor(fx, { host: cluster.readerEndpoint.host, connectionLimit: 6 });
+    try {
+      const held = await Promise.all([1, 2, 3, 4, 5, 6].map(() => pool.getConnection()));
+      const live = cluster.topology().instances.filter((i) => i.liveSessions > 0);
+      expect(live.map((i) => [i.role, i.liveSessions])).toEqual([['reader', 6]]);
+      for (const c of held) c.release();
+      await Promise.all(Array.from({ length: 30 }, () => pool.query('SELECT 1')));
+      const spread = cluster.topology().instances.map((i) => i.queries - (before.get(i.id) ?? 0));
+      // Every statement went to that one reader; the others (and the writer) saw none.
+      expect(spread.filter((n) => n > 0)).toHaveLength(1);
+      expect(Math.max(...spread)).toBeGreaterThanOrEqual(30);
+    } finally {
+      await pool.end();
+      emulator.faults.reset();
+    }
+  });
 });

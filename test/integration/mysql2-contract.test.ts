@@ -16,8 +16,6 @@ import {
   BoundaryPool,
   type GetConnectionCallback,
   isKnownDead,
-  isPoolClosedError,
-  isPoolRefusal,
   isTlsHandshakeCut,
   MYSQL2_OPTION_NAMES,
   mysql2Version,
@@ -68,11 +66,11 @@ describe('the mysql2 pool internals the pool layer reads', () => {
     const pool = new BoundaryPool(plainOptions);
     expect(pool).toBeInstanceOf((mysql as unknown as { Pool: new () => object }).Pool);
     expect(() => assertPoolContract(pool)).not.toThrow();
-    expect(pool.counts()).toEqual({ all: 0, free: 0, queued: 0 });
+    expect(pool.counts()).toEqual({ all: 0, free: 0 });
     await endPool(pool);
   });
 
-  it.each(['_allConnections', '_freeConnections', '_connectionQueue', '_closed', 'config'])(
+  it.each(['_allConnections', '_freeConnections', '_closed', 'config'])(
     'fails with IamDriverError naming mysql2 and the member when Pool#%s is missing',
     async (member) => {
       const pool = new BoundaryPool(plainOptions);
@@ -93,13 +91,26 @@ describe('the mysql2 pool internals the pool layer reads', () => {
     },
   );
 
-  it.each(['get', 'removeOne', 'shift', 'push'])('fails when the ring queue has no %s()', async (method) => {
+  it.each(['get', 'push'])('fails when the ring queue has no %s()', async (method) => {
     const pool = new BoundaryPool(plainOptions);
-    const queue = (pool as unknown as { _connectionQueue: Record<string, unknown> })._connectionQueue;
+    const queue = (pool as unknown as { _freeConnections: Record<string, unknown> })._freeConnections;
     Object.defineProperty(queue, method, { value: undefined, configurable: true });
     expect(() => assertPoolContract(pool)).toThrow(IamDriverError);
     delete queue[method];
     await endPool(pool);
+  });
+
+  it('fails with IamDriverError when Pool#releaseConnection() is gone', async () => {
+    const prototype = (mysql as unknown as { Pool: { prototype: Record<string, unknown> } }).Pool.prototype;
+    let owner = prototype;
+    while (!Object.hasOwn(owner, 'releaseConnection')) owner = Object.getPrototypeOf(owner);
+    const saved = owner.releaseConnection;
+    delete owner.releaseConnection;
+    try {
+      expect(() => new BoundaryPool(plainOptions)).toThrow('Pool#releaseConnection()');
+    } finally {
+      owner.releaseConnection = saved;
+    }
   });
 
   it.each(['_removeFromPool', '_realEnd', 'addCommand'])(
@@ -147,44 +158,35 @@ describe('the mysql2 pool internals the pool layer reads', () => {
     await pool.end();
   });
 
-  it('re-dispatches a queued waiter through this.getConnection, which BoundaryPool keeps from the policy', async () => {
-    const pool = new BoundaryPool({ ...plainOptions, connectionLimit: 1 });
-    let policyCalls = 0;
+  it('calls releaseConnection when a connection leaves the pool, which BoundaryPool reports as room', async () => {
+    const pool = new BoundaryPool({ ...plainOptions, connectionLimit: 2 });
+    let left = 0;
     pool.setPolicy({
-      getConnection: (cb) => {
-        policyCalls++;
-        pool.connectRaw(cb);
-      },
+      getConnection: (cb) => pool.connectRaw(cb),
       end: (cb) => pool.endRaw(cb),
+      connectionLeft: () => left++,
     });
     const first = await borrow(pool);
-    const second = new Promise<PoolConnection>((resolve, reject) =>
-      pool.connectRaw((err, c) => (err || !c ? reject(err) : resolve(c))),
+    const second = await borrow(pool);
+    expect(pool.room()).toBe(0);
+    first.release(); // a release is not a departure
+    expect(left).toBe(0);
+    first.destroy(); // destroyed while idle
+    second.destroy(); // destroyed while borrowed
+    expect(left).toBe(2);
+    expect(pool.room()).toBe(2);
+    expect(pool.counts()).toEqual({ all: 0, free: 0 });
+    // A connection the server closes leaves too.
+    const third = await borrow(pool);
+    const closed = new Promise((resolve) => third.once('end', resolve));
+    const root = await new Promise<PoolConnection>((resolve, reject) =>
+      mysql.createPool(plainOptions).getConnection((err, c) => (err ? reject(err) : resolve(c))),
     );
+    await root.promise().query(`KILL ${third.threadId}`);
+    root.destroy();
+    await closed;
     await new Promise((r) => setImmediate(r));
-    expect(pool.counts().queued).toBe(1);
-    // Leaving the pool makes mysql2 call this.getConnection(queuedCallback) for the waiter.
-    first.destroy();
-    const replacement = await second;
-    expect(policyCalls).toBe(1);
-    expect(replacement).not.toBe(first);
-    replacement.release();
-    await endPool(pool);
-  });
-
-  it('takes a queued callback out of the wait queue, and empties it', async () => {
-    const pool = new BoundaryPool({ ...plainOptions, connectionLimit: 1 });
-    const first = await borrow(pool);
-    const waiter: GetConnectionCallback = () => {};
-    pool.connectRaw(waiter);
-    pool.connectRaw(() => {});
-    await new Promise((r) => setImmediate(r));
-    expect(pool.removeQueued(waiter)).toBe(true);
-    expect(pool.removeQueued(waiter)).toBe(false);
-    expect(pool.takeQueued()).toHaveLength(1);
-    expect(pool.counts().queued).toBe(0);
-    expect(pool.isFull()).toBe(true);
-    first.release();
+    expect(left).toBe(3);
     await endPool(pool);
   });
 });
@@ -210,32 +212,7 @@ describe('the statement errors the pool watches', () => {
   });
 });
 
-describe('the mysql2 message texts the pool layer recognises', () => {
-  it('recognises the queue-limit and no-waiting refusals', async () => {
-    const queueLimited = new BoundaryPool({ ...plainOptions, connectionLimit: 1, queueLimit: 1 });
-    const held = await borrow(queueLimited);
-    queueLimited.connectRaw(() => {});
-    const refusal = await borrow(queueLimited).catch((e: unknown) => e);
-    expect(isPoolRefusal(refusal)).toBe(true);
-    held.destroy();
-    await endPool(queueLimited);
-
-    const noWait = new BoundaryPool({ ...plainOptions, connectionLimit: 1, waitForConnections: false });
-    const only = await borrow(noWait);
-    const noConnection = await borrow(noWait).catch((e: unknown) => e);
-    expect(isPoolRefusal(noConnection)).toBe(true);
-    only.release();
-    await endPool(noWait);
-  });
-
-  it('recognises a borrow from an ended pool', async () => {
-    const pool = new BoundaryPool(plainOptions);
-    await endPool(pool);
-    const error = await borrow(pool).catch((e: unknown) => e);
-    expect(isPoolClosedError(error)).toBe(true);
-    expect(isPoolRefusal(error)).toBe(false);
-  });
-
+describe('the mysql2 and Node message texts the pool layer recognises', () => {
   it('recognises a TLS handshake the server cut (HANDSHAKE_SSL_ERROR with Node’s message)', async () => {
     const sockets = new Set<Socket>();
     const server = createServer((socket) => {

@@ -1,8 +1,9 @@
+import { createServer, type Socket } from 'node:net';
 import type { RowDataPacket } from 'mysql2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IamAuthError, IamConnectError, type IamPool } from '../../src/index.js';
+import { IamAcquireTimeoutError, IamAuthError, IamConnectError, type IamPool } from '../../src/index.js';
 import { createEmulatorFixture, type EmulatorFixture } from '../helpers/emulator-harness.js';
-import { poolFor, settle } from '../helpers/pool-fixture.js';
+import { eventually, loginsSettled, poolFor, settle } from '../helpers/pool-fixture.js';
 
 type Row = RowDataPacket & Record<string, unknown>;
 
@@ -50,14 +51,6 @@ function runCallers(pool: IamPool, callers: number) {
       return logs.every((log) => log.filter((o) => !o.error && o.startedIn === inPhase).length >= n);
     },
   };
-}
-
-async function eventually(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`still waiting for: ${what}`);
-    await settle(25);
-  }
 }
 
 const errorsOf = (logs: Outcome[][], inPhase: string) =>
@@ -128,8 +121,9 @@ describe('production faults: 50 callers through the emulator', () => {
       expect(stats.loginsDelayed - atCut.loginsDelayed).toBeGreaterThan(0);
       expect(stats.authRetries).toBe(atCut.authRetries);
       // Nothing leaked: the server holds exactly the pool's connections.
-      expect(stats.connections.waiting).toBe(0);
-      expect(fx.emulator.stats().liveSessions).toBe(stats.connections.total);
+      await loginsSettled(pool);
+      expect(pool.iam.stats().connections.waiting).toBe(0);
+      expect(fx.emulator.stats().liveSessions).toBe(pool.iam.stats().connections.total);
     } finally {
       load.stop();
       fx.emulator.faults.reset();
@@ -137,7 +131,9 @@ describe('production faults: 50 callers through the emulator', () => {
     }
   });
 
-  it('fails fast with typed errors while the endpoint refuses connections, and recovers on its own', async () => {
+  // Fails on the code before 2026-12, which failed every borrow at once with RDS_IAM_CONNECT_FAILED
+  // while the endpoint refused connections (112-126 failed calls per Aurora failover).
+  it('callers wait out an outage shorter than their acquire timeout: only queries cut mid-flight fail', async () => {
     const pool = poolFor(fx, { connectionLimit: 10 });
     const load = runCallers(pool, 50);
     try {
@@ -145,53 +141,29 @@ describe('production faults: 50 callers through the emulator', () => {
       const atCut = pool.iam.stats();
 
       load.setPhase('outage');
-      const outageStartedAt = Date.now();
       fx.emulator.faults.stopAccepting();
       fx.emulator.faults.dropAllConnections();
-      await settle(2000);
-      // The outage lasts until every caller has had a query start and fail inside it: a caller
-      // that hangs keeps the endpoint down and the test times out.
-      await eventually(
-        () =>
-          load.logs.every((log) =>
-            log.some((o) => o.error && o.startedIn === 'outage' && o.endedIn === 'outage'),
-          ),
-        'every caller to get an error while the endpoint refuses connections',
-      );
-      const outageMs = Date.now() - outageStartedAt;
+      // Long enough for every caller to be waiting, well inside acquireTimeoutMs (10 s).
+      await settle(1500);
+      const during = pool.iam.stats();
       load.setPhase('after');
       fx.emulator.faults.resumeAccepting();
       await eventually(() => load.allSucceeded(3, 'after'), 'every caller to succeed again after the outage');
       load.stop();
       await load.done;
 
+      // The only failures: queries running on a connection when the server cut it (they may have run).
       const outageErrors = errorsOf(load.logs, 'outage');
-      const lost = outageErrors.filter((o) => isConnectionLost(o.error));
-      const typed = outageErrors.filter((o) => o.error instanceof IamAuthError);
-      console.log(
-        `${outageMs} ms outage: ${outageErrors.length} failed queries (${typed.length} typed IamConnectError, ` +
-          `${lost.length} lost with the connection they ran on); errors per caller: min ` +
-          `${Math.min(...load.logs.map((l) => l.filter((o) => o.error && o.startedIn === 'outage').length))}`,
-      );
-      // Queries running when the connections were cut fail with the driver's error (they may have
-      // run); every other failure is our typed connect error.
-      expect(lost.length).toBeLessThanOrEqual(atCut.connections.total);
-      expect(typed.length + lost.length).toBe(outageErrors.length);
-      for (const { error } of typed) {
-        expect(error).toBeInstanceOf(IamConnectError);
-        expect(error).toMatchObject({ code: 'RDS_IAM_CONNECT_FAILED', step: 'connect' });
-      }
-      // Every caller heard about the outage while it lasted, rather than hanging through it.
-      for (const log of load.logs) {
-        expect(
-          log.filter((o) => o.error && o.startedIn === 'outage' && o.endedIn === 'outage').length,
-        ).toBeGreaterThanOrEqual(1);
-      }
+      expect(outageErrors.every((o) => isConnectionLost(o.error))).toBe(true);
+      expect(outageErrors.length).toBeLessThanOrEqual(atCut.connections.total);
       expect(errorsOf(load.logs, 'after')).toEqual([]);
+      // Every caller was waiting when the outage ended (none had given up).
+      expect(during.connections.waiting).toBe(50);
       const stats = pool.iam.stats();
       expect(stats.acquireTimeouts).toBe(0);
-      expect(stats.connections.waiting).toBe(0);
-      expect(fx.emulator.stats().liveSessions).toBe(stats.connections.total);
+      expect(stats.transientRetries - atCut.transientRetries).toBeGreaterThan(0);
+      await loginsSettled(pool);
+      expect(fx.emulator.stats().liveSessions).toBe(pool.iam.stats().connections.total);
     } finally {
       load.stop();
       fx.emulator.faults.reset();
@@ -199,31 +171,69 @@ describe('production faults: 50 callers through the emulator', () => {
     }
   });
 
-  it('shares the retry budget while the endpoint is down: one attempt per borrow after a full failed cycle', async () => {
-    const pool = poolFor(fx, { retry: { retries: 3, minTimeoutMs: 5, maxTimeoutMs: 10 } });
+  it('a caller whose deadline passes during an outage gets IamAcquireTimeoutError with the outage as its cause', async () => {
+    const pool = poolFor(fx, { acquireTimeoutMs: 600 });
     try {
       await pool.query('SELECT 1');
       fx.emulator.faults.stopAccepting();
       fx.emulator.faults.dropAllConnections();
       await settle();
-      const retriesOf = async () => {
-        const before = pool.iam.stats().transientRetries;
-        const error = await pool.query('SELECT 1').catch((err: unknown) => err);
-        expect(error).toBeInstanceOf(IamConnectError);
-        return pool.iam.stats().transientRetries - before;
-      };
-      expect(await retriesOf()).toBe(3); // the first borrow finds out: four attempts
-      expect(await retriesOf()).toBe(1); // later ones try once more and fail at once
-      expect(await retriesOf()).toBe(1);
-      fx.emulator.faults.resumeAccepting();
-      await pool.query('SELECT 1'); // a login succeeds: the endpoint is up again
-      fx.emulator.faults.stopAccepting();
-      fx.emulator.faults.dropAllConnections();
-      await settle();
-      expect(await retriesOf()).toBe(3); // a new outage gets a full cycle again
+      const startedAt = performance.now();
+      const error = await pool.query('SELECT 1').catch((err: unknown) => err);
+      // No earlier than its own deadline, whatever the attempts before it saw.
+      expect(performance.now() - startedAt).toBeGreaterThanOrEqual(590);
+      expect(error).toBeInstanceOf(IamAcquireTimeoutError);
+      const cause = (error as IamAcquireTimeoutError).cause;
+      expect(cause).toBeInstanceOf(IamConnectError);
+      // The endpoint worked before: the hint speaks of an outage, not of security groups.
+      expect((cause as IamConnectError).hint).toMatch(/failover/);
+      expect((cause as IamConnectError).hint).not.toMatch(/security groups/);
     } finally {
       fx.emulator.faults.reset();
       await pool.end();
     }
+  });
+
+  // Fails on the code before 2026-12: every waiting caller made its own attempts.
+  it('probes a refusing endpoint one attempt at a time, however many callers wait', async () => {
+    // Accepts TCP and closes at once: each connect attempt is one accepted socket, timestamped.
+    const attempts: number[] = [];
+    let open = 0;
+    let mostOpen = 0;
+    const sockets = new Set<Socket>();
+    const refuser = createServer((socket) => {
+      attempts.push(performance.now());
+      open++;
+      mostOpen = Math.max(mostOpen, open);
+      sockets.add(socket);
+      socket.on('close', () => {
+        open--;
+        sockets.delete(socket);
+      });
+      socket.on('error', () => {});
+      setTimeout(() => socket.destroy(), 5);
+    });
+    await new Promise<void>((resolve) => refuser.listen(0, '127.0.0.1', resolve));
+    const port = (refuser.address() as { port: number }).port;
+    const pool = poolFor(fx, { connectPort: port, acquireTimeoutMs: 800, connectionLimit: 10 });
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 50 }, () => pool.query('SELECT 1').catch((err: unknown) => err)),
+      );
+      expect(results.every((r) => r instanceof IamAcquireTimeoutError)).toBe(true);
+      // The healthy path opened what the callers needed (the pool's 10) until the first failure;
+      // after that, one probe at a time, each after a backoff of at least retry.minTimeoutMs (10 ms).
+      const probes = attempts.slice(10);
+      expect(probes.length).toBeGreaterThan(2);
+      for (let i = 1; i < probes.length; i++) {
+        expect((probes[i] as number) - (probes[i - 1] as number)).toBeGreaterThanOrEqual(9);
+      }
+      expect(attempts.length).toBeLessThan(10 + 800 / 9);
+    } finally {
+      await pool.end();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => refuser.close(() => resolve()));
+    }
+    expect(mostOpen).toBeLessThanOrEqual(10);
   });
 });

@@ -10,19 +10,10 @@ import {
   IamPoolClosedError,
 } from '../../src/index.js';
 import { createEmulatorFixture, type EmulatorFixture } from '../helpers/emulator-harness.js';
-import { movableClock, poolFor, settle } from '../helpers/pool-fixture.js';
+import { eventually, movableClock, poolFor, settle } from '../helpers/pool-fixture.js';
 
 type Row = RowDataPacket & Record<string, unknown>;
 const TOKEN_SHAPED = /X-Amz-(Signature|Security-Token|Credential)|[0-9a-f]{64}/;
-
-/** Resolves once `condition()` holds; fails the test (instead of hanging) after `timeoutMs`. */
-async function eventually(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`still waiting for: ${what}`);
-    await settle(20);
-  }
-}
 
 async function connectionId(pool: IamPool): Promise<number> {
   const [rows] = await pool.query<Row[]>('SELECT CONNECTION_ID() AS id');
@@ -241,7 +232,7 @@ describe('production pool behaviour through the emulator', () => {
       const clock = movableClock();
       const pool = poolFor(fx, { clock: clock.now, maxLifetimeMs: 60_000, connectionLimit: 3 });
       try {
-        await Promise.all(Array.from({ length: 3 }, () => pool.query('SELECT SLEEP(0.05)')));
+        await Promise.all(Array.from({ length: 3 }, () => pool.query('SELECT SLEEP(0.3)')));
         expect(pool.iam.stats().connections).toMatchObject({ total: 3, idle: 3 });
         clock.advance(61_000);
         await eventually(() => pool.iam.stats().connectionsRetired === 3, 'housekeeping to retire 3');
@@ -308,7 +299,8 @@ describe('production pool behaviour through the emulator', () => {
       const before = fx.emulator.stats();
       const pool = poolFor(fx, { connectionLimit: 20, maxLoginsPerSecond: 20 });
       try {
-        await Promise.all(Array.from({ length: 20 }, () => pool.query('SELECT SLEEP(0.2)')));
+        // Each query outlasts the burst (20 logins take 1 s), so every caller needs a login of its own.
+        await Promise.all(Array.from({ length: 20 }, () => pool.query('SELECT SLEEP(1.5)')));
         const after = fx.emulator.stats();
         expect(after.loginsAccepted - before.loginsAccepted).toBe(20);
         expect(after.loginsRejected['rate-limited'] ?? 0).toBe(before.loginsRejected['rate-limited'] ?? 0);

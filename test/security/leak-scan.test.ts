@@ -66,7 +66,8 @@ describe('secret-leak scan', () => {
 
   it('sees a real pool at work and finds nothing in what it produced', async () => {
     fx.emulator.faults.rejectNextLogins(1); // one retry event and one refused login to inspect
-    await Promise.all([pool.query('SELECT 1'), pool.query('SELECT 2')]);
+    // Two callers holding their connections: two logins, one refused and retried with a fresh token.
+    await Promise.all([pool.query('SELECT SLEEP(0.2)'), pool.query('SELECT SLEEP(0.2)')]);
     await pool.query({ sql: 'SELECT 1 FROM no_such_table' }).catch(() => undefined);
     const state = leakScanState();
     expect(state.seen.handle).toBe(1);

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type AuroraFacts, answerAuroraQuery, formatDatetime } from '../../src/emulator/aurora-queries.js';
-import { keepReadOnly } from '../../src/emulator/read-only.js';
+import { isReaderWriteRefusal } from '../../src/emulator/read-only.js';
+import { encodeErr } from '../../src/shared/mysql-packets.js';
 
 const NOW = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
 const facts =
@@ -179,21 +180,31 @@ describe('answerAuroraQuery on arbitrary text', () => {
   });
 });
 
-describe('keepReadOnly', () => {
-  it('rewrites what would lift a reader session to READ WRITE, and nothing else', () => {
-    expect(keepReadOnly('SET SESSION TRANSACTION READ WRITE')).toBe('SET SESSION TRANSACTION READ ONLY');
-    expect(keepReadOnly('set transaction isolation level read committed, read   write')).toBe(
-      'set transaction isolation level read committed, READ ONLY',
+describe('isReaderWriteRefusal', () => {
+  const scope = { global: false, schemas: ['app', 'tenant\\_%'] };
+  const refusal = (code: number, message: string, s = scope) =>
+    isReaderWriteRefusal(encodeErr(code, '42000', message), s);
+
+  it('takes a privilege refusal of a write for the read-only error, and leaves refused reads alone', () => {
+    expect(refusal(1142, "INSERT command denied to user 'r'@'%' for table `app`.`t`")).toBe(true);
+    expect(refusal(1142, "CREATE VIEW command denied to user 'r'@'%' for table `app`.`v`")).toBe(true);
+    expect(refusal(1143, "UPDATE command denied to user 'r'@'%' for column 'c' in table 't'")).toBe(true);
+    expect(refusal(1142, "SELECT command denied to user 'r'@'%' for table `mysql`.`user`")).toBe(false);
+    expect(refusal(1142, "SHOW VIEW command denied to user 'r'@'%' for table `app`.`v`")).toBe(false);
+    expect(refusal(1792, 'Cannot execute statement in a READ ONLY transaction')).toBe(true);
+    expect(refusal(1227, 'Access denied; you need (at least one of) the CREATE USER privilege(s)')).toBe(
+      false,
     );
-    expect(keepReadOnly('START TRANSACTION READ WRITE, WITH CONSISTENT SNAPSHOT')).toBe(
-      'START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT',
-    );
-    expect(keepReadOnly('SELECT 1; SET @@session.transaction_read_only = OFF')).toBe(
-      'SELECT 1; SET @@session.transaction_read_only = 1',
-    );
-    expect(keepReadOnly("SET tx_read_only='0'")).toBe('SET tx_read_only=1');
-    expect(keepReadOnly('SET SESSION TRANSACTION READ ONLY')).toBeNull();
-    expect(keepReadOnly("INSERT INTO notes VALUES ('read write')")).toBeNull();
-    expect(keepReadOnly('SET SESSION TRANSACTION ISOLATION LEVEL SERIALIZABLE')).toBeNull();
+    expect(refusal(1146, "Table 'app.nope' doesn't exist")).toBe(false);
+  });
+
+  it('takes 1044 for the read-only error only in a database the backend account could write in', () => {
+    expect(refusal(1044, "Access denied for user 'r'@'%' to database 'app'")).toBe(true);
+    expect(refusal(1044, "Access denied for user 'r'@'%' to database 'tenant_7'")).toBe(true);
+    expect(refusal(1044, "Access denied for user 'r'@'%' to database 'tenantx7'")).toBe(false);
+    expect(refusal(1044, "Access denied for user 'r'@'%' to database 'mysql'")).toBe(false);
+    expect(
+      refusal(1044, "Access denied for user 'r'@'%' to database 'mysql'", { global: true, schemas: [] }),
+    ).toBe(true);
   });
 });

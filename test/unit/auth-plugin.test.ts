@@ -70,31 +70,4 @@ describe('mysql_clear_password plugin', () => {
       expect((err as IamUnsupportedAuthPluginError).hint).toMatch(/AWSAuthenticationPlugin/);
     },
   );
-
-  it('takes the token only after its turn under the login rate cap, so a long wait cannot expire it', async () => {
-    const order: string[] = [];
-    let cancelled: (() => boolean) | undefined;
-    const plugins = createIamAuthPlugins({
-      waitForTurn: async (isCancelled) => {
-        cancelled = isCancelled;
-        order.push('turn requested');
-        await new Promise((r) => setTimeout(r, 20));
-        order.push('turn granted');
-      },
-      token: async () => {
-        order.push('token taken');
-        return { token: 't', signedAt: 1 };
-      },
-      refused: () => {},
-      succeeded: () => {},
-    });
-    const tls = new TLSSocket(new Socket());
-    Object.defineProperty(tls, 'authorized', { value: true });
-    await answer(plugins, 'mysql_clear_password', tls);
-    expect(order).toEqual(['turn requested', 'turn granted', 'token taken']);
-    // The cap can tell a login whose connection died while it waited.
-    expect(cancelled?.()).toBe(false);
-    tls.destroy();
-    expect(cancelled?.()).toBe(true);
-  });
 });

@@ -47,19 +47,19 @@ describe('LoginRateLimiter', () => {
     expect(limiter.delayed).toBe(0);
   });
 
-  it('serves waiters first come, first served, and skips a cancelled one without using its slot', async () => {
+  it('serves waiters first come, first served, and answers a cancelled one false without using its slot', async () => {
     const limiter = new LoginRateLimiter(10, () => Date.now());
     const order: string[] = [];
     await limiter.acquire();
     let cancelled = false;
-    void limiter.acquire(() => cancelled).then(() => order.push('cancelled'));
-    void limiter.acquire().then(() => order.push('b'));
-    void limiter.acquire().then(() => order.push('c'));
+    void limiter.acquire(() => cancelled).then((granted) => order.push(`cancelled:${granted}`));
+    void limiter.acquire().then((granted) => order.push(`b:${granted}`));
+    void limiter.acquire().then((granted) => order.push(`c:${granted}`));
     cancelled = true;
     await vi.advanceTimersByTimeAsync(100);
-    expect(order).toEqual(['b']);
+    expect(order).toEqual(['cancelled:false', 'b:true']);
     await vi.advanceTimersByTimeAsync(100);
-    expect(order).toEqual(['b', 'c']);
+    expect(order).toEqual(['cancelled:false', 'b:true', 'c:true']);
   });
 
   it('does not wait at all with no cap (0)', async () => {

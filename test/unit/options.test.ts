@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { IamOptionsError } from '../../src/errors.js';
-import { type IamPoolOptions, inferRegion, resolveOptions } from '../../src/options.js';
+import { type IamPoolOptions, resolveOptions } from '../../src/options.js';
+import { inferRegion } from '../../src/shared/rds-names.js';
 import { TokenCache } from '../../src/token/cache.js';
 
 const base = { host: 'mydb.abc123.us-east-1.rds.amazonaws.com', user: 'app_iam' };
@@ -173,9 +174,17 @@ describe('resolveOptions', () => {
     expect(optionError({ ...base, connecttimeout: 5000 }).hint).toContain('connectTimeout');
   });
 
-  it('stores connectHost as it checked it: trimmed', () => {
-    expect(resolveOptions({ ...base, connectHost: ' 127.0.0.1 ' }).connectHost).toBe('127.0.0.1');
-  });
+  // Fails on the code before 2026-12, which trimmed the host and signed a token for the trimmed
+  // name while the AWS signer signs what it is given.
+  it.each(['host', 'user', 'connectHost'])(
+    'refuses whitespace around %s instead of trimming it',
+    (option) => {
+      const value = option === 'connectHost' ? ' 127.0.0.1' : `${(base as Record<string, string>)[option]} `;
+      const error = optionError({ ...base, [option]: value });
+      expect(error.option).toBe(option);
+      expect(error.message).toMatch(/whitespace/);
+    },
+  );
 
   it('reads a uri into the options, options given directly winning, and keeps no uri', () => {
     const r = resolveOptions({

@@ -1,8 +1,9 @@
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { describe, expect, it, vi } from 'vitest';
+import type { TokenSignedInfo } from '../../src/diagnostics.js';
 import { IamCredentialsError } from '../../src/errors.js';
 import { classifyConnectError } from '../../src/retry.js';
-import { TokenCache, type TokenRequest, type TokenSignedInfo } from '../../src/token/cache.js';
+import { TokenCache, type TokenRequest } from '../../src/token/cache.js';
 
 const MIN = 60_000;
 const T0 = Date.parse('2026-11-26T10:00:00Z');

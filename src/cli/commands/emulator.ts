@@ -10,6 +10,8 @@ import {
   ENGINE_PROFILES,
   type EngineProfileName,
   type IamUserMapping,
+  OUTAGE_SHAPES,
+  type OutageShape,
   regionFromHost,
   startEmulator,
 } from '../../emulator/index.js';
@@ -21,8 +23,12 @@ import {
   printReady,
   type ReadyInfo,
 } from '../emulator/banner.js';
-import { parseBackendUrl, parseUserSpec, testKey } from '../emulator/emulator-args.js';
-import { listenForFailoverRequests } from '../emulator/failover-control.js';
+import { parseBackendUrl, parseReaderUserSpec, parseUserSpec, testKey } from '../emulator/emulator-args.js';
+import {
+  CLUSTER_COMMANDS_HELP,
+  type ClusterCommand,
+  listenForClusterCommands,
+} from '../emulator/failover-control.js';
 import { loginEvents } from '../emulator/login-log.js';
 import { startFailureHint } from '../emulator/start-failure.js';
 import { CommandFailure, ExitCode, safeMessage, UsageError } from '../shared/failures.js';
@@ -39,7 +45,8 @@ export const emulatorCommand: Command = {
       'emulator --backend mysql://USER[:PASSWORD]@HOST[:PORT] [--user IAM_USER[:BACKEND_USER[:BACKEND_PASSWORD]]]... ' +
       '[--host NAME] [--endpoint-port PORT] [--region REGION] [--port PORT] [--listen-host ADDR] [--ca-file FILE] ' +
       '[--access-key-id ID --secret-access-key KEY [--session-token TOKEN]] [--engine ENGINE] ' +
-      '[--cluster [--instances N] [--promotion-ms MS] [--dns-lag-ms MS]] [--plaintext] [--pid-file FILE] [--json]',
+      '[--cluster [--instances N] [--promotion-ms MS] [--dns-lag-ms MS] [--outage refuse|tls-cut] ' +
+      '[--reader-ttl-ms MS] [--reader-user IAM_USER:READER_USER[:READER_PASSWORD]]...] [--plaintext] [--pid-file FILE] [--json]',
     description: [
       'A test tool: a MySQL-protocol endpoint that impersonates an RDS instance with IAM authentication ' +
         '(TLS from a CA it generates, tokens verified against test keys, the session relayed to --backend). ' +
@@ -53,7 +60,11 @@ export const emulatorCommand: Command = {
         'endpoint per instance, each on its own port (and each reachable on any of them by TLS server name), ' +
         'read-only readers, the Aurora topology queries answered, and a failover on request: a line "failover" ' +
         'on stdin, or SIGUSR2 to the process id it prints (under npx, not the id of `npm exec`: `kill -USR2 $!` ' +
-        'would end npm and leave the emulator running).',
+        'would end npm and leave the emulator running). Other stdin lines change the cluster while it runs: ' +
+        '"add-reader [ID]", "remove-reader ID", "fail-reader ID [refuse|tls-cut]", "recover-reader ID".',
+      'With --cluster, reader sessions log in to the backend as a read-only account the emulator creates for ' +
+        'each backend account (rdsiam_ro_...; the --backend login needs CREATE USER and GRANT OPTION), or as ' +
+        'the account --reader-user names.',
     ],
     flags: {
       backend: {
@@ -132,6 +143,27 @@ export const emulatorCommand: Command = {
         value: 'MS',
         description: `With --cluster: how long after the promotion the cluster endpoint still leads to the old writer. Default ${DEFAULT_FAILOVER_MS}.`,
       },
+      outage: {
+        type: 'string',
+        value: 'SHAPE',
+        description:
+          "With --cluster: what clients of an instance that is down see: 'refuse' (TCP refused on the endpoint's own " +
+          "port, as Aurora's restarting instances do) or 'tls-cut' (closed after the TLS handshake; works through one " +
+          'port for every endpoint). Default tls-cut.',
+      },
+      'reader-ttl-ms': {
+        type: 'string',
+        value: 'MS',
+        description:
+          'With --cluster: how long the reader endpoint leads new connections to the same reader (its DNS record TTL). Default 5000; 0 = a reader per connection.',
+      },
+      'reader-user': {
+        type: 'string',
+        multiple: true,
+        value: 'SPEC',
+        description:
+          "With --cluster: IAM_USER:READER_USER[:READER_PASSWORD]: the read-only backend account that IAM user's reader sessions log in as (default: one the emulator creates).",
+      },
       plaintext: {
         type: 'boolean',
         description: 'Do not offer TLS (to check that clients refuse to send a token).',
@@ -149,6 +181,7 @@ export const emulatorCommand: Command = {
       'rds-iam-pool emulator --backend mysql://root@127.0.0.1:3306 --engine mysql8.4',
       'rds-iam-pool emulator --backend mysql://root@127.0.0.1:3306 --cluster --promotion-ms 10000 --dns-lag-ms 5000',
       'rds-iam-pool emulator --backend mysql://root@127.0.0.1:3306 --cluster --pid-file emulator.pid & sleep 3; kill -USR2 "$(cat emulator.pid)"',
+      'rds-iam-pool emulator --backend mysql://root@127.0.0.1:3306 --cluster --outage refuse --reader-ttl-ms 1000',
     ],
     failureMeans:
       'the emulator could not start (backend unreachable or refusing the login, port in use, node-forge missing...)',
@@ -175,10 +208,24 @@ export const emulatorCommand: Command = {
     const instances = flags.integer('instances', 2, 16);
     const promotionMs = flags.integer('promotion-ms', 0, 3_600_000) ?? DEFAULT_FAILOVER_MS;
     const dnsLagMs = flags.integer('dns-lag-ms', 0, 3_600_000) ?? DEFAULT_FAILOVER_MS;
+    const outage = outageFlag(flags.string('outage'));
+    const readerRecordTtlMs = flags.integer('reader-ttl-ms', 0, 3_600_000);
     if (!cluster) {
-      for (const name of ['instances', 'promotion-ms', 'dns-lag-ms']) {
+      for (const name of ['instances', 'promotion-ms', 'dns-lag-ms', 'outage', 'reader-ttl-ms']) {
         if (flags.string(name) !== undefined) throw new UsageError(`--${name} needs --cluster`);
       }
+      if (flags.strings('reader-user').length > 0) throw new UsageError('--reader-user needs --cluster');
+    }
+    for (const spec of flags.strings('reader-user')) {
+      const [iamUser, reader] = parseReaderUserSpec(spec);
+      const mapping = users[iamUser];
+      if (!mapping) {
+        throw new UsageError(
+          `--reader-user names IAM user "${iamUser}", which no --user gives`,
+          `Give it with --user ${iamUser}[:BACKEND_USER[:BACKEND_PASSWORD]] too.`,
+        );
+      }
+      users[iamUser] = { ...mapping, ...reader };
     }
     const host = flags.string('host') ?? (cluster ? DEFAULT_CLUSTER_HOST : DEFAULT_HOST);
     const region = flags.string('region');
@@ -210,7 +257,15 @@ export const emulatorCommand: Command = {
         ],
         offerTls: !flags.boolean('plaintext'),
         ...(engine ? { engine } : {}),
-        ...(cluster ? { cluster: instances === undefined ? {} : { instances } } : {}),
+        ...(cluster
+          ? {
+              cluster: {
+                ...(instances === undefined ? {} : { instances }),
+                ...(outage === undefined ? {} : { outage }),
+                ...(readerRecordTtlMs === undefined ? {} : { readerRecordTtlMs }),
+              },
+            }
+          : {}),
       });
     } catch (err) {
       // A cluster listens on one port per endpoint: cluster, reader, and one per instance.
@@ -244,23 +299,55 @@ export const emulatorCommand: Command = {
     // Signal handlers first: a script may send SIGUSR2 or SIGTERM as soon as it reads the pid, and
     // until Node has a handler for a signal, that signal ends the process without cleaning up.
     const stopSignal = waitForStopSignal();
+    const refused = (err: unknown, event = 'cluster-change-refused') => {
+      if (json) out.jsonLine({ event, message: safeMessage(err) });
+      else out.errorLine(out.paintErr('red', safeMessage(err)));
+    };
+    const onCommand = (command: ClusterCommand) => {
+      const cluster = emulator.cluster!;
+      try {
+        switch (command.kind) {
+          case 'failover':
+            cluster.failover({
+              promotionMs,
+              dnsLagMs,
+              ...(command.target ? { target: command.target } : {}),
+            });
+            return;
+          case 'add-reader':
+            cluster.addReader(command.id === undefined ? {} : { id: command.id }).then((endpoint) => {
+              if (json) out.jsonLine({ event: 'reader-added', ...endpoint });
+              else
+                out.errorLine(`reader ${endpoint.instanceId} added: ${endpoint.host}, port ${endpoint.port}`);
+            }, refused);
+            return;
+          case 'remove-reader':
+            cluster.removeReader(command.id);
+            break;
+          case 'fail-reader':
+            cluster.failReader(command.id, command.outage ? { outage: command.outage } : {});
+            break;
+          case 'recover-reader':
+            cluster.recoverReader(command.id);
+            break;
+        }
+        const event = {
+          'remove-reader': 'reader-removed',
+          'fail-reader': 'reader-failed',
+          'recover-reader': 'reader-recovered',
+        }[command.kind];
+        if (json) out.jsonLine({ event, id: command.id });
+        else out.errorLine(`${event.replace('-', ' ')}: ${command.id}`);
+      } catch (err) {
+        refused(err);
+      }
+    };
     const stopListening = emulator.cluster
-      ? listenForFailoverRequests(
-          process.stdin,
-          (target) => {
-            try {
-              emulator.cluster!.failover({ promotionMs, dnsLagMs, ...(target ? { target } : {}) });
-            } catch (err) {
-              if (json) out.jsonLine({ event: 'failover-refused', message: safeMessage(err) });
-              else out.errorLine(out.paintErr('red', safeMessage(err)));
-            }
-          },
-          (line) => {
-            const message = `unknown command "${line}": type "failover" or "failover INSTANCE_ID"`;
-            if (json) out.jsonLine({ event: 'unknown-command', message });
-            else out.errorLine(message);
-          },
-        )
+      ? listenForClusterCommands(process.stdin, onCommand, (line) => {
+          const message = `unknown command "${line}": type ${CLUSTER_COMMANDS_HELP}`;
+          if (json) out.jsonLine({ event: 'unknown-command', message });
+          else out.errorLine(message);
+        })
       : () => {};
 
     const pidFile = pidFileFlag === undefined ? undefined : resolve(pidFileFlag);
@@ -329,6 +416,14 @@ export const emulatorCommand: Command = {
     return ExitCode.ok;
   },
 };
+
+function outageFlag(value: string | undefined): OutageShape | undefined {
+  if (value === undefined) return undefined;
+  if (!(OUTAGE_SHAPES as readonly string[]).includes(value)) {
+    throw new UsageError(`--outage must be one of ${OUTAGE_SHAPES.join(', ')}, got "${value}"`);
+  }
+  return value as OutageShape;
+}
 
 function engineFlag(value: string | undefined): EngineProfileName | undefined {
   if (value === undefined) return undefined;

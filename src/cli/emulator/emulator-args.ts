@@ -46,6 +46,32 @@ export function parseUserSpec(spec: string): [string, IamUserMapping] {
 }
 
 /**
+ * `iam_user:reader_user[:reader_password]`: the read-only backend account the IAM user's sessions on
+ * a reader log in as (cluster mode). The password may contain colons.
+ */
+export function parseReaderUserSpec(
+  spec: string,
+): [
+  string,
+  Required<Pick<IamUserMapping, 'readerBackendUser'>> & Pick<IamUserMapping, 'readerBackendPassword'>,
+] {
+  const [iamUser = '', readerUser, ...passwordParts] = spec.split(':');
+  validateUserName(iamUser, 80);
+  if (readerUser === undefined || readerUser === '') {
+    throw new UsageError(
+      `--reader-user "${spec}" names no reader account`,
+      'For example --reader-user app_iam:app_ro:ro-password.',
+    );
+  }
+  return [
+    iamUser,
+    passwordParts.length === 0
+      ? { readerBackendUser: readerUser }
+      : { readerBackendUser: readerUser, readerBackendPassword: passwordParts.join(':') },
+  ];
+}
+
+/**
  * Test credentials the emulator trusts: the ones given, or a fresh pair that is visibly fake
  * (AWS secret keys are 40 base64 characters; these say "emulator").
  */

@@ -4,9 +4,7 @@
  * subscribes. No message carries a token, a secret key or a session token.
  */
 import { channel } from 'node:diagnostics_channel';
-import type { TokenSignedInfo } from '../token/cache.js';
 import type { PoolConnectionCounts } from './errors.js';
-import type { TopologyChangedMessage } from './topology.js';
 
 /** Channel names, stable across versions. */
 export const DIAGNOSTICS_CHANNELS = {
@@ -22,6 +20,18 @@ export interface PoolIdentity {
   host: string;
   port: number;
   user: string;
+}
+
+/** Facts about a signed token, safe to log: no token, no secret. */
+export interface TokenSignedInfo {
+  hostname: string;
+  port: number;
+  username: string;
+  region: string;
+  signedAt: Date;
+  expiresAt: Date;
+  /** True when the credentials expire before the 15 minutes a token may live. */
+  limitedByCredentials: boolean;
 }
 
 /** `rds-iam-pool:token-signed`: a token was signed (one signing serves many logins). */
@@ -53,10 +63,35 @@ export type RetirementReason =
   | 'dead'
   /** end() stopped waiting for it while it was borrowed. */
   | 'end-timeout'
-  /** A statement on it failed because the server is read-only (1290, 1836, 1792): a demoted writer. */
+  /**
+   * A statement on it failed with a read-only error (1290, 1836, 1792) and the server confirmed it
+   * is read-only (`@@innodb_read_only`): a demoted writer.
+   */
   | 'read-only'
   /** New, and on a reader although the pool needs the writer (`verifyWriter`). */
-  | 'not-writer';
+  | 'not-writer'
+  /** On an instance that is no longer the writer: the pool followed an Aurora failover elsewhere. */
+  | 'writer-changed';
+
+/** One DB instance of an Aurora cluster, as the pool learned it from the topology. */
+export interface TopologyInstance {
+  /** The instance identifier (`server_id`). */
+  id: string;
+  /** Its instance endpoint. */
+  host: string;
+  role: 'writer' | 'reader';
+}
+
+/** `topology-changed` events and diagnostics messages. */
+export interface TopologyChangedMessage extends PoolIdentity {
+  /** The new writer's instance endpoint. */
+  writer: string;
+  previousWriter: string | undefined;
+  instances: TopologyInstance[];
+  /** When the pool began looking (a failure it saw), and when it found the writer (ms since the epoch). */
+  searchStartedAt: number | undefined;
+  foundAt: number;
+}
 
 /** `rds-iam-pool:connection-retired`: the pool closed a connection on purpose. */
 export interface ConnectionRetiredMessage extends PoolIdentity {

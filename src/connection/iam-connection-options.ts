@@ -1,18 +1,15 @@
 import type { AuthPlugin, ConnectionOptions, SslOptions } from 'mysql2';
-import {
-  checkConnectionOptions,
-  iamConnectionOptions,
-  type OwnedByIam,
-} from './connection/mysql2-options.js';
-import { IamOptionsError } from './errors.js';
-import { type IamHandle, IamLogin, type IamLoginEvents, type IamLoginStats } from './login/login.js';
+import { IamOptionsError } from '../errors.js';
+import { type IamHandle, IamLogin, type IamLoginEvents, type IamLoginStats } from '../login/login.js';
 import {
   DEFAULT_POOL_BEHAVIOUR,
   type IamOptions,
   type IamPoolBehaviourOptions,
   type IamPoolOptions,
+  type OwnedByIam,
   resolveOptions,
-} from './options.js';
+} from '../options.js';
+import { checkConnectionOptions, iamConnectionOptions } from './mysql2-options.js';
 
 /**
  * Options for connections that a library opens itself from a config object (Sequelize, MikroORM,

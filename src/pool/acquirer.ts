@@ -1,0 +1,238 @@
+import type { PoolConnection as CorePoolConnection } from 'mysql2';
+import {
+  IamAcquireTimeoutError,
+  type IamAuthError,
+  IamPoolClosedError,
+  IamPoolExhaustedError,
+  type PoolConnectionCounts,
+} from '../errors.js';
+import type { GetConnectionCallback } from '../mysql2-boundary.js';
+import type { PoolConnections } from './connections.js';
+import type { LoginDemand, PoolLogins } from './logins.js';
+import type { PoolReport } from './report.js';
+import { type Place, WaitQueue } from './wait-queue.js';
+
+export interface AcquireSettings {
+  acquireTimeoutMs: number;
+  /** host:port, for error messages. */
+  endpoint: string;
+  /** mysql2's `queueLimit`: the most callers that may wait (0 = no limit). */
+  queueLimit: number;
+  /** mysql2's `waitForConnections`: false refuses a borrow at once when the pool is full. */
+  waitForConnections: boolean;
+}
+
+/** One caller's getConnection, until it has its answer. */
+interface Borrow {
+  readonly callback: GetConnectionCallback;
+  /** performance.now() when the caller asked. */
+  readonly startedAt: number;
+  /** Its place in the wait queue, while it waits there. */
+  place: Place<Borrow> | undefined;
+  /** Set once the caller has its answer (a connection, a timeout or an error). */
+  settled: boolean;
+}
+
+/**
+ * `getConnection` with HikariCP's guarantees on top of mysql2's pool: a caller waits, first come
+ * first served, until its own deadline (`acquireTimeoutMs`) for an idle connection, a released one
+ * or a new login, and never gets a connection that is known dead, past its lifetime, on the wrong
+ * role, or idle and not answering a ping. It fails before its deadline only when the pool ends, a
+ * login fails with an error no retry can fix, or mysql2's `queueLimit` / `waitForConnections` say
+ * so; other callers' failures never fail it. query() and execute() call getConnection too.
+ */
+export class Acquirer {
+  readonly #connections: PoolConnections;
+  readonly #logins: PoolLogins;
+  readonly #report: PoolReport;
+  readonly #settings: AcquireSettings;
+  readonly #waiters: WaitQueue<Borrow>;
+  /** Borrows whose connection is being checked (a ping, a role check): not in the queue. */
+  readonly #checking = new Set<Borrow>();
+  #closed = false;
+
+  constructor(
+    connections: PoolConnections,
+    logins: PoolLogins,
+    report: PoolReport,
+    settings: AcquireSettings,
+  ) {
+    this.#connections = connections;
+    this.#logins = logins;
+    this.#report = report;
+    this.#settings = settings;
+    this.#waiters = new WaitQueue((borrow) => this.#timedOut(borrow));
+    logins.serve(this.#demand());
+    connections.whenIdle(() => this.serveWaiters());
+  }
+
+  /** Callers waiting for a connection right now. */
+  get waiting(): number {
+    return this.#waiters.size + this.#checking.size;
+  }
+
+  /** The pool right now, as errors and stats report it. */
+  counts(): PoolConnectionCounts {
+    return this.#connections.counts(this.waiting, this.#logins.awaitingTurn);
+  }
+
+  /** A caller's getConnection (the pool's policy, see BoundaryPool). */
+  getConnection(callback: GetConnectionCallback): void {
+    const refusal = this.#closed ? new IamPoolClosedError() : this.#connections.driverError;
+    if (refusal !== undefined) {
+      process.nextTick(() => callback(refusal));
+      return;
+    }
+    const borrow: Borrow = { callback, startedAt: performance.now(), place: undefined, settled: false };
+    // The common case, kept cheap: nobody waits and a connection is idle.
+    if (this.#waiters.size === 0 && this.#connections.hasIdle()) {
+      this.#takeIdle(borrow);
+      return;
+    }
+    const exhausted = this.#exhausted();
+    if (exhausted !== undefined) {
+      process.nextTick(() => callback(exhausted));
+      return;
+    }
+    this.#wait(borrow);
+    this.#logins.fill();
+  }
+
+  /** An idle connection may serve a waiting caller (one was released, or one left and made room). */
+  serveWaiters(): void {
+    while (this.#waiters.size > 0 && this.#connections.hasIdle()) {
+      this.#takeIdle(this.#waiters.shift() as Borrow);
+    }
+    this.#logins.fill();
+  }
+
+  /** The pool is ending: every caller still waiting gets IamPoolClosedError now. */
+  close(): void {
+    this.#closed = true;
+    this.#logins.close();
+    const error = new IamPoolClosedError();
+    for (const borrow of this.#waiters.close()) this.#fail(borrow, error);
+    for (const borrow of this.#checking) this.#fail(borrow, error);
+    this.#checking.clear();
+  }
+
+  #takeIdle(borrow: Borrow): void {
+    this.#connections.takeIdle((err, connection) => {
+      if (err || !connection) this.#waitAgain(borrow);
+      else this.#handOver(borrow, connection);
+    });
+  }
+
+  /** Hands `connection` to the caller if it is fit; otherwise retires it and the caller waits on. */
+  #handOver(borrow: Borrow, connection: CorePoolConnection): void {
+    const verdict = this.#connections.verdict(connection);
+    if (verdict === 'fit') {
+      this.#give(borrow, connection);
+      return;
+    }
+    if (verdict !== 'check') {
+      this.#connections.retire(connection, verdict);
+      this.#waitAgain(borrow);
+      return;
+    }
+    this.#checking.add(borrow);
+    const left = borrow.startedAt + this.#settings.acquireTimeoutMs - performance.now();
+    void this.#connections.check(connection, left).then((reason) => {
+      this.#checking.delete(borrow);
+      if (reason === undefined) {
+        this.#give(borrow, connection);
+        return;
+      }
+      // Replaced before the caller saw it: nothing was sent on it, so nothing can have run twice.
+      this.#connections.retire(connection, reason);
+      this.#waitAgain(borrow);
+    });
+  }
+
+  #give(borrow: Borrow, connection: CorePoolConnection): void {
+    if (borrow.settled) {
+      // The caller gave up (or the pool ended) meanwhile: the connection goes to whoever waits next.
+      this.#connections.putBack(connection);
+      return;
+    }
+    const driverError = this.#connections.driverError;
+    if (driverError !== undefined) {
+      this.#connections.putBack(connection);
+      this.#fail(borrow, driverError);
+      return;
+    }
+    borrow.settled = true;
+    this.#connections.handedOut(connection);
+    this.#report.acquired(performance.now() - borrow.startedAt);
+    borrow.callback(null, connection);
+  }
+
+  #wait(borrow: Borrow): void {
+    borrow.place = this.#waiters.add(borrow, borrow.startedAt + this.#settings.acquireTimeoutMs);
+  }
+
+  /** The connection meant for `borrow` was unfit: back in line at its old deadline. */
+  #waitAgain(borrow: Borrow): void {
+    if (borrow.settled) return;
+    if (this.#closed) {
+      this.#fail(borrow, new IamPoolClosedError());
+      return;
+    }
+    if (performance.now() >= borrow.startedAt + this.#settings.acquireTimeoutMs) {
+      this.#timedOut(borrow);
+      return;
+    }
+    this.#wait(borrow);
+    this.serveWaiters();
+  }
+
+  #timedOut(borrow: Borrow): void {
+    if (borrow.settled) return;
+    borrow.settled = true;
+    const counts = this.counts();
+    counts.waiting++; // this caller, out of the queue by now, was waiting too
+    const error = new IamAcquireTimeoutError(
+      this.#settings.acquireTimeoutMs,
+      this.#settings.endpoint,
+      counts,
+      this.#logins.lastFailureFor(borrow.startedAt),
+    );
+    this.#report.timedOut(error);
+    borrow.callback(error);
+  }
+
+  #fail(borrow: Borrow, error: Error): void {
+    if (borrow.settled) return;
+    borrow.settled = true;
+    if (borrow.place !== undefined) this.#waiters.remove(borrow.place);
+    // Answered outside whatever called us (a login callback, end()), so a throwing caller cannot break it.
+    process.nextTick(() => borrow.callback(error));
+  }
+
+  /** mysql2's refusals, which this pool keeps: `queueLimit` waiting, or full without waiting. */
+  #exhausted(): IamPoolExhaustedError | undefined {
+    const { queueLimit, waitForConnections } = this.#settings;
+    const full = this.#connections.room() <= this.#logins.awaitingTurn;
+    if ((queueLimit > 0 && this.#waiters.size >= queueLimit) || (!waitForConnections && full)) {
+      return new IamPoolExhaustedError(this.#settings.endpoint, this.counts());
+    }
+    return undefined;
+  }
+
+  /** What the logins serve: the callers in the queue. */
+  #demand(): LoginDemand {
+    return {
+      waiting: () => this.#waiters.size,
+      loggedIn: (connection) => {
+        const borrow = this.#waiters.shift();
+        if (borrow === undefined) this.#connections.putBack(connection);
+        else this.#handOver(borrow, connection);
+      },
+      failedForGood: (error: IamAuthError) => {
+        for (let borrow = this.#waiters.shift(); borrow !== undefined; borrow = this.#waiters.shift()) {
+          this.#fail(borrow, error);
+        }
+      },
+    };
+  }
+}
