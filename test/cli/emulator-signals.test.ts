@@ -108,19 +108,19 @@ describe('rds-iam-pool emulator --json: every login is reported before "stopped"
         }),
         connectionLimit: 3,
       });
+      const events: Array<Record<string, unknown>> = [];
       try {
         // Three connections borrowed at once: three logins.
         const connections = await Promise.all([1, 2, 3].map(() => pool.getConnection()));
+        // At once, before anything else: the next poll is up to 200 ms away.
+        child.kill('SIGTERM');
         for (const connection of connections) connection.release();
+        for (let e = await nextEvent(); ; e = await nextEvent()) {
+          events.push(e);
+          if (e.event === 'stopped') break;
+        }
       } finally {
         await pool.end();
-      }
-      // At once: the next poll is up to 200 ms away.
-      child.kill('SIGTERM');
-      const events: Array<Record<string, unknown>> = [];
-      for (let e = await nextEvent(); ; e = await nextEvent()) {
-        events.push(e);
-        if (e.event === 'stopped') break;
       }
       const reported = events
         .filter((e) => e.event === 'login-accepted')
