@@ -71,7 +71,11 @@ export type RetirementReason =
   /** New, and on a reader although the pool needs the writer (`verifyWriter`). */
   | 'not-writer'
   /** On an instance that is no longer the writer: the pool followed an Aurora failover elsewhere. */
-  | 'writer-changed';
+  | 'writer-changed'
+  /** A reader pool's connection that reached the writer (a promoted reader, the reader endpoint). */
+  | 'not-reader'
+  /** Moved to spread a reader pool evenly: its reader held more than its share, or left the cluster. */
+  | 'rebalanced';
 
 /** One DB instance of an Aurora cluster, as the pool learned it from the topology. */
 export interface TopologyInstance {

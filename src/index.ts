@@ -41,6 +41,7 @@ export {
 } from './errors.js';
 export type { IamHandle, IamLoginEvents, IamLoginStats } from './login/login.js';
 export type {
+  ConnectTo,
   IamOptions,
   IamPoolBehaviourOptions,
   IamPoolOptions,
@@ -50,8 +51,10 @@ export type {
 export type { RequestOutcome } from './outcome.js';
 export { isSafeToRetry, requestOutcome } from './outcome.js';
 export type { AcquireTimePercentiles } from './pool/acquire-times.js';
-export type { IamPool, IamPoolEvents, IamPoolHandle, IamPoolStats } from './pool/iam-pool.js';
+export type { IamCluster, IamClusterOptions, IamClusterStats, IamReaderOptions } from './pool/cluster.js';
+export { createIamCluster, createIamReaderPool } from './pool/cluster.js';
 export { createIamPool } from './pool/iam-pool.js';
+export type { IamPool, IamPoolEvents, IamPoolHandle, IamPoolStats } from './pool/pool-types.js';
 export type { TopologyStats } from './pool/topology.js';
 export type { IamRetryOptions } from './retry.js';
 export { toIamError } from './retry.js';

@@ -86,6 +86,9 @@ export interface IamPoolBehaviourOptions {
   endTimeoutMs?: number;
 }
 
+/** The address (TCP host and port) to dial for an endpoint name and port. */
+export type ConnectTo = (host: string, port: number) => { host: string; port: number };
+
 export interface TopologyFailoverOptions {
   /**
    * Instance endpoint names, `?` standing for the instance id: default `?.<the cluster endpoint's
@@ -130,6 +133,13 @@ export interface IamOptions extends IamPoolBehaviourOptions {
   connectHost?: string;
   /** Port to connect to with `connectHost`. Default: `port`. */
   connectPort?: number;
+  /**
+   * Where to connect for each endpoint name, when one tunnel address will not do: a pool following
+   * an Aurora failover logs in to instance endpoints, and each may have its own port-forward (or, in
+   * tests, the emulator's own port). Called with the endpoint name and port for every new
+   * connection; the token and TLS keep the name. Instead of `connectHost` / `connectPort`.
+   */
+  connectTo?: ConnectTo;
   /** TLS overrides. `ca` replaces the bundled RDS CAs; verification cannot be disabled. */
   ssl?: IamSslOptions;
   /** Retry policy for failed logins and transient connect errors. */
@@ -154,6 +164,7 @@ export interface ResolvedIamOptions {
   credentials: AwsCredentialIdentityProvider | undefined;
   connectHost: string | undefined;
   connectPort: number | undefined;
+  connectTo: ConnectTo | undefined;
   ssl: IamSslOptions;
   retry: Required<IamRetryOptions>;
   refreshBeforeExpiryMs: number;
@@ -186,6 +197,7 @@ const IAM_OPTION_NAMES = new Set<string>([
   'credentials',
   'connectHost',
   'connectPort',
+  'connectTo',
   'ssl',
   'retry',
   'token',
@@ -211,6 +223,7 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
     credentials,
     connectHost,
     connectPort,
+    connectTo,
     ssl,
     retry,
     token,
@@ -225,39 +238,111 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
     endTimeoutMs,
     ...rest
   } = withUri(options as unknown as Record<string, unknown>) as IamPoolOptions & Record<string, unknown>;
+  checkPassThrough(rest);
+  const endpoint = resolveEndpoint({ host, port, user, region, connectHost, connectPort, connectTo });
+  checkFunctions({ credentials, clock, verifyWriter });
+  return {
+    ...endpoint,
+    credentials,
+    ssl: checkSslOverrides(ssl),
+    retry: resolveRetry(retry),
+    refreshBeforeExpiryMs: resolveRefresh(token),
+    tokenCache: resolveTokenCache(token),
+    clock: clock ?? Date.now,
+    verifyWriter: verifyWriter ?? isClusterWriterEndpoint(endpoint.host),
+    topologyFailover: resolveTopologyFailover(topologyFailover, endpoint.host, endpoint.region),
+    pool: resolvePoolBehaviour({
+      acquireTimeoutMs,
+      validateAfterIdleMs,
+      validationTimeoutMs,
+      maxLifetimeMs,
+      maxLoginsPerSecond,
+      endTimeoutMs,
+    }),
+    passThrough: rest,
+  };
+}
 
+/** The mysql2 options that pass through: known names, none that IAM login owns, no debug, sane sizing. */
+function checkPassThrough(rest: Record<string, unknown>): void {
   checkOptionNames(rest);
   for (const owned of OWNED_BY_IAM) {
-    if (rest[owned] !== undefined) {
-      throw ownedOptionRefused(owned);
-    }
+    if (rest[owned] !== undefined) throw ownedOptionRefused(owned);
   }
   // mysql2's debug mode prints every packet as hex, the login packet with the token included.
   if (rest.debug !== undefined && rest.debug !== false) throw debugRefused();
   checkPoolSizing(rest);
+}
 
-  const hostName = requireString(
+type Endpoint = Pick<
+  ResolvedIamOptions,
+  'host' | 'port' | 'user' | 'region' | 'connectHost' | 'connectPort' | 'connectTo'
+>;
+
+/** What is signed into the token (host, port, user, region), and where TCP goes. */
+function resolveEndpoint(given: Record<keyof Endpoint, unknown>): Endpoint {
+  const host = requireString(
     'host',
-    host,
+    given.host,
     'Set `host` to the RDS endpoint, e.g. mydb.abc123.us-east-1.rds.amazonaws.com.',
   );
-  if (isIP(hostName)) {
+  if (isIP(host)) {
     throw new IamOptionsError(
       'host',
-      `is an IP address (${hostName}); the token and the TLS certificate are issued for the endpoint name`,
+      `is an IP address (${host}); the token and the TLS certificate are issued for the endpoint name`,
       'Set `host` to the RDS endpoint name and `connectHost` to the IP (or tunnel) you connect through.',
     );
   }
-  const userName = requireString(
-    'user',
-    user,
-    'Set `user` to the database user created WITH AWSAuthenticationPlugin.',
-  );
-  const resolvedPort = optionalPort('port', port) ?? DEFAULT_PORT;
-  const resolvedConnectPort = optionalPort('connectPort', connectPort);
+  return {
+    host,
+    port: optionalPort('port', given.port) ?? DEFAULT_PORT,
+    user: requireString(
+      'user',
+      given.user,
+      'Set `user` to the database user created WITH AWSAuthenticationPlugin.',
+    ),
+    region: resolveRegion(host, given.region),
+    ...resolveTunnel(given),
+  };
+}
 
-  const resolvedRegion = resolveRegion(hostName, region);
+/** connectHost / connectPort (one tunnel address) or connectTo (an address per endpoint name). */
+function resolveTunnel(
+  given: Record<keyof Endpoint, unknown>,
+): Pick<Endpoint, 'connectHost' | 'connectPort' | 'connectTo'> {
+  const { connectHost, connectPort, connectTo } = given;
+  if (connectTo !== undefined) {
+    if (typeof connectTo !== 'function') {
+      throw new IamOptionsError(
+        'connectTo',
+        `must be a function (host, port) => { host, port }, got ${describe(connectTo)}`,
+        'For one tunnel address, use `connectHost` / `connectPort` instead.',
+      );
+    }
+    if (connectHost !== undefined || connectPort !== undefined) {
+      throw new IamOptionsError(
+        'connectTo',
+        'is set beside connectHost / connectPort, which it replaces',
+        'Keep one: connectTo for an address per endpoint, connectHost / connectPort for one tunnel.',
+      );
+    }
+  }
+  return {
+    connectHost:
+      connectHost === undefined
+        ? undefined
+        : requireString(
+            'connectHost',
+            connectHost,
+            'Set `connectHost` to a host name or IP, or leave it out.',
+          ),
+    connectPort: optionalPort('connectPort', connectPort),
+    connectTo: connectTo as ConnectTo | undefined,
+  };
+}
 
+/** The options that must be functions or booleans when given. */
+function checkFunctions({ credentials, clock, verifyWriter }: Record<string, unknown>): void {
   if (credentials !== undefined && typeof credentials !== 'function') {
     throw new IamOptionsError(
       'credentials',
@@ -266,10 +351,6 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
         'for static keys: async () => ({ accessKeyId, secretAccessKey }).',
     );
   }
-  const resolvedConnectHost =
-    connectHost === undefined
-      ? undefined
-      : requireString('connectHost', connectHost, 'Set `connectHost` to a host name or IP, or leave it out.');
   if (verifyWriter !== undefined && typeof verifyWriter !== 'boolean') {
     throw new IamOptionsError(
       'verifyWriter',
@@ -284,32 +365,6 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
       'Leave `clock` out outside tests.',
     );
   }
-
-  return {
-    host: hostName,
-    port: resolvedPort,
-    user: userName,
-    region: resolvedRegion,
-    credentials,
-    connectHost: resolvedConnectHost,
-    connectPort: resolvedConnectPort,
-    ssl: checkSslOverrides(ssl),
-    retry: resolveRetry(retry),
-    refreshBeforeExpiryMs: resolveRefresh(token),
-    tokenCache: resolveTokenCache(token),
-    clock: clock ?? Date.now,
-    verifyWriter: verifyWriter ?? isClusterWriterEndpoint(hostName),
-    topologyFailover: resolveTopologyFailover(topologyFailover, hostName, resolvedRegion),
-    pool: resolvePoolBehaviour({
-      acquireTimeoutMs,
-      validateAfterIdleMs,
-      validationTimeoutMs,
-      maxLifetimeMs,
-      maxLoginsPerSecond,
-      endTimeoutMs,
-    }),
-    passThrough: rest,
-  };
 }
 
 /**

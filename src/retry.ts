@@ -86,15 +86,10 @@ function isTlsVerificationError(err: { code?: unknown; message?: unknown }): boo
  * How errors name the endpoint: `host:port`, and the address really connected to when that differs
  * (`db.abc.us-east-1.rds.amazonaws.com:3306 via 127.0.0.1:3399`), so a misrouted tunnel shows.
  */
-export function connectEndpoint(resolved: {
-  host: string;
-  port: number;
-  connectHost: string | undefined;
-  connectPort: number | undefined;
-}): string {
-  const endpoint = `${resolved.host}:${resolved.port}`;
-  if (resolved.connectHost === undefined && resolved.connectPort === undefined) return endpoint;
-  return `${endpoint} via ${resolved.connectHost ?? resolved.host}:${resolved.connectPort ?? resolved.port}`;
+export function connectEndpoint(host: string, port: number, dialled: { host: string; port: number }): string {
+  const endpoint = `${host}:${port}`;
+  if (dialled.host === host && dialled.port === port) return endpoint;
+  return `${endpoint} via ${dialled.host}:${dialled.port}`;
 }
 
 export function classifyConnectError(err: unknown): ConnectFailure {
@@ -128,44 +123,8 @@ export function toIamError(err: unknown, endpoint: string, context: { outage?: b
   if (err instanceof IamAuthError) return err;
   const e = (err ?? {}) as { errno?: number; code?: string; message?: string };
   const serverSays = typeof e.message === 'string' ? `: ${e.message}` : '';
-  switch (e.errno) {
-    case ER_ACCESS_DENIED_ERROR:
-    case ER_ACCESS_DENIED_NO_PASSWORD_ERROR:
-      return tokenWasSent(err)
-        ? new IamLoginError(
-            'RDS_IAM_ACCESS_DENIED',
-            `IAM login to ${endpoint} was refused${serverSays}`,
-            err,
-            e.errno,
-          )
-        : new IamLoginError(
-            'RDS_IAM_NOT_IAM_USER',
-            `${endpoint} refused the user without asking for an IAM token${serverSays}`,
-            err,
-            e.errno,
-          );
-    case ER_PLUGIN_IS_NOT_LOADED:
-      return new IamLoginError(
-        'RDS_IAM_PLUGIN_NOT_ENABLED',
-        `IAM authentication is not enabled on ${endpoint}${serverSays}`,
-        err,
-        e.errno,
-      );
-    case ER_DBACCESS_DENIED_ERROR:
-      return new IamLoginError(
-        'RDS_IAM_PERMISSION_DENIED',
-        `Logged in to ${endpoint} but access was denied${serverSays}`,
-        err,
-        e.errno,
-      );
-    case ER_BAD_DB_ERROR:
-      return new IamLoginError(
-        'RDS_IAM_UNKNOWN_DATABASE',
-        `Logged in to ${endpoint}, but the database does not exist${serverSays}`,
-        err,
-        e.errno,
-      );
-  }
+  const login = loginError(err, e.errno, endpoint, serverSays);
+  if (login !== undefined) return login;
   if (e.code === 'HANDSHAKE_NO_SSL_SUPPORT') {
     return new IamTlsError(
       'RDS_IAM_TLS_REQUIRED',
@@ -204,6 +163,44 @@ export function toIamError(err: unknown, endpoint: string, context: { outage?: b
     return new IamConnectError(`${endpoint} refused the connection${code}${serverSays}`, err, hint);
   }
   return new IamConnectError(`Connecting to ${endpoint} failed${code}${serverSays}`, err);
+}
+
+/** The server's answer to a login (refused, IAM not enabled, no such database...), as a typed error. */
+function loginError(
+  err: unknown,
+  errno: number | undefined,
+  endpoint: string,
+  serverSays: string,
+): IamLoginError | undefined {
+  const error = (code: ConstructorParameters<typeof IamLoginError>[0], message: string) =>
+    new IamLoginError(code, message, err, errno);
+  switch (errno) {
+    case ER_ACCESS_DENIED_ERROR:
+    case ER_ACCESS_DENIED_NO_PASSWORD_ERROR:
+      return tokenWasSent(err)
+        ? error('RDS_IAM_ACCESS_DENIED', `IAM login to ${endpoint} was refused${serverSays}`)
+        : error(
+            'RDS_IAM_NOT_IAM_USER',
+            `${endpoint} refused the user without asking for an IAM token${serverSays}`,
+          );
+    case ER_PLUGIN_IS_NOT_LOADED:
+      return error(
+        'RDS_IAM_PLUGIN_NOT_ENABLED',
+        `IAM authentication is not enabled on ${endpoint}${serverSays}`,
+      );
+    case ER_DBACCESS_DENIED_ERROR:
+      return error(
+        'RDS_IAM_PERMISSION_DENIED',
+        `Logged in to ${endpoint} but access was denied${serverSays}`,
+      );
+    case ER_BAD_DB_ERROR:
+      return error(
+        'RDS_IAM_UNKNOWN_DATABASE',
+        `Logged in to ${endpoint}, but the database does not exist${serverSays}`,
+      );
+    default:
+      return undefined;
+  }
 }
 
 export interface BackoffControl {

@@ -6,6 +6,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import type { AuthPlugin, ConnectionOptions, SslOptions } from 'mysql2';
+import { describeValue, IamOptionsError } from '../errors.js';
 import { createIamAuthPlugins, type LoginHooks } from '../login/auth-plugin.js';
 import { effectiveConnectionConfig, routeNewConnection, streamKeepAlive } from '../mysql2-boundary.js';
 import { debugRefused, ownedOptionRefused, type ResolvedIamOptions } from '../options.js';
@@ -50,27 +51,54 @@ export function iamConnectionOptions(
 }
 
 /**
- * mysql2's `stream` option for `connectHost` / `connectPort` (SSH tunnel, port-forward, emulator).
- * mysql2 takes the TLS server name and certificate check from `host`, so `host` stays the RDS
- * endpoint name and only the TCP connection goes elsewhere.
+ * mysql2's `stream` option for `connectHost` / `connectPort` / `connectTo` (SSH tunnel, port-forward,
+ * emulator). mysql2 takes the TLS server name and certificate check from `host`, so `host` stays the
+ * RDS endpoint name and only the TCP connection goes elsewhere.
  */
 function tunnelStream(resolved: ResolvedIamOptions): ((options: unknown) => Socket) | undefined {
-  const { connectHost, connectPort } = resolved;
-  if (connectHost === undefined && connectPort === undefined) return undefined;
-  return (options) => mysql2Socket(connectPort ?? resolved.port, connectHost ?? resolved.host, options);
+  if (resolved.connectHost === undefined && resolved.connectPort === undefined && !resolved.connectTo)
+    return undefined;
+  return (options) => {
+    const address = addressOf(resolved, resolved.host);
+    return mysql2Socket(address.port, address.host, options);
+  };
 }
 
 /**
  * mysql2's `stream` option for a pool that picks each new connection's host (an Aurora failover:
  * the new writer's instance endpoint): the connection's TLS server name, certificate check and
- * token follow that host, and TCP goes to it (or to `connectHost` / `connectPort`, for a tunnel).
+ * token follow that host, and TCP goes to it (or where the tunnel options say).
  */
 function routedStream(resolved: ResolvedIamOptions, route: () => string): (options: unknown) => Socket {
   return (options) => {
     const host = route();
     routeNewConnection(options, host);
-    return mysql2Socket(resolved.connectPort ?? resolved.port, resolved.connectHost ?? host, options);
+    const address = addressOf(resolved, host);
+    return mysql2Socket(address.port, address.host, options);
   };
+}
+
+/** The TCP address for an endpoint name: the name itself, or what the tunnel options say. */
+export function addressOf(resolved: ResolvedIamOptions, host: string): { host: string; port: number } {
+  if (!resolved.connectTo)
+    return { host: resolved.connectHost ?? host, port: resolved.connectPort ?? resolved.port };
+  const address = resolved.connectTo(host, resolved.port);
+  const { host: to, port } = (address ?? {}) as { host?: unknown; port?: unknown };
+  if (
+    typeof to !== 'string' ||
+    to === '' ||
+    typeof port !== 'number' ||
+    !Number.isInteger(port) ||
+    port < 1 ||
+    port > 65535
+  ) {
+    throw new IamOptionsError(
+      'connectTo',
+      `returned ${describeValue(address)} for ${host}, not { host, port }`,
+      'Return the TCP host and port to dial for every endpoint name the pool asks for (instance endpoints too).',
+    );
+  }
+  return { host: to, port };
 }
 
 /**

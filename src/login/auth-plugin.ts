@@ -108,6 +108,16 @@ function assertVerifiedTls(stream: unknown): void {
       `The server asked for the IAM token on a TLS connection that is not verified (${String(stream.authorizationError ?? 'closed')}); the token was not sent`,
     );
   }
+  // Verified is not enough: a NULL cipher verifies the server and encrypts nothing.
+  const cipher = stream.getCipher()?.name ?? '';
+  const protocol = stream.getProtocol() ?? '';
+  if (/NULL|anon|EXP/i.test(cipher) || !['TLSv1.2', 'TLSv1.3'].includes(protocol)) {
+    throw new IamTlsError(
+      'RDS_IAM_TLS_REQUIRED',
+      `The server asked for the IAM token on a TLS session that does not protect it (${protocol || 'no protocol'}, ` +
+        `${cipher || 'no cipher'}); the token was not sent`,
+    );
+  }
 }
 
 export type { AuthPluginContext };

@@ -93,12 +93,19 @@ export class PoolConnections {
 
   counts(waiting: number, awaitingTurn: number): PoolConnectionCounts {
     const { all, free } = this.mysql2.counts();
-    let opening = awaitingTurn;
+    // Logins past what the pool has room for give up their turn when it comes: not counted.
+    const awaiting = Math.min(awaitingTurn, Math.max(0, this.room()));
     let connecting = 0;
-    for (const connection of this.mysql2.allConnections())
+    for (const connection of this.mysql2.allConnections()) {
       if (!this.lifetimes.isOpen(connection)) connecting++;
-    opening += connecting;
-    return { total: all + awaitingTurn, idle: free, borrowed: all - free - connecting, opening, waiting };
+    }
+    return {
+      total: all + awaiting,
+      idle: free,
+      borrowed: all - free - connecting,
+      opening: awaiting + connecting,
+      waiting,
+    };
   }
 
   hasIdle(): boolean {
@@ -185,11 +192,18 @@ export class PoolConnections {
 
   /** The pool followed a failover to `writerHost`: connections elsewhere must not serve again. */
   writerMoved(writerHost: string): void {
-    for (const connection of this.mysql2.allConnections()) {
-      if (connection.config.host !== writerHost) this.roles.retireLater(connection, 'writer-changed');
-    }
-    for (const connection of this.mysql2.freeConnections()) {
-      if (connection.config.host !== writerHost) this.retire(connection, 'writer-changed');
+    this.moveOff(
+      this.mysql2.allConnections().filter((c) => c.config.host !== writerHost),
+      'writer-changed',
+    );
+  }
+
+  /** These connections must not serve again: idle ones are retired now, borrowed ones when released. */
+  moveOff(connections: CorePoolConnection[], reason: RetirementReason): void {
+    const idle = new Set(this.mysql2.freeConnections());
+    for (const connection of connections) {
+      if (idle.has(connection)) this.retire(connection, reason);
+      else this.roles.retireLater(connection, reason);
     }
   }
 

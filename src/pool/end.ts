@@ -10,23 +10,21 @@ import {
 } from '../mysql2-boundary.js';
 import type { Acquirer } from './acquirer.js';
 import type { PoolConnections } from './connections.js';
-import type { LoginRateLimiter } from './login-rate.js';
 import type { PoolReport } from './report.js';
-import type { AuroraTopology } from './topology.js';
 
 /** How often end() looks whether the last borrowed connection has come back. */
 const DRAIN_POLL_MS = 10;
 
 /** Everything end() stops. */
-export interface PoolParts {
+export interface EndParts {
   mysql2Pool: BoundaryPool;
   connections: PoolConnections;
   acquirer: Acquirer;
-  limiter: LoginRateLimiter;
   login: IamLogin;
-  topology: AuroraTopology | undefined;
   report: PoolReport;
   settings: { endTimeoutMs: number };
+  /** Stops what the pool owns beyond these (the login cap, the topology, timers of its own). */
+  stop(): void;
 }
 
 /**
@@ -36,14 +34,13 @@ export interface PoolParts {
  * released, and whatever is still out after `endTimeoutMs` is cut off so its pending command fails
  * instead of keeping end() (and the process) waiting.
  */
-export function endPool(parts: PoolParts): (callback: EndCallback) => void {
+export function endPool(parts: EndParts): (callback: EndCallback) => void {
   let ended: Promise<void> | undefined;
   return (callback) => {
     ended ??= (async () => {
       parts.connections.close();
       parts.acquirer.close();
-      parts.limiter.close(new IamPoolClosedError());
-      parts.topology?.close();
+      parts.stop();
       parts.login.close();
       await drain(parts);
       await new Promise<void>((resolve, reject) =>
@@ -57,7 +54,7 @@ export function endPool(parts: PoolParts): (callback: EndCallback) => void {
   };
 }
 
-async function drain({ mysql2Pool, connections, report, settings }: PoolParts): Promise<void> {
+async function drain({ mysql2Pool, connections, report, settings }: EndParts): Promise<void> {
   const deadline = performance.now() + settings.endTimeoutMs;
   for (;;) {
     for (const connection of mysql2Pool.freeConnections()) quitConnection(connection);

@@ -10,6 +10,7 @@ import {
 import type { PoolConnections } from './connections.js';
 import type { LoginRateLimiter } from './login-rate.js';
 import type { PoolReport } from './report.js';
+import type { ConnectionRoute } from './routing.js';
 
 /** Where new connections go, and what the logins need to know of the callers waiting for them. */
 export interface LoginDemand {
@@ -31,6 +32,17 @@ export interface LoginSettings {
 
 /** A login that no caller needed any more by the time its turn came. */
 class LoginNotNeeded extends Error {}
+
+/** A failed login, and the host it went to. */
+class LoginFailed extends Error {
+  readonly host: string | undefined;
+  readonly failure: Error;
+  constructor(failure: Error, host: string | undefined) {
+    super(failure.message);
+    this.failure = failure;
+    this.host = host;
+  }
+}
 
 /** Why a probe loop was stopped from outside. */
 class ProbeRestarted extends Error {}
@@ -55,6 +67,7 @@ export class PoolLogins {
   readonly #limiter: LoginRateLimiter;
   readonly #report: PoolReport;
   readonly #settings: LoginSettings;
+  readonly #route: ConnectionRoute;
   #demand: LoginDemand | undefined;
   /** Logins started and not finished: waiting for a turn, connecting or being checked. */
   #inFlight = 0;
@@ -73,11 +86,13 @@ export class PoolLogins {
     connections: PoolConnections,
     limiter: LoginRateLimiter,
     report: PoolReport,
+    route: ConnectionRoute,
     settings: LoginSettings,
   ) {
     this.#connections = connections;
     this.#limiter = limiter;
     this.#report = report;
+    this.#route = route;
     this.#settings = settings;
   }
 
@@ -147,8 +162,12 @@ export class PoolLogins {
     return this.#demand?.waiting() ?? 0;
   }
 
-  /** One login: its turn under the cap, then TCP, TLS and IAM, then the writer check if owed. */
+  /**
+   * One login: its turn under the cap, then TCP, TLS and IAM to the host the route chooses, then the
+   * role check if owed. A failure comes back as LoginFailed, naming the host.
+   */
   async #login(): Promise<CorePoolConnection> {
+    await this.#route.ready();
     this.#awaitingTurn++;
     let granted: boolean;
     try {
@@ -164,24 +183,37 @@ export class PoolLogins {
       this.#awaitingTurn--;
     }
     if (!granted || this.#closed || this.#connections.room() <= 0) throw new LoginNotNeeded();
-    const connection = await new Promise<CorePoolConnection>((resolve, reject) =>
-      this.#connections.open((err, opened) =>
-        err || !opened ? reject(err ?? new Error('mysql2 returned no connection')) : resolve(opened),
-      ),
-    );
+    let host: string | undefined;
+    const connection = await new Promise<CorePoolConnection>((resolve, reject) => {
+      try {
+        this.#connections.open((err, opened) =>
+          err || !opened
+            ? reject(new LoginFailed(err ?? new Error('mysql2 returned no connection'), host))
+            : resolve(opened),
+        );
+      } catch (error) {
+        // The route's address was unusable (see connectTo): thrown while mysql2 built the connection.
+        reject(new LoginFailed(error as Error, host));
+      }
+      // The route chose while mysql2 created the connection, synchronously, inside open().
+      host = this.#route.lastChosen;
+    });
     const connections = this.#connections;
     if (connections.roles.needsCheck(connection)) {
-      // A new connection of a pool that needs the writer: checked before any caller sees it.
+      // A new connection of a pool that needs a role: checked before any caller sees it.
       const reason = await connections.check(connection, this.#settings.validationTimeoutMs);
       if (reason !== undefined) {
         connections.retire(connection, reason);
-        throw reason === 'not-writer'
-          ? readerReached(this.#settings.endpoint)
-          : new IamConnectError(
-              `A new connection to ${this.#settings.endpoint} did not answer its first query`,
-            );
+        const failure =
+          reason === 'not-writer' || reason === 'not-reader'
+            ? wrongRole(this.#settings.endpoint, reason)
+            : new IamConnectError(
+                `A new connection to ${this.#settings.endpoint} did not answer its first query`,
+              );
+        throw new LoginFailed(failure, host);
       }
     }
+    if (host !== undefined) this.#route.succeeded(host);
     return connection;
   }
 
@@ -194,18 +226,27 @@ export class PoolLogins {
     this.fill();
   }
 
-  /** A login of the healthy path failed: start probing, or fail the callers. */
+  /**
+   * A login of the healthy path failed: another host takes the next attempt (a reader pool), or the
+   * endpoint is probed, or the callers fail.
+   */
   #failed(error: Error): void {
     if (this.#closed) return;
     if (error instanceof LoginNotNeeded) {
       this.fill();
       return;
     }
-    if (!this.#retrying(error, 1)) {
-      this.#finalFailure(error, 1);
+    const { failure, host } = error instanceof LoginFailed ? error : { failure: error, host: undefined };
+    if (!this.#retrying(failure, 1)) {
+      this.#finalFailure(failure, 1);
       return;
     }
-    this.#startProbe(error);
+    if (host !== undefined && this.#route.failed(host) === 'elsewhere') {
+      this.fill();
+      return;
+    }
+    // Several logins of the healthy path can fail together: one probe is enough.
+    if (this.#probe === undefined) this.#startProbe(failure);
   }
 
   /**
@@ -246,7 +287,10 @@ export class PoolLogins {
         shouldRetry: (error, attemptNumber) => {
           if (error instanceof LoginNotNeeded || this.#waiting() === 0) return false;
           // The replayed failure was judged (and reported) when it happened.
-          return error === firstError || this.#retrying(error, attemptNumber);
+          if (error === firstError) return true;
+          if (!(error instanceof LoginFailed)) return this.#retrying(error, attemptNumber);
+          if (error.host !== undefined) this.#route.failed(error.host);
+          return this.#retrying(error.failure, attemptNumber);
         },
       },
     ).then(
@@ -258,7 +302,7 @@ export class PoolLogins {
         if (this.#probe !== probe) return; // restarted or closed
         this.#probe = undefined;
         if (error instanceof LoginNotNeeded || this.#waiting() === 0) return;
-        this.#finalFailure(error, 0);
+        this.#finalFailure(error instanceof LoginFailed ? error.failure : error, 0);
       },
     );
   }
@@ -292,9 +336,18 @@ export class PoolLogins {
   }
 }
 
-/** "The new connection reached a reader": the writer endpoint still leads to a demoted writer. */
-function readerReached(endpoint: string): IamConnectError {
-  const error = new IamConnectError(
+/** A new connection reached the wrong role: the endpoint leads elsewhere for now (a failover). */
+function wrongRole(endpoint: string, reason: 'not-writer' | 'not-reader'): IamConnectError {
+  if (reason === 'not-reader') {
+    return new IamConnectError(
+      `A new connection to ${endpoint} reached the writer, not a reader`,
+      undefined,
+      'No reader instance took the connection (a reader was promoted, or the cluster has no reader ' +
+        'now). The reader pool keeps trying until acquireTimeoutMs, and never reads from the writer ' +
+        'unless its fallback to the writer is on; nothing was sent, so the request is safe to retry.',
+    );
+  }
+  return new IamConnectError(
     `A new connection to ${endpoint} reached a read-only instance, not the writer`,
     undefined,
     'The cluster endpoint still leads to an instance that is no longer the writer (an Aurora failover ' +
@@ -302,5 +355,4 @@ function readerReached(endpoint: string): IamConnectError {
       'until acquireTimeoutMs; nothing was sent on the connection, so a request that failed on it is ' +
       'safe to retry.',
   );
-  return error;
 }

@@ -19,6 +19,8 @@ const OWN_SHAPE = { rowsAsArray: true, nestTables: false, typeCast: true } as co
 /** What a statement of the pool's own came back with. */
 export type OwnQueryResult =
   | { kind: 'rows'; rows: RowValues[] }
+  /** An OK packet: a statement that returns no rows (SET), or a server that gave no rows. */
+  | { kind: 'ok' }
   /** The server refused the statement with an error packet (no such table, no privilege...). */
   | { kind: 'refused'; errno: number }
   /** No usable answer: the connection failed, the statement timed out, or the answer was not rows. */
@@ -70,6 +72,7 @@ function refusal(err: unknown): OwnQueryResult {
 }
 
 function asRows(result: unknown): OwnQueryResult {
+  if (typeof result === 'object' && result !== null && 'affectedRows' in result) return { kind: 'ok' };
   if (!Array.isArray(result) || !result.every(Array.isArray)) return NONE;
   return { kind: 'rows', rows: result as RowValues[] };
 }

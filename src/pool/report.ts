@@ -36,6 +36,8 @@ export interface PoolCounters {
   wrongRoleRetired: number;
   /** Borrowed connections that end() closed because they were not released within `endTimeoutMs`. */
   connectionsInterrupted: number;
+  /** A reader pool's connections moved to keep its readers evenly loaded (see ReaderRoute). */
+  connectionsRebalanced: number;
 }
 
 /** The events a pool adds to its logins' events. */
@@ -71,6 +73,7 @@ export class PoolReport {
     acquireTimeouts: 0,
     wrongRoleRetired: 0,
     connectionsInterrupted: 0,
+    connectionsRebalanced: 0,
   };
   readonly #acquireTimes = new AcquireTimes();
 
@@ -150,6 +153,8 @@ const RETIREMENT_COUNTER: Record<RetirementReason, keyof PoolCounters> = {
   'read-only': 'wrongRoleRetired',
   'not-writer': 'wrongRoleRetired',
   'writer-changed': 'wrongRoleRetired',
+  'not-reader': 'wrongRoleRetired',
+  rebalanced: 'connectionsRebalanced',
 };
 
 function errorFacts(error: unknown): { code: string | undefined; errno: number | undefined } {

@@ -1,6 +1,6 @@
 import type { PoolConnection as CorePoolConnection } from 'mysql2';
 import type { RetirementReason } from '../diagnostics.js';
-import { isReadOnly } from './own-queries.js';
+import { isReadOnly, runOwnQuery } from './own-queries.js';
 
 /**
  * Errors a statement gets on a server that is read-only: Aurora's demoted writer (1290
@@ -14,6 +14,15 @@ export const READ_ONLY_ERRNOS: ReadonlySet<number> = new Set([1290, 1836, 1792])
 export type RoleCheckResult = RetirementReason | undefined;
 
 /**
+ * The role a pool's connections must be on: 'writer' (`verifyWriter`), 'reader' (a reader pool), or
+ * 'any' (no check of new connections).
+ */
+export type ExpectedRole = 'writer' | 'reader' | 'any';
+
+/** Makes a reader pool's connection on the writer read-only, for the session (the fallback). */
+const READ_ONLY_SESSION = 'SET SESSION TRANSACTION READ ONLY';
+
+/**
  * Which connections may serve the pool's callers, by the role of the server they reached.
  *
  * - With `verifyWriter`, every new connection is asked whether it reached the writer before any
@@ -25,22 +34,28 @@ export type RoleCheckResult = RetirementReason | undefined;
  * - Connections the pool moves off an instance (the writer changed) are retired when next seen.
  */
 export class ConnectionRoles {
-  readonly verifyWriter: boolean;
-  /** Checked and found on a server that takes writes. */
-  readonly #onWriter = new WeakSet<CorePoolConnection>();
+  readonly expected: ExpectedRole;
+  /** For a reader pool: whether a connection on the writer is its fallback (see ReaderRoute). */
+  readonly #allowsWriter: (connection: CorePoolConnection) => boolean;
+  /** Checked and found on the role the pool expects. */
+  readonly #checked = new WeakSet<CorePoolConnection>();
   /** A statement on it failed with a read-only error; not yet checked. */
   readonly #readOnlyErrorSeen = new WeakSet<CorePoolConnection>();
   /** Must not serve again, and why. */
   readonly #retiring = new WeakMap<CorePoolConnection, RetirementReason>();
 
-  constructor(verifyWriter: boolean) {
-    this.verifyWriter = verifyWriter;
+  constructor(
+    expected: ExpectedRole,
+    allowsWriter: (connection: CorePoolConnection) => boolean = () => false,
+  ) {
+    this.expected = expected;
+    this.#allowsWriter = allowsWriter;
   }
 
   /** Whether `connection` must be checked (see check()) before it is handed out. */
   needsCheck(connection: CorePoolConnection): boolean {
     if (this.#readOnlyErrorSeen.has(connection)) return true;
-    return this.verifyWriter && !this.#onWriter.has(connection);
+    return this.expected !== 'any' && !this.#checked.has(connection);
   }
 
   /**
@@ -50,18 +65,28 @@ export class ConnectionRoles {
    */
   async check(connection: CorePoolConnection, timeoutMs: number): Promise<RoleCheckResult> {
     const readOnly = await isReadOnly(connection, timeoutMs);
-    const sawReadOnlyError = this.#readOnlyErrorSeen.has(connection);
     if (readOnly === undefined) return 'failed-validation';
-    if (readOnly) return sawReadOnlyError ? 'read-only' : 'not-writer';
+    if (this.expected === 'reader') {
+      if (!readOnly) {
+        if (!this.#allowsWriter(connection)) return 'not-reader';
+        if ((await runOwnQuery(connection, READ_ONLY_SESSION, timeoutMs)).kind !== 'ok')
+          return 'failed-validation';
+      }
+    } else if (readOnly) {
+      return this.#readOnlyErrorSeen.has(connection) ? 'read-only' : 'not-writer';
+    }
     this.#readOnlyErrorSeen.delete(connection);
-    this.#onWriter.add(connection);
+    this.#checked.add(connection);
     return undefined;
   }
 
-  /** A statement on `connection` failed; returns whether it was a read-only error. */
+  /**
+   * A statement on `connection` failed; returns whether it was a read-only error worth a check (on a
+   * reader pool, writes are meant to fail that way).
+   */
   statementFailed(connection: CorePoolConnection, error: { errno?: unknown }): boolean {
     const readOnly = typeof error.errno === 'number' && READ_ONLY_ERRNOS.has(error.errno);
-    if (readOnly) this.#readOnlyErrorSeen.add(connection);
+    if (readOnly && this.expected !== 'reader') this.#readOnlyErrorSeen.add(connection);
     return readOnly;
   }
 

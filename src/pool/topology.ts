@@ -10,12 +10,9 @@
  * Everything a server answers is checked before it is believed: instance ids must be RDS instance
  * identifiers, a topology names exactly one writer, and at most MAX_INSTANCES instances are kept.
  */
-import type { Connection, ConnectionOptions } from 'mysql2';
-import mysql from 'mysql2';
 import type { TopologyChangedMessage, TopologyInstance } from '../diagnostics.js';
 import { instanceHost, isInstanceIdentifier } from '../shared/rds-names.js';
-import type { LoginRateLimiter } from './login-rate.js';
-import { isReadOnly, runOwnQuery } from './own-queries.js';
+import { isReadOnly, type QueryableConnection, runOwnQuery } from './own-queries.js';
 
 /** The topology query of aws-advanced-nodejs-wrapper's Aurora MySQL dialect, verbatim. */
 export const TOPOLOGY_QUERY =
@@ -60,13 +57,28 @@ export interface TopologyFailoverSettings {
   refreshIntervalMs: number;
 }
 
-/** The mysql2 options of a connection, logged in with IAM, to one host of the cluster. */
-export type MonitorConnectionOptions = (host: string) => ConnectionOptions;
+/** How long one monitor connect, and one statement on it, may take. */
+export function monitorTimeoutMs(pollIntervalMs: number): number {
+  return Math.max(500, pollIntervalMs * 4);
+}
 
-/** What the topology tells the pool. */
+/** A short-lived connection the topology reads through. */
+export interface MonitorConnection extends QueryableConnection {
+  destroy(): void;
+}
+
+/**
+ * Opens a connection, logged in with IAM, to one host of the cluster, after its turn under the login
+ * rate cap; undefined when that fails (or the pool is ending). Closed by the topology.
+ */
+export type ConnectMonitor = (host: string) => Promise<MonitorConnection | undefined>;
+
+/** What the topology tells the pools that follow it. */
 export interface TopologyListener {
   /** The writer is another instance now (found by a search or a periodic read, and confirmed). */
-  writerChanged(message: Omit<TopologyChangedMessage, 'host' | 'port' | 'user'>): void;
+  writerChanged?(message: Omit<TopologyChangedMessage, 'host' | 'port' | 'user'>): void;
+  /** A read found other instances or roles than the last one (Auto Scaling, a failover). */
+  instancesChanged?(instances: TopologyInstance[]): void;
 }
 
 /** A topology read that the server refused as a statement: this endpoint has no Aurora topology. */
@@ -76,14 +88,13 @@ const NOT_AURORA = Symbol('no Aurora topology');
  * The pool's view of an Aurora cluster. `target()` is the host a new connection goes to;
  * `suspect()` is called on every sign that the writer is gone (a lost connection, a connect
  * failure, a read-only instance, a new connection on a reader) and starts a search for the writer,
- * one at a time and bounded (MAX_SEARCH_MS). Its own logins (a short-lived connection per read)
- * take turns under the pool's login rate cap like the pool's.
+ * one at a time and bounded (MAX_SEARCH_MS). It reads through short-lived connections that
+ * `connect` opens (see monitor-connections.ts); several pools of one cluster can follow one topology.
  */
 export class AuroraTopology {
   readonly #settings: TopologyFailoverSettings;
-  readonly #optionsFor: MonitorConnectionOptions;
-  readonly #limiter: LoginRateLimiter;
-  #listener: TopologyListener | undefined;
+  readonly #connect: ConnectMonitor;
+  readonly #listeners = new Set<TopologyListener>();
   #state: TopologyStats['state'] = 'following';
   #target: string;
   #writer: string | undefined;
@@ -92,24 +103,31 @@ export class AuroraTopology {
   #search: Promise<void> | undefined;
   #searchStartedAt: number | undefined;
   #refreshTimer: NodeJS.Timeout | undefined;
-  /** Pending sleeps and monitor connections, ended by close(). */
+  #firstRead: Promise<void> | undefined;
+  /** Pending sleeps, ended by close(). */
   readonly #pending = new Set<{ cancel(): void }>();
   #closed = false;
 
-  constructor(
-    settings: TopologyFailoverSettings,
-    optionsFor: MonitorConnectionOptions,
-    limiter: LoginRateLimiter,
-  ) {
+  constructor(settings: TopologyFailoverSettings, connect: ConnectMonitor) {
     this.#settings = settings;
-    this.#optionsFor = optionsFor;
-    this.#limiter = limiter;
+    this.#connect = connect;
     this.#target = settings.clusterHost;
   }
 
-  /** Who hears of writer changes (the pool); set once. */
-  follow(listener: TopologyListener): void {
-    this.#listener = listener;
+  /** `listener` hears of writer and instance changes until the returned function is called. */
+  follow(listener: TopologyListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** The instances as last read (a copy). */
+  instances(): TopologyInstance[] {
+    return this.#instances.map((i) => ({ ...i }));
+  }
+
+  /** How often the topology is read when no failover is being followed. */
+  get refreshIntervalMs(): number {
+    return this.#settings.refreshIntervalMs;
   }
 
   /** The host new connections log in to. */
@@ -128,14 +146,23 @@ export class AuroraTopology {
     };
   }
 
-  /** A connection logged in: read the topology now, and keep it fresh in the background. */
+  /** Read the topology now, and keep it fresh in the background (once a pool has logged in). */
   started(): void {
     if (this.#refreshTimer !== undefined || this.#closed || this.#state !== 'following') return;
     this.#refreshTimer = setInterval(() => {
       if (this.#search === undefined) void this.#refresh();
     }, this.#settings.refreshIntervalMs);
     this.#refreshTimer.unref();
-    void this.#refresh();
+    this.#firstRead = this.#refresh();
+  }
+
+  /**
+   * Starts reading if no pool did yet, and resolves once the first read is over (learned, stood
+   * down, or failed: a reader pool then routes by what it has).
+   */
+  async known(): Promise<void> {
+    this.started();
+    await this.#firstRead;
   }
 
   /** The writer may be gone: look for it (one search at a time). */
@@ -205,18 +232,24 @@ export class AuroraTopology {
     // connections already open on that writer stay.
     if (previous === undefined || writer.host === previous) return;
     this.#failovers++;
-    this.#listener?.writerChanged({
+    const message = {
       writer: writer.host,
       previousWriter: previous,
-      instances: this.#instances.map((i) => ({ ...i })),
+      instances: this.instances(),
       searchStartedAt: this.#searchStartedAt,
       foundAt: Date.now(),
-    });
+    };
+    for (const listener of this.#listeners) listener.writerChanged?.(message);
   }
 
   #learn(topology: TopologyInstance[]): void {
+    const changed =
+      topology.length !== this.#instances.length ||
+      topology.some((i) => !this.#instances.some((j) => j.id === i.id && j.role === i.role));
     this.#instances = topology;
     this.#writer = (topology.find((i) => i.role === 'writer') as TopologyInstance).host;
+    if (!changed) return;
+    for (const listener of this.#listeners) listener.instancesChanged?.(this.instances());
   }
 
   /** The instances `host` reports, or undefined if it did not answer with a believable topology. */
@@ -252,10 +285,10 @@ export class AuroraTopology {
   }
 
   async #isWritable(host: string): Promise<boolean> {
-    const connection = await this.#connect(host);
+    const connection = await this.#open(host);
     if (connection === undefined) return false;
     try {
-      return (await isReadOnly(connection, this.#timeoutMs())) === false;
+      return (await isReadOnly(connection, monitorTimeoutMs(this.#settings.pollIntervalMs))) === false;
     } finally {
       connection.destroy();
     }
@@ -266,10 +299,10 @@ export class AuroraTopology {
    * refused the statement itself, undefined when the connection or the statement failed otherwise.
    */
   async #query(host: string, sql: string): Promise<unknown[][] | typeof NOT_AURORA | undefined> {
-    const connection = await this.#connect(host);
+    const connection = await this.#open(host);
     if (connection === undefined) return undefined;
     try {
-      const result = await runOwnQuery(connection, sql, this.#timeoutMs());
+      const result = await runOwnQuery(connection, sql, monitorTimeoutMs(this.#settings.pollIntervalMs));
       // The server refused the statement itself (no such table): not an Aurora cluster.
       if (result.kind === 'refused') return NOT_AURORA;
       return result.kind === 'rows' ? result.rows : undefined;
@@ -278,37 +311,19 @@ export class AuroraTopology {
     }
   }
 
-  /** A monitor connection to `host`, after its turn under the login cap; undefined if it fails. */
-  async #connect(host: string): Promise<Connection | undefined> {
+  async #open(host: string): Promise<MonitorConnection | undefined> {
     if (this.#closed) return undefined;
-    let granted = false;
+    let connection: MonitorConnection | undefined;
     try {
-      granted = await this.#limiter.acquire(() => this.#closed);
-    } catch {
-      return undefined; // the pool is ending
-    }
-    if (!granted || this.#closed) return undefined;
-    const timeoutMs = this.#timeoutMs();
-    let connection: Connection;
-    try {
-      connection = mysql.createConnection({ ...this.#optionsFor(host), connectTimeout: timeoutMs });
+      connection = await this.#connect(host);
     } catch {
       return undefined;
     }
-    connection.on('error', () => {});
-    const pending = { cancel: () => connection.destroy() };
-    this.#pending.add(pending);
-    const connected = await new Promise<boolean>((resolve) => connection.connect((err) => resolve(!err)));
-    this.#pending.delete(pending);
-    if (!connected || this.#closed) {
+    if (connection !== undefined && this.#closed) {
       connection.destroy();
       return undefined;
     }
     return connection;
-  }
-
-  #timeoutMs(): number {
-    return Math.max(500, this.#settings.pollIntervalMs * 4);
   }
 
   /** Waits `ms`, or less if the topology closes meanwhile. */

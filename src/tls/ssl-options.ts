@@ -81,6 +81,7 @@ export function checkSslOverrides(ssl: unknown, name = 'ssl'): IamSslOptions {
       'Remove it; use ssl.minVersion / ssl.maxVersion ("TLSv1.2" or "TLSv1.3").',
     );
   }
+  if (s.ciphers !== undefined) checkCiphers(s.ciphers, `${name}.ciphers`);
   if (s.checkServerIdentity !== undefined) {
     throw new IamOptionsError(
       `${name}.checkServerIdentity`,
@@ -118,6 +119,39 @@ export function checkSslOptions(ssl: unknown, name = 'ssl'): void {
       `${name}.minVersion`,
       'is not set in the options mysql2 would use, so an older TLS version could be negotiated',
       'Leave `ssl` to rds-iam-pool, or set ssl.minVersion to "TLSv1.2" or "TLSv1.3".',
+    );
+  }
+}
+
+/**
+ * Cipher-string terms that would let TLS run without encryption (NULL ciphers: the token readable on
+ * the wire in a session that still verifies), without authentication (anonymous ciphers), or with
+ * export-grade or broken ciphers, or that lower OpenSSL's security level to allow them. A term that
+ * removes them (`!aNULL`, `-eNULL`) is fine.
+ */
+const WEAKENING_CIPHER_TERM =
+  /NULL|anon|^A(?:E)?CDH|^ADH|EXP|COMPLEMENTOF|@SECLEVEL=0|^RC4|^DES\b|^IDEA|^SEED/i;
+
+/** A cipher string may narrow the choice, never allow ciphers that give the token away. */
+function checkCiphers(ciphers: unknown, name: string): void {
+  if (typeof ciphers !== 'string' || ciphers.trim() === '') {
+    throw new IamOptionsError(
+      name,
+      `must be an OpenSSL cipher string, got ${describe(ciphers)}`,
+      "Leave it out for Node's defaults.",
+    );
+  }
+  const allowing = ciphers
+    .split(/[:, ]+/)
+    .filter((term) => term !== '' && !term.startsWith('!') && !term.startsWith('-'))
+    .filter((term) => WEAKENING_CIPHER_TERM.test(term));
+  if (allowing.length > 0) {
+    throw new IamOptionsError(
+      name,
+      `allows ciphers without encryption or authentication, or broken ones (${allowing.join(', ')}): ` +
+        'an IAM token is a bearer credential',
+      "Leave `ssl.ciphers` out (Node's defaults are strong), or list only AEAD ciphers such as " +
+        '"TLS_AES_128_GCM_SHA256:ECDHE-RSA-AES128-GCM-SHA256".',
     );
   }
 }

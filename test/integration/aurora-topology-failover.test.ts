@@ -14,7 +14,7 @@ import {
   type TopologyChangedMessage,
 } from '../../src/index.js';
 import { createEmulatorFixture, type EmulatorFixture } from '../helpers/emulator-harness.js';
-import { eventually, poolFor } from '../helpers/pool-fixture.js';
+import { eventually, poolFor, settle } from '../helpers/pool-fixture.js';
 
 type Row = RowDataPacket & Record<string, unknown>;
 
@@ -73,6 +73,44 @@ describe('topologyFailover', () => {
       await failover.completed;
     } finally {
       unsubscribe(DIAGNOSTICS_CHANNELS.topologyChanged, onMessage);
+      await pool.end();
+    }
+  });
+
+  it('with an address per endpoint (connectTo), follows a failover whose down instances refuse TCP', async () => {
+    const dialled = new Set<string>();
+    const pool = poolFor(fx, {
+      host: emulator.cluster.endpoint.host,
+      connectHost: undefined,
+      connectPort: undefined,
+      // What DNS does on AWS: each endpoint name to its own address (here, its own port).
+      connectTo: (host) => {
+        dialled.add(host);
+        const endpoint = emulator.cluster.endpointFor(host);
+        if (!endpoint) throw new Error(`no endpoint ${host}`);
+        return { host: '127.0.0.1', port: endpoint.port };
+      },
+      topologyFailover: { pollIntervalMs: 50 },
+    });
+    try {
+      await pool.query('SELECT 1');
+      await eventually(() => (pool.iam.stats().topology?.instances.length ?? 0) === 3, 'the topology');
+      const failover = emulator.cluster.failover({ promotionMs: 700, dnsLagMs: 3000, outage: 'refuse' });
+      try {
+        // The write waits while the writer is down, then goes to the new writer's own address: the
+        // cluster endpoint's record has not moved yet.
+        await settle(50);
+        const [result] = await pool.query<ResultSetHeader>("INSERT INTO items VALUES (96, 'connectTo')");
+        expect(result.affectedRows).toBe(1);
+        expect(emulator.cluster.topology().clusterEndpointTarget).toBe(failover.from);
+        const [rows] = await pool.query<Row[]>('SELECT @@aurora_server_id AS id');
+        expect(rows[0]?.id).toBe(failover.to);
+        expect([...dialled].some((host) => host.startsWith(`${failover.to}.`))).toBe(true);
+      } finally {
+        await failover.completed;
+      }
+    } finally {
+      await pool.query('DELETE FROM items WHERE id = 96').catch(() => {});
       await pool.end();
     }
   });

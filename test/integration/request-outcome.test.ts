@@ -70,7 +70,7 @@ describe('requestOutcome and isSafeToRetry', () => {
   });
 
   it('no connection within the acquire timeout: not sent, safe to retry', async () => {
-    const pool = writerPool({ connectionLimit: 1, acquireTimeoutMs: 200 });
+    const pool = writerPool({ connectionLimit: 1, acquireTimeoutMs: 1500 });
     try {
       const held = await pool.getConnection();
       const error = await pool.query('SELECT 1').catch((e: unknown) => e);

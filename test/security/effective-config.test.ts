@@ -41,6 +41,11 @@ const REFUSED: Array<[string, Record<string, unknown>, RegExp]> = [
   ['TLS 1.1 as the minimum', { ssl: { minVersion: 'TLSv1.1' } }, /ssl\.minVersion/],
   ['TLS 1.1 as the maximum', { ssl: { maxVersion: 'TLSv1.1' } }, /ssl\.maxVersion/],
   ['a pinned old protocol', { ssl: { secureProtocol: 'TLSv1_method' } }, /ssl\.secureProtocol/],
+  // Fails on the code before 2026-12: a verified TLS 1.2 session that encrypts nothing.
+  ['NULL ciphers at security level 0', { ssl: { ciphers: 'NULL-SHA256:@SECLEVEL=0' } }, /ssl\.ciphers/],
+  ['eNULL added to the defaults', { ssl: { ciphers: 'DEFAULT:eNULL' } }, /ssl\.ciphers/],
+  ['anonymous ciphers', { ssl: { ciphers: 'aNULL' } }, /ssl\.ciphers/],
+  ['an empty cipher string', { ssl: { ciphers: '' } }, /ssl\.ciphers/],
   ['verification off', { ssl: { rejectUnauthorized: false } }, /ssl\.rejectUnauthorized/],
   [
     'verification off inside a uri',
@@ -56,6 +61,8 @@ const ACCEPTED: Array<[string, Record<string, unknown>]> = [
   ['ssl spread in as undefined', { ssl: undefined }],
   ['a harmless uri', { uri: `mysql://iam_app@${HOST}:3306/orders?charset=utf8mb4` }],
   ['debug: false', { debug: false }],
+  ['ciphers that only remove weak ones', { ssl: { ciphers: 'HIGH:!aNULL:!eNULL:-EXPORT' } }],
+  ['a list of AEAD ciphers', { ssl: { ciphers: 'TLS_AES_128_GCM_SHA256:ECDHE-RSA-AES128-GCM-SHA256' } }],
 ];
 
 describe.each(ENTRY_POINTS.map((e) => [e.name, e] as const))('%s', (_name, entry) => {

@@ -46,9 +46,37 @@ describe('mysql_clear_password plugin', () => {
     expect(getToken).not.toHaveBeenCalled();
   });
 
-  it('answers with the NUL-terminated token on a verified TLS socket', async () => {
+  /** A TLS socket that reports a verified session with this protocol and cipher. */
+  function verifiedTls(protocol = 'TLSv1.3', cipher = 'TLS_AES_128_GCM_SHA256'): TLSSocket {
     const tls = new TLSSocket(new Socket());
     Object.defineProperty(tls, 'authorized', { value: true });
+    Object.defineProperty(tls, 'getProtocol', { value: () => protocol });
+    Object.defineProperty(tls, 'getCipher', {
+      value: () => ({ name: cipher, standardName: cipher, version: protocol }),
+    });
+    return tls;
+  }
+
+  // Fails on the code before 2026-12, which checked only that the certificate verified.
+  it.each([
+    ['TLSv1.2', 'NULL-SHA256'],
+    ['TLSv1.2', 'ECDHE-RSA-NULL-SHA'],
+    ['TLSv1.2', 'ADH-AES128-GCM-SHA256-anon'],
+    ['TLSv1.1', 'ECDHE-RSA-AES128-SHA'],
+  ])('refuses a verified session that does not protect the token (%s, %s)', async (protocol, cipher) => {
+    const getToken = vi.fn(async () => 'token');
+    const tls = verifiedTls(protocol, cipher);
+    const err = await answer(createAuthPlugins(getToken), 'mysql_clear_password', tls).catch(
+      (e: unknown) => e,
+    );
+    tls.destroy();
+    expect(err).toBeInstanceOf(IamTlsError);
+    expect((err as Error).message).toContain(cipher);
+    expect(getToken).not.toHaveBeenCalled();
+  });
+
+  it('answers with the NUL-terminated token on a verified TLS socket', async () => {
+    const tls = verifiedTls();
     const data = await answer(
       createAuthPlugins(async () => 'the-token'),
       'mysql_clear_password',

@@ -186,6 +186,15 @@ describe('resolveOptions', () => {
     },
   );
 
+  it('takes connectTo as a function, and not beside connectHost / connectPort', () => {
+    const connectTo = (_host: string, port: number) => ({ host: '127.0.0.1', port: port + 1 });
+    expect(resolveOptions({ ...base, connectTo }).connectTo).toBe(connectTo);
+    expect(optionError({ ...base, connectTo: '127.0.0.1' }).option).toBe('connectTo');
+    expect(optionError({ ...base, connectTo, connectHost: '127.0.0.1' }).message).toMatch(
+      /beside connectHost/,
+    );
+  });
+
   it('reads a uri into the options, options given directly winning, and keeps no uri', () => {
     const r = resolveOptions({
       uri: 'mysql://iam_app@mydb.abc123.us-east-1.rds.amazonaws.com:3307/orders?charset=utf8mb4&connectionLimit=4',

@@ -161,6 +161,34 @@ describe('TokenCache', () => {
     expect((await cache.getSignedToken(request(provider))).token).not.toBe(second.token);
   });
 
+  // Fails on the code before 2026-12: the listener's error failed the signing that every pool
+  // sharing the cache was waiting for.
+  it('signs for every subscriber although one of them throws, and rethrows that error on its own', async () => {
+    const cache = new TokenCache({ clock: fakeClock().now });
+    const req = request(countingProvider(() => staticKey).provider);
+    const heard: string[] = [];
+    cache.subscribe(req, () => {
+      throw new Error("a pool's tokenSigned listener");
+    });
+    cache.subscribe(req, (info) => heard.push(info.hostname));
+    // Node's diagnostics_channel does the same: a subscriber's error is thrown on the next tick.
+    const rethrown: unknown[] = [];
+    const nextTick = vi.spyOn(process, 'nextTick').mockImplementation(((fn: () => void) => {
+      try {
+        fn();
+      } catch (error) {
+        rethrown.push(error);
+      }
+    }) as typeof process.nextTick);
+    try {
+      expect(await cache.getToken(req)).toContain('X-Amz-Signature=');
+    } finally {
+      nextTick.mockRestore();
+    }
+    expect(heard).toEqual([req.hostname]);
+    expect(rethrown).toEqual([new Error("a pool's tokenSigned listener")]);
+  });
+
   it('keys tokens by endpoint, user and credential provider', async () => {
     const clock = fakeClock();
     const a = countingProvider(() => staticKey);

@@ -1,4 +1,5 @@
 import { IamOptionsError, TokenCache } from '../../index.js';
+import type { Flags } from '../shared/args.js';
 import { describeCredentials, effectiveProfile, nodeCredentialChain } from '../shared/credentials.js';
 import { describeOptionError, resolveEndpoint } from '../shared/endpoint.js';
 import { CommandFailure, ExitCode, safeMessage, UsageError } from '../shared/failures.js';
@@ -52,41 +53,9 @@ export const tokenCommand: Command = {
   },
 
   async run({ flags, out, io, json }) {
-    const hostname = flags.requiredString('hostname');
-    const username = flags.requiredString('username');
-    let endpoint: ReturnType<typeof resolveEndpoint>;
-    try {
-      endpoint = resolveEndpoint(
-        { hostname, username, port: flags.integer('port', 1, 65535), region: flags.string('region') },
-        io.env,
-      );
-    } catch (err) {
-      if (err instanceof IamOptionsError) {
-        const { message, hint } = describeOptionError(err);
-        // token has no --connect-host: the client connects wherever it likes, the token names the endpoint.
-        throw new UsageError(
-          message,
-          err.option === 'host'
-            ? 'Pass the RDS endpoint name as --hostname; point the mysql client at the IP or tunnel with its own -h.'
-            : hint,
-        );
-      }
-      throw err;
-    }
+    const endpoint = tokenEndpoint(flags, io.env);
     const profile = effectiveProfile(flags.string('profile'), io.env);
-    const provider = nodeCredentialChain(flags.string('profile'));
-
-    let credentials: Awaited<ReturnType<typeof provider>>;
-    try {
-      credentials = await withTimeout(provider(), CREDENTIALS_TIMEOUT_MS, 'The AWS credential chain');
-    } catch (err) {
-      throw new CommandFailure(
-        `No AWS credentials: ${safeMessage(err)}`,
-        'Export AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, run `aws sso login`, or pass --profile. ' +
-          '`rds-iam-pool doctor` shows which sources were tried.',
-        { cause: err },
-      );
-    }
+    const credentials = await currentCredentials(flags.string('profile'));
     const now = Date.now();
     const facts = describeCredentials(credentials, profile);
     if (facts.expiration && facts.expiration.getTime() <= now) {
@@ -136,3 +105,42 @@ export const tokenCommand: Command = {
     return ExitCode.ok;
   },
 };
+
+/** The endpoint the token is signed for, from --hostname, --username, --port and --region. */
+function tokenEndpoint(flags: Flags, env: NodeJS.ProcessEnv): ReturnType<typeof resolveEndpoint> {
+  const hostname = flags.requiredString('hostname');
+  const username = flags.requiredString('username');
+  try {
+    return resolveEndpoint(
+      { hostname, username, port: flags.integer('port', 1, 65535), region: flags.string('region') },
+      env,
+    );
+  } catch (err) {
+    if (err instanceof IamOptionsError) {
+      const { message, hint } = describeOptionError(err);
+      // token has no --connect-host: the client connects wherever it likes, the token names the endpoint.
+      throw new UsageError(
+        message,
+        err.option === 'host'
+          ? 'Pass the RDS endpoint name as --hostname; point the mysql client at the IP or tunnel with its own -h.'
+          : hint,
+      );
+    }
+    throw err;
+  }
+}
+
+/** Credentials from the Node provider chain (with --profile), or a failure that says where to get some. */
+async function currentCredentials(profile: string | undefined) {
+  const provider = nodeCredentialChain(profile);
+  try {
+    return await withTimeout(provider(), CREDENTIALS_TIMEOUT_MS, 'The AWS credential chain');
+  } catch (err) {
+    throw new CommandFailure(
+      `No AWS credentials: ${safeMessage(err)}`,
+      'Export AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, run `aws sso login`, or pass --profile. ' +
+        '`rds-iam-pool doctor` shows which sources were tried.',
+      { cause: err },
+    );
+  }
+}

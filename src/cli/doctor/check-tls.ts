@@ -112,41 +112,14 @@ function inspect(secure: TLSSocket, hostname: string, trust: TrustStore, state: 
   ];
 
   if (!secure.authorized) {
-    const code = String(secure.authorizationError ?? 'UNKNOWN');
     details.push(`trusted CAs: ${trust.description}`);
-    if (code === 'CERT_HAS_EXPIRED') {
-      return fail(
-        `the server certificate expired on ${leafValidTo.toISOString()} (this machine's clock: ${new Date(now).toISOString()})`,
-        details,
-        "Rotate the instance's certificate authority to a current one (rds-ca-rsa2048-g1 or newer) and apply it; if " +
-          "the date is not really past, this machine's clock is wrong, which also makes every token look expired.",
-      );
-    }
-    if (code === 'CERT_NOT_YET_VALID') {
-      return fail(
-        `the server certificate is valid only from ${leafValidFrom.toISOString()}, but this machine's clock reads ${new Date(now).toISOString()}`,
-        details,
-        "This machine's clock is probably behind: sync it (NTP / chrony). A clock that is off also makes RDS refuse tokens as expired or not yet valid.",
-      );
-    }
-    if (UNTRUSTED_CODES.has(code)) {
-      const issuer = issuerName(chain[chain.length - 1] ?? leaf);
-      return fail(
-        `the server certificate does not chain to a trusted CA (${code}); no token was sent`,
-        details,
-        trust.bundled
-          ? `It was issued by ${issuer}, which is not among the bundled RDS CAs. If the instance is in a region the ` +
-              'bundle lacks (docs/tls.md) or a TLS proxy sits in between, pass --ca with the right bundle ' +
-              "(https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem, or your proxy's CA). If that issuer " +
-              'is not Amazon RDS or Amazon, you are not talking to RDS: check --hostname and --connect-host.'
-          : `It was issued by ${issuer}, which the --ca file does not contain. Pass the CA that issued it (for RDS: ` +
-              'https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem), or leave --ca out to use the bundled RDS CAs.',
-      );
-    }
-    return fail(
-      `the server certificate did not verify (${code}); no token was sent`,
+    return verificationFailure(
+      String(secure.authorizationError ?? 'UNKNOWN'),
+      leaf,
+      chain,
+      trust,
       details,
-      'Check --hostname and --connect-host, and pass the issuing CA with --ca if it is not an RDS CA.',
+      now,
     );
   }
 
@@ -176,6 +149,53 @@ function inspect(secure: TLSSocket, hostname: string, trust: TrustStore, state: 
     );
   }
   return pass(summary, details);
+}
+
+/** Why the certificate did not verify, and what to do about it. */
+function verificationFailure(
+  code: string,
+  leaf: DetailedPeerCertificate,
+  chain: DetailedPeerCertificate[],
+  trust: TrustStore,
+  details: string[],
+  now: number,
+): StepOutcome {
+  const leafValidFrom = new Date(leaf.valid_from);
+  const leafValidTo = new Date(leaf.valid_to);
+  if (code === 'CERT_HAS_EXPIRED') {
+    return fail(
+      `the server certificate expired on ${leafValidTo.toISOString()} (this machine's clock: ${new Date(now).toISOString()})`,
+      details,
+      "Rotate the instance's certificate authority to a current one (rds-ca-rsa2048-g1 or newer) and apply it; if " +
+        "the date is not really past, this machine's clock is wrong, which also makes every token look expired.",
+    );
+  }
+  if (code === 'CERT_NOT_YET_VALID') {
+    return fail(
+      `the server certificate is valid only from ${leafValidFrom.toISOString()}, but this machine's clock reads ${new Date(now).toISOString()}`,
+      details,
+      "This machine's clock is probably behind: sync it (NTP / chrony). A clock that is off also makes RDS refuse tokens as expired or not yet valid.",
+    );
+  }
+  if (UNTRUSTED_CODES.has(code)) {
+    const issuer = issuerName(chain[chain.length - 1] ?? leaf);
+    return fail(
+      `the server certificate does not chain to a trusted CA (${code}); no token was sent`,
+      details,
+      trust.bundled
+        ? `It was issued by ${issuer}, which is not among the bundled RDS CAs. If the instance is in a region the ` +
+            'bundle lacks (docs/tls.md) or a TLS proxy sits in between, pass --ca with the right bundle ' +
+            "(https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem, or your proxy's CA). If that issuer " +
+            'is not Amazon RDS or Amazon, you are not talking to RDS: check --hostname and --connect-host.'
+        : `It was issued by ${issuer}, which the --ca file does not contain. Pass the CA that issued it (for RDS: ` +
+            'https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem), or leave --ca out to use the bundled RDS CAs.',
+    );
+  }
+  return fail(
+    `the server certificate did not verify (${code}); no token was sent`,
+    details,
+    'Check --hostname and --connect-host, and pass the issuing CA with --ca if it is not an RDS CA.',
+  );
 }
 
 /** The server's certificate and its issuers as Node verified them (up to the trusted CA when it did). */

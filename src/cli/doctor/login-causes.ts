@@ -81,7 +81,7 @@ export function explainLoginFailure(failure: LoginFailure): StepOutcome {
 }
 
 function accessDenied(failure: LoginFailure, message: string): StepOutcome {
-  const { endpoint, credentials } = failure;
+  const { endpoint } = failure;
   const user = endpoint.username;
   // The server's own words ("Access denied for user ..."), without our "IAM login to ... was refused" prefix.
   const serverSays = safeMessage((failure.error as { cause?: unknown }).cause ?? message);
@@ -108,6 +108,15 @@ function accessDenied(failure: LoginFailure, message: string): StepOutcome {
     );
   }
 
+  const causes = accessDeniedCauses(failure);
+  causes.sort((a, b) => Number(b.detected) - Number(a.detected));
+  return fail(`the server refused the IAM login: ${serverSays}`, [], SERVER_SIDE_REASON, causes);
+}
+
+/** What can make RDS refuse a token that was sent, those this run could detect marked so. */
+function accessDeniedCauses(failure: LoginFailure): Cause[] {
+  const { endpoint, credentials } = failure;
+  const user = endpoint.username;
   const causes: Cause[] = [];
   if (!endpoint.rdsName) {
     causes.push({
@@ -160,8 +169,7 @@ function accessDenied(failure: LoginFailure, message: string): StepOutcome {
     fix: 'Compare with the real time (date -u) and sync the clock (NTP / chrony).',
   });
   causes.push(iamAuthDisabled(false));
-  causes.sort((a, b) => Number(b.detected) - Number(a.detected));
-  return fail(`the server refused the IAM login: ${serverSays}`, [], SERVER_SIDE_REASON, causes);
+  return causes;
 }
 
 /** The account named in MySQL's "Access denied for user 'USER'@'HOST'" (the server's wording). */
