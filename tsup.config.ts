@@ -14,6 +14,10 @@ export default defineConfig({
   sourcemap: false,
   clean: true,
   target: 'node20',
+  // esbuild renames a class whose body refers to itself (`class _IamOptionsError`) or that it lowers
+  // (`_class`), and `err.name`, `String(err)` and stack traces print that name. keepNames keeps the
+  // source names; scripts/check-dist.mjs checks every exported class of every entry, ESM and CJS.
+  keepNames: true,
   // Shared chunks: an adapter and the main entry load one copy of the core, so `instanceof
   // IamAuthError` holds across subpaths (esbuild splitting; tsup applies it to CJS too).
   splitting: true,

@@ -54,9 +54,19 @@ try {
 
   step('16 minutes later (clock moved on both sides): the first token has expired');
   rds.advanceClock(16 * MINUTES);
-  emulator.faults.dropAllConnections(); // every connection is gone: the next queries need new logins
+  await pool.query('SELECT 1');
+  const sLater = pool.iam.stats();
+  note(
+    `a query on an open connection still works (connections opened: ${sLater.connectionsOpened}, tokens ` +
+      `signed: ${sLater.tokensSigned}): a token is checked only when a connection logs in`,
+  );
+
+  step(
+    'a fault injected on purpose: the emulator drops all 5 connections (as a failover or a restart would)',
+  );
+  emulator.faults.dropAllConnections(); // not the expiry: the next queries need new logins
   await settle();
-  note('the emulator closed all 5 connections; 20 more queries need 5 new logins');
+  note('20 more queries need 5 new logins, and the expired token cannot log them in');
   await twentyQueries();
   const s2 = pool.iam.stats();
   note(

@@ -28,6 +28,32 @@ try {
     failures.push('CJS: an adapter error is not an instance of IamAuthError');
 }
 
+// Every exported class keeps its name in both builds: `err.name`, `String(err)` and a stack trace say
+// `IamOptionsError`, not a name the bundler made up (`_IamOptionsError`, as before tsup's keepNames).
+const manifestExports = require('../package.json').exports;
+for (const [subpath, conditions] of Object.entries(manifestExports)) {
+  if (typeof conditions !== 'object' || subpath === './cli') continue; // the CLI entry is checked below
+  const specifier = `rds-iam-pool${subpath.slice(1)}`;
+  for (const [format, mod] of [
+    ['ESM', await import(specifier)],
+    ['CJS', require(specifier)],
+  ]) {
+    for (const [exported, value] of Object.entries(mod)) {
+      if (typeof value !== 'function' || !/^class\b/.test(Function.prototype.toString.call(value))) continue;
+      if (value.name !== exported)
+        failures.push(`${format} ${specifier}: class ${exported} is named "${value.name}"`);
+    }
+  }
+}
+for (const [format, mod] of [
+  ['ESM', esm],
+  ['CJS', cjs],
+]) {
+  const err = new mod.IamOptionsError('host', 'is required', 'Pass host.');
+  if (!String(err).startsWith('IamOptionsError: Invalid option'))
+    failures.push(`${format}: an IamOptionsError prints as "${String(err)}"`);
+}
+
 // The main entry must not load the emulator, the CLI or an ORM (cold start): ask a fresh process.
 const loaded = JSON.parse(
   execFileSync(
@@ -81,5 +107,5 @@ if (failures.length > 0) {
   process.exit(1);
 }
 console.log(
-  'check-dist: adapters share the core; the main entry loads no emulator, CLI or ORM; both CLI builds print the version; no source maps',
+  'check-dist: adapters share the core; every exported class keeps its name; the main entry loads no emulator, CLI or ORM; both CLI builds print the version; no source maps',
 );

@@ -10,54 +10,55 @@
  *   5.9's `tsc --init` (`module: nodenext`, strict, `exactOptionalPropertyTypes`,
  *   `verbatimModuleSyntax`, ...).
  * - Blocks marked `<!-- snippet: run -->` then run in page order against the local MariaDB
- *   (127.0.0.1:3306, root, empty password; `MARIADB_*` variables override), SQL blocks as root.
+ *   (127.0.0.1:3306, root, empty password; `MARIADB_*` variables override), SQL blocks as root; shell
+ *   blocks marked `<!-- snippet: background: <ready text> -->` (an emulator the reader leaves running)
+ *   are started in the reader's project before the page's next block and stopped after its last.
  * - The consumer's npm install is cached (keyed by the packages and versions it needs); each run only
  *   swaps in the freshly packed rds-iam-pool.
  *
  * Markers are documented in CONTRIBUTING.md. Usage: `tsx scripts/check-docs.ts [page.md ...]`.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import {
+  assertNothingResolvesFromAbove,
+  COMPILER_OPTIONS,
+  consumerDir,
+  installedFor,
+  installKey,
+  installKeyFile,
+  packInto,
+  ROOT,
+  repoVersionOf,
+  runTsc,
+  SELF,
+  swapInPackage,
+} from './consumer-project.js';
+import {
   contextAndCode,
+  entrySpecifiers,
   importedPackages,
   installedByPage,
+  labelledFileMismatch,
+  labelledFiles,
   readSnippets,
   type Snippet,
   type SnippetProblem,
   undeclaredImports,
 } from './docs-snippets.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SELF = 'rds-iam-pool';
 const RUN_TIMEOUT_MS = 60_000;
+/** The package's entry points by source file (`src/index.ts` -> `rds-iam-pool`), for labelled blocks. */
+const ENTRIES = entrySpecifiers(
+  SELF,
+  (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, unknown> })
+    .exports,
+);
 /** The consumer project lives outside the repository, so Node and tsc cannot find our node_modules. */
-const CONSUMER =
-  process.env.DOCS_CONSUMER_DIR ??
-  join(tmpdir(), `rds-iam-pool-docs-consumer-${createHash('sha256').update(ROOT).digest('hex').slice(0, 8)}`);
-
-/** TypeScript 5.9's `tsc --init`, minus what only matters for emitting a library; `types: ["node"]`. */
-const COMPILER_OPTIONS = {
-  module: 'nodenext',
-  target: 'es2022',
-  types: ['node'],
-  noUncheckedIndexedAccess: true,
-  exactOptionalPropertyTypes: true,
-  strict: true,
-  verbatimModuleSyntax: true,
-  isolatedModules: true,
-  noUncheckedSideEffectImports: true,
-  moduleDetection: 'force',
-  skipLibCheck: true,
-  rootDir: 'blocks',
-  outDir: 'out',
-  noEmitOnError: false,
-};
+const CONSUMER = process.env.DOCS_CONSUMER_DIR ?? consumerDir('docs-consumer');
 
 /** A block that must fail to compile: proof, on every run, that the check can fail. */
 const CANARY: Snippet = {
@@ -89,6 +90,13 @@ async function main(): Promise<number> {
     const installs = installedByPage(markdown);
     const read = readSnippets(page, markdown);
     problems.push(...read.problems);
+    // A block labelled with a repository file must show that file (as a reader's project has it).
+    for (const [snippet, path] of labelledFiles(markdown, read.snippets)) {
+      const file = join(ROOT, path);
+      const text = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+      const mismatch = labelledFileMismatch(snippet, path, text, ENTRIES);
+      if (mismatch) problems.push({ page, line: snippet.line, message: mismatch });
+    }
     let usesPage = false;
     for (const snippet of read.snippets) {
       for (const name of undeclaredImports(snippet, installs, SELF)) {
@@ -150,14 +158,28 @@ async function main(): Promise<number> {
     }
   }
 
-  const runnable = blocks.filter((b) => b.snippet.mode === 'run');
+  const runnable = blocks.filter((b) => b.snippet.mode === 'run' || b.snippet.mode === 'background');
   let ran = 0;
   const runStarted = Date.now();
   if (problems.length === 0) {
-    for (const block of runnable) {
-      const failure = await runBlock(block);
-      if (failure) problems.push({ page: block.snippet.page, line: block.snippet.line, message: failure });
-      else ran++;
+    // Page by page: a page's background commands run until its last run block has run.
+    for (const page of new Set(runnable.map((b) => b.snippet.page))) {
+      const background = new BackgroundCommands();
+      try {
+        for (const block of runnable.filter((b) => b.snippet.page === page)) {
+          const failure =
+            block.snippet.mode === 'background'
+              ? await background.start(block.snippet)
+              : await runBlock(block);
+          if (failure) {
+            problems.push({ page: block.snippet.page, line: block.snippet.line, message: failure });
+            break;
+          }
+          ran++;
+        }
+      } finally {
+        await background.stopAll();
+      }
     }
   }
 
@@ -185,7 +207,7 @@ function blockId(snippet: Snippet): string {
 }
 
 function installedHere(name: string): boolean {
-  return existsSync(join(ROOT, 'node_modules', name, 'package.json'));
+  return repoVersionOf(name) !== undefined;
 }
 
 function countLines(text: string): number {
@@ -194,13 +216,13 @@ function countLines(text: string): number {
 
 /** Exact versions this repository tests with, so the consumer gets the same ones (and npm's cache). */
 function versionOf(name: string): string {
-  const manifest = join(ROOT, 'node_modules', name, 'package.json');
-  if (!existsSync(manifest)) {
+  const version = repoVersionOf(name);
+  if (version === undefined) {
     throw new Error(
       `the docs import ${name}, which this repository does not install: add it to devDependencies`,
     );
   }
-  return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
+  return version;
 }
 
 /**
@@ -208,53 +230,24 @@ function versionOf(name: string): string {
  * from the current build and swapped in on every run.
  */
 function prepareConsumer(wanted: Set<string>): void {
-  if (!existsSync(join(ROOT, 'dist', 'index.js'))) throw new Error('no dist/: run `npm run build` first');
-  for (let dir = dirname(CONSUMER); ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'node_modules'))) {
-      throw new Error(
-        `${dir}/node_modules exists: the consumer project in ${CONSUMER} would resolve from it`,
-      );
-    }
-    if (dirname(dir) === dir) break;
-  }
+  assertNothingResolvesFromAbove(CONSUMER);
   const rootManifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Record<
     string,
     unknown
   >;
   const dependencies = Object.fromEntries([...wanted].sort().map((name) => [name, versionOf(name)]));
-  const key = createHash('sha256')
-    .update(
-      JSON.stringify({
-        dependencies,
-        packageDependencies: rootManifest.dependencies,
-        peerDependencies: rootManifest.peerDependencies,
-        node: process.versions.node.split('.')[0],
-      }),
-    )
-    .digest('hex');
-
-  mkdirSync(CONSUMER, { recursive: true });
-  const packed = execFileSync('npm', ['pack', '--json', '--pack-destination', CONSUMER], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const key = installKey({
+    dependencies,
+    packageDependencies: rootManifest.dependencies,
+    peerDependencies: rootManifest.peerDependencies,
   });
-  const [{ filename }] = JSON.parse(packed) as [{ filename: string }];
-  const tarball = join(CONSUMER, 'rds-iam-pool.tgz');
-  renameSync(join(CONSUMER, filename), tarball);
 
-  const keyFile = join(CONSUMER, '.install-key');
-  const installed = existsSync(keyFile) && readFileSync(keyFile, 'utf8') === key;
-  if (installed && existsSync(join(CONSUMER, 'node_modules', SELF))) {
-    const unpacked = join(CONSUMER, '.unpacked');
-    rmSync(unpacked, { recursive: true, force: true });
-    mkdirSync(unpacked);
-    execFileSync('tar', ['-xzf', tarball, '-C', unpacked]);
-    rmSync(join(CONSUMER, 'node_modules', SELF), { recursive: true, force: true });
-    renameSync(join(unpacked, 'package'), join(CONSUMER, 'node_modules', SELF));
-    rmSync(unpacked, { recursive: true, force: true });
+  const tarball = packInto(CONSUMER);
+  if (installedFor(CONSUMER, key) && existsSync(join(CONSUMER, 'node_modules', SELF))) {
+    swapInPackage(CONSUMER, tarball);
     return;
   }
+  const keyFile = installKeyFile(CONSUMER);
   for (const entry of ['node_modules', 'package-lock.json', keyFile])
     rmSync(join(CONSUMER, entry), { recursive: true, force: true });
   const manifest = {
@@ -286,7 +279,7 @@ function writeBlocks(blocks: Block[]): void {
   }
   writeFileSync(
     join(CONSUMER, 'tsconfig.json'),
-    `${JSON.stringify({ compilerOptions: COMPILER_OPTIONS, include: ['blocks'] }, null, 2)}\n`,
+    `${JSON.stringify({ compilerOptions: { ...COMPILER_OPTIONS, rootDir: 'blocks', outDir: 'out' }, include: ['blocks'] }, null, 2)}\n`,
   );
 }
 
@@ -299,20 +292,7 @@ interface Diagnostic {
 }
 
 function compile(): Diagnostic[] {
-  const tsc = join(ROOT, 'node_modules', 'typescript', 'lib', 'tsc.js');
-  let output: string;
-  try {
-    output = execFileSync(
-      process.execPath,
-      [tsc, '-p', join(CONSUMER, 'tsconfig.json'), '--pretty', 'false'],
-      {
-        cwd: CONSUMER,
-        encoding: 'utf8',
-      },
-    );
-  } catch (err) {
-    output = (err as { stdout?: string }).stdout ?? String(err);
-  }
+  const output = runTsc(CONSUMER, join(CONSUMER, 'tsconfig.json'));
   const diagnostics: Diagnostic[] = [];
   for (const line of output.split('\n')) {
     const m = /^(.+?)\((\d+),(\d+)\): error (TS\d+): (.*)$/.exec(line);
@@ -361,6 +341,129 @@ function locate(d: Diagnostic, blocks: Block[]): SnippetProblem {
     line: snippet.line + d.line - preludeLines - 1,
     message: `${d.code} ${d.message}`,
   };
+}
+
+/**
+ * A page's `background` shell commands (an emulator the reader leaves running in a second terminal),
+ * each in a process group of its own in the reader's project, so that stopping it also stops what it
+ * started (`npx` runs the command as a child of `npm exec`). One page at a time on this machine holds
+ * the lock: the commands a page shows listen on fixed ports, and another checkout's run of the same
+ * page would find them taken.
+ */
+class BackgroundCommands {
+  #running: Array<{ child: ChildProcess; exited: Promise<void> }> = [];
+  #releaseLock: (() => void) | undefined;
+
+  /** Starts the command and waits until it prints its ready text; resolves to a failure, or undefined. */
+  async start(snippet: Snippet): Promise<string | undefined> {
+    this.#releaseLock ??= await acquireMachineLock('docs-background');
+    const child = spawn('sh', ['-c', snippet.code], {
+      cwd: CONSUMER,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    this.#running.push({ child, exited });
+    let output = '';
+    return new Promise((resolve) => {
+      const timer = setTimeout(
+        () => done(`did not print "${snippet.readyText}" within 60 s`),
+        RUN_TIMEOUT_MS,
+      );
+      const done = (failure?: string) => {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        child.stderr?.off('data', onData);
+        child.off('close', onClose);
+        resolve(failure === undefined ? undefined : `${failure}:\n    ${tail(output)}`);
+      };
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (snippet.readyText && output.includes(snippet.readyText)) done();
+      };
+      const onClose = (code: number | null) => done(`exited (${code}) before it was ready`);
+      child.stdout?.on('data', onData);
+      child.stderr?.on('data', onData);
+      child.once('close', onClose);
+    });
+  }
+
+  /** SIGTERM to every command's process group; SIGKILL to what is still there after 10 s. */
+  async stopAll(): Promise<void> {
+    for (const { child } of this.#running) signalGroup(child, 'SIGTERM');
+    await Promise.all(
+      this.#running.map(({ child, exited }) =>
+        Promise.race([exited, sleep(10_000).then(() => signalGroup(child, 'SIGKILL'))]),
+      ),
+    );
+    this.#running = [];
+    this.#releaseLock?.();
+    this.#releaseLock = undefined;
+  }
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function tail(text: string): string {
+  return text.trim().split('\n').slice(-15).join('\n    ');
+}
+
+/**
+ * A lock shared by every checkout on this machine (a directory in the temp directory, created
+ * atomically); one left by a process that is gone is taken over. Resolves to its release.
+ */
+async function acquireMachineLock(name: string): Promise<() => void> {
+  const dir = join(tmpdir(), `rds-iam-pool-${name}.lock`);
+  const owner = join(dir, 'pid');
+  for (let waited = 0; ; waited += 200) {
+    try {
+      mkdirSync(dir);
+      writeFileSync(owner, String(process.pid));
+      return () => rmSync(dir, { recursive: true, force: true });
+    } catch {
+      const pid = lockOwner(owner);
+      // No pid yet: its owner is between mkdir and writing it, unless that was long ago.
+      const abandoned = pid === undefined ? ageMs(dir) > 10_000 : !processAlive(pid);
+      if (abandoned) rmSync(dir, { recursive: true, force: true });
+      else if (waited > 5 * 60_000) throw new Error(`${dir} has been held by process ${pid} for 5 minutes`);
+      await sleep(200);
+    }
+  }
+}
+
+function lockOwner(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8'));
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function ageMs(path: string): number {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as { code?: string }).code === 'EPERM';
+  }
 }
 
 /** Runs one `run` block; resolves to a failure message, or undefined. */

@@ -15,18 +15,25 @@ export type SnippetMode =
   /** A complete module (or SQL statements), type-checked and then run against the local MariaDB. */
   | 'run'
   /** Not compiled, with a reason the checker prints; its imports are still held to the page's installs. */
-  | 'skip';
+  | 'skip'
+  /**
+   * A shell command the reader leaves running (an emulator in a second terminal): started in the
+   * reader's project before the page's next run block, and stopped after the page's last one.
+   */
+  | 'background';
 
 export interface Snippet {
   /** Page path as given (e.g. `docs/tls.md`). */
   page: string;
   /** 1-based line of the first line of code (the line after the opening fence). */
   line: number;
-  language: 'ts' | 'sql';
+  language: 'ts' | 'sql' | 'sh';
   mode: SnippetMode;
   code: string;
   /** For `skip`: why. */
   reason?: string;
+  /** For `background`: text the command prints once it is ready for the page's next block. */
+  readyText?: string;
   /** For `partial`: code placed before the block (imports, `declare const pool: IamPool;`). */
   prelude: string;
   /** For `partial`: files written next to the block, for its relative imports (`./schema.js`). */
@@ -40,12 +47,16 @@ export interface SnippetProblem {
 }
 
 const TS_LANGUAGES = new Set(['ts', 'typescript']);
-const MODES = new Set<SnippetMode>(['check', 'partial', 'run', 'skip']);
+const SHELL_LANGUAGES = new Set(['sh', 'bash', 'shell']);
+const MODES = new Set<SnippetMode>(['check', 'partial', 'run', 'skip', 'background']);
 const FENCE = /^(\s*)(`{3,}|~{3,})\s*([^`\s]*)?.*$/;
 const MARKER_START = /^\s*<!--\s*snippet:\s*(.*)$/;
 const FILE_HEADER = /^\s*\/\/\s*file:\s*(\S+)\s*$/;
 
-/** Every TypeScript block of a page, and every SQL block marked `run`, with its marker. */
+/**
+ * Every TypeScript block of a page, every SQL block marked `run` and every shell block marked
+ * `background`, with its marker.
+ */
 export function readSnippets(
   page: string,
   markdown: string,
@@ -53,7 +64,9 @@ export function readSnippets(
   const lines = markdown.split('\n');
   const snippets: Snippet[] = [];
   const problems: SnippetProblem[] = [];
-  let pending: { line: number; mode: SnippetMode; reason?: string; body: string[] } | undefined;
+  let pending:
+    | { line: number; mode: SnippetMode; reason?: string; readyText?: string; body: string[] }
+    | undefined;
 
   for (let i = 0; i < lines.length; i++) {
     const text = lines[i] ?? '';
@@ -112,7 +125,8 @@ export function readSnippets(
     i = j;
 
     const isTs = TS_LANGUAGES.has(language);
-    if (!isTs && !(language === 'sql' && marked)) {
+    const isShell = SHELL_LANGUAGES.has(language);
+    if (!isTs && !((language === 'sql' || isShell) && marked)) {
       if (marked)
         problems.push({ page, line: marked.line, message: `snippet marker on a \`${language}\` block` });
       continue;
@@ -120,6 +134,16 @@ export function readSnippets(
     const mode = marked?.mode ?? 'check';
     if (language === 'sql' && mode !== 'run') {
       problems.push({ page, line: marked?.line ?? codeLine, message: 'an SQL block can only be marked run' });
+      continue;
+    }
+    if (isShell !== (mode === 'background')) {
+      problems.push({
+        page,
+        line: marked?.line ?? codeLine,
+        message: isShell
+          ? 'a shell block can only be marked background'
+          : 'only a shell block (sh, bash) can be marked background',
+      });
       continue;
     }
     const { prelude, files } = splitContext(marked?.body ?? []);
@@ -143,10 +167,11 @@ export function readSnippets(
     snippets.push({
       page,
       line: codeLine,
-      language: isTs ? 'ts' : 'sql',
+      language: isTs ? 'ts' : isShell ? 'sh' : 'sql',
       mode,
       code: code.join('\n'),
       ...(marked?.reason ? { reason: marked.reason } : {}),
+      ...(marked?.readyText ? { readyText: marked.readyText } : {}),
       prelude,
       files,
     });
@@ -156,17 +181,28 @@ export function readSnippets(
   return { snippets, problems };
 }
 
-function parseMarkerHeader(header: string): { mode: SnippetMode; reason?: string } | { error: string } {
+function parseMarkerHeader(
+  header: string,
+): { mode: SnippetMode; reason?: string; readyText?: string } | { error: string } {
   const match = /^(\w+)\s*(?::\s*(.*))?$/.exec(header);
   const mode = match?.[1] as SnippetMode | undefined;
   if (!match || mode === undefined || !MODES.has(mode)) {
-    return { error: `unknown snippet marker "${header}" (use check, partial, run or skip: <reason>)` };
+    return {
+      error: `unknown snippet marker "${header}" (use check, partial, run, skip: <reason> or background: <ready text>)`,
+    };
   }
-  const reason = match[2]?.trim();
-  if (mode === 'skip' && !reason)
+  const argument = match[2]?.trim();
+  if (mode === 'skip' && !argument)
     return { error: 'a skipped block must say why: <!-- snippet: skip: <reason> -->' };
-  if (mode !== 'skip' && reason) return { error: `only skip takes a reason, not ${mode}` };
-  return reason ? { mode, reason } : { mode };
+  if (mode === 'background' && !argument) {
+    return {
+      error: 'a background block must say what it prints when ready: <!-- snippet: background: <text> -->',
+    };
+  }
+  if (mode === 'skip') return { mode, reason: argument! };
+  if (mode === 'background') return { mode, readyText: argument! };
+  if (argument) return { error: `only skip and background take an argument, not ${mode}` };
+  return { mode };
 }
 
 /** The marker's body: a prelude, then optional `// file: <relative path>` sections. */
@@ -254,4 +290,112 @@ export function undeclaredImports(
   self: string,
 ): string[] {
   return importedPackages(contextAndCode(snippet)).filter((name) => name !== self && !pageInstalls.has(name));
+}
+
+/** A repository path as a link's text in backticks: [`examples/lambda/handler.ts`](...). */
+const FILE_LINK = /\[`([\w.-]+(?:\/[\w.-]+)+\.(?:ts|mts|cts|js|mjs|cjs|sql))`\]\([^)]*\)/g;
+
+/**
+ * The repository file a block shows, if the paragraph right before it (its marker aside) ends with
+ * a colon and links that file with its path as the link text:
+ * "[`examples/lambda/handler.ts`](https://github.com/.../examples/lambda/handler.ts):".
+ */
+export function labelledFiles(markdown: string, snippets: readonly Snippet[]): Map<Snippet, string> {
+  const lines = markdown.split('\n');
+  const labelled = new Map<Snippet, string>();
+  for (const snippet of snippets) {
+    // snippet.line is the first code line; the fence is the line before it (1-based).
+    let i = snippet.line - 3;
+    // Skip blank lines and the marker comment between the paragraph and the fence.
+    for (;;) {
+      while (i >= 0 && (lines[i] ?? '').trim() === '') i--;
+      if (i >= 0 && (lines[i] ?? '').trim().endsWith('-->')) {
+        while (i >= 0 && !MARKER_START.test(lines[i] ?? '')) i--;
+        i--;
+        continue;
+      }
+      break;
+    }
+    const paragraph: string[] = [];
+    for (; i >= 0 && (lines[i] ?? '').trim() !== '' && !FENCE.test(lines[i] ?? ''); i--) {
+      paragraph.unshift(lines[i] ?? '');
+    }
+    const text = paragraph.join(' ').trim();
+    if (!text.endsWith(':')) continue;
+    const paths = [...text.matchAll(FILE_LINK)].map((m) => m[1] ?? '');
+    if (paths.length === 1) labelled.set(snippet, paths[0]!);
+  }
+  return labelled;
+}
+
+/**
+ * A repository file as a reader's project has it, which is what a block labelled with it must show:
+ * without its leading doc comment and its `// In your project: ...` notes, and with relative imports
+ * of the package's entry points (`../../src/index.js`) written as the package's specifiers
+ * (`rds-iam-pool`). `entries` maps an entry's source path (`src/emulator/index.ts`) to its specifier.
+ */
+export function asInReadersProject(
+  source: string,
+  path: string,
+  entries: ReadonlyMap<string, string>,
+): string {
+  const dir = path.split('/').slice(0, -1);
+  const withoutHeader = source.replace(/^\s*\/\*\*[\s\S]*?\*\/\s*\n/, '');
+  return withoutHeader
+    .split('\n')
+    .filter((line) => !/^\s*\/\/ In your project:/.test(line))
+    .join('\n')
+    .replace(
+      /(from\s*|import\s*\(\s*)(['"])(\.{1,2}\/[^'"]+)\2/g,
+      (whole, before: string, quote: string, spec: string) => {
+        const resolved = resolveRelative(dir, spec).replace(/\.js$/, '.ts');
+        const specifier = entries.get(resolved);
+        return specifier === undefined ? whole : `${before}${quote}${specifier}${quote}`;
+      },
+    )
+    .trim();
+}
+
+function resolveRelative(dir: readonly string[], specifier: string): string {
+  const parts = [...dir];
+  for (const part of specifier.split('/')) {
+    if (part === '..') parts.pop();
+    else if (part !== '.') parts.push(part);
+  }
+  return parts.join('/');
+}
+
+/**
+ * The package's entry points by source path: `exports` maps `./emulator` to `./dist/emulator/index.js`,
+ * which tsup builds from `src/emulator/index.ts`.
+ */
+export function entrySpecifiers(name: string, exports: Record<string, unknown>): Map<string, string> {
+  const entries = new Map<string, string>();
+  for (const [subpath, target] of Object.entries(exports)) {
+    const built = (target as { import?: { default?: string } } | null)?.import?.default;
+    if (typeof built !== 'string') continue;
+    const source = built.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts');
+    entries.set(source, subpath === '.' ? name : `${name}${subpath.slice(1)}`);
+  }
+  return entries;
+}
+
+/** Where a block labelled with a file differs from it: undefined when it shows the file as it is. */
+export function labelledFileMismatch(
+  snippet: Snippet,
+  path: string,
+  fileText: string | undefined,
+  entries: ReadonlyMap<string, string>,
+): string | undefined {
+  if (fileText === undefined) return `labelled with ${path}, which is not a file of this repository`;
+  const expected = asInReadersProject(fileText, path, entries).split('\n');
+  const shown = snippet.code.trim().split('\n');
+  const at = expected.findIndex((line, i) => line.trimEnd() !== (shown[i] ?? '').trimEnd());
+  if (at < 0 && shown.length === expected.length) return undefined;
+  const index = at < 0 ? expected.length : at;
+  return (
+    `shows ${path}, but differs from it at the block's line ${index + 1}: ` +
+    `the file (as in a reader's project) has ${JSON.stringify(expected[index] ?? '(end of file)')}, ` +
+    `the block ${JSON.stringify(shown[index] ?? '(end of block)')}`
+  );
 }

@@ -12,11 +12,12 @@
 // suites run in that copy. The floor is the lowest published version inside the range (asked of the
 // registry with `npm view`), not a version computed from the range text. Exits with vitest's code.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { copyCheckout } from './checkout-copy.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values, positionals } = parseArgs({
@@ -34,7 +35,7 @@ console.log(`mysql2: range "${range}", locked ${locked}, testing ${version}`);
 
 const copy = mkdtempSync(join(tmpdir(), 'rds-iam-pool-mysql2-'));
 try {
-  copyCheckout(copy);
+  copyCheckout(ROOT, copy);
   npm(copy, ['install', `mysql2@${version}`, '--no-save', '--no-audit', '--no-fund']);
   // Every package that uses mysql2 (drizzle-orm and typeorm too) must now get this version.
   // (`npm ls` exits 1 on a peer range mismatch but still prints the tree.)
@@ -70,25 +71,6 @@ function lowestPublished(spec) {
     return x[0] - y[0] || x[1] - y[1] || x[2] - y[2];
   });
   return versions[0];
-}
-
-/** Tracked and untracked-but-not-ignored files (what a clean clone plus local edits holds), and node_modules. */
-function copyCheckout(to) {
-  const listed = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  });
-  for (const file of listed.split('\0').filter(Boolean)) {
-    if (!existsSync(join(ROOT, file))) continue; // deleted in the working tree, not yet committed
-    mkdirSync(dirname(join(to, file)), { recursive: true });
-    cpSync(join(ROOT, file), join(to, file));
-  }
-  if (existsSync(join(ROOT, 'node_modules'))) {
-    // `cp -a` keeps node_modules/.bin's symlinks and is much faster than an `npm ci`.
-    execFileSync('cp', ['-a', join(ROOT, 'node_modules'), join(to, 'node_modules')]);
-  } else {
-    npm(to, ['ci', '--no-audit', '--no-fund']);
-  }
 }
 
 function collectVersions(node, into) {

@@ -6,9 +6,9 @@
  * nor log in. Between invocations Lambda freezes the process; the server, a NAT or a failover may
  * drop the connection meanwhile. The pool pings a connection that sat idle before handing it out
  * and replaces a dead one, so the first query after a thaw succeeds instead of failing with
- * "Connection lost". Sizing and settings: docs/lambda.md.
+ * "Connection lost". Sizing and settings: docs/lambda.md, which shows this file (a test keeps the two
+ * identical) and how to bundle it.
  */
-import type { RowDataPacket } from 'mysql2';
 // In your project: import { createIamPool } from 'rds-iam-pool';
 import { createIamPool } from '../../src/index.js';
 
@@ -18,11 +18,12 @@ function setting(name: string, fallback?: string): string {
   return value;
 }
 
+// Module scope: created once per execution environment, at cold start, reused by every invocation.
 export const pool = createIamPool({
   host: setting('DB_HOST'), // the RDS / Aurora / RDS Proxy endpoint name
   port: Number(setting('DB_PORT', '3306')),
   user: setting('DB_USER'), // created WITH AWSAuthenticationPlugin
-  database: process.env.DB_NAME,
+  ...(process.env.DB_NAME ? { database: process.env.DB_NAME } : {}),
   // An execution environment runs one invocation at a time: one connection serves it, unless the
   // handler runs queries in parallel (Promise.all), then a few.
   connectionLimit: Number(setting('DB_POOL_SIZE', '1')),
@@ -41,9 +42,9 @@ export interface Event {
 }
 
 export async function handler(event: Event): Promise<{ statusCode: number; body: string }> {
-  const [rows] = await pool.query<Array<RowDataPacket & { connectionId: number; orderId: number }>>(
-    'SELECT CONNECTION_ID() AS connectionId, ? AS orderId',
-    [event.orderId ?? 0],
-  );
-  return { statusCode: 200, body: JSON.stringify(rows[0]) };
+  const [rows] = await pool.query('SELECT CONNECTION_ID() AS connectionId, ? AS orderId', [
+    event.orderId ?? 0,
+  ]);
+  const [row] = rows as Array<{ connectionId: number; orderId: number }>;
+  return { statusCode: 200, body: JSON.stringify(row) };
 }

@@ -117,6 +117,26 @@ export interface EmulatorSession {
   role?: InstanceRole;
 }
 
+/**
+ * What an rds-iam-pool pool (or adapter) needs to log in through the emulator: spread it into
+ * `createIamPool({ ...emulator.poolOptions(), user: 'app_iam', database: 'test' })`. Structurally a
+ * subset of the pool's options, so the emulator does not depend on the library.
+ */
+export interface EmulatorPoolOptions {
+  /** The RDS endpoint name it impersonates: the token names it and TLS checks the certificate against it. */
+  host: string;
+  /** The port tokens name (`endpointPort`), not the port it listens on. */
+  port: number;
+  /** Where the TCP connection goes: the emulator's listening address (127.0.0.1 when it listens on all). */
+  connectHost: string;
+  /** The emulator's listening port for this endpoint. */
+  connectPort: number;
+  /** Trust the emulator's test CA instead of the bundled RDS CAs. */
+  ssl: { ca: string };
+  /** The first test key it trusts, as a credential provider (a copy: changing it changes nothing). */
+  credentials: () => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>;
+}
+
 export interface Emulator {
   /** Where to connect: the listening port (in cluster mode, the cluster endpoint's). */
   port: number;
@@ -130,6 +150,12 @@ export interface Emulator {
   serverVersion: string;
   /** PEM of the CA that signed the server certificate: what a client must trust. */
   ca: string;
+  /**
+   * Pool options that reach `endpoint` (default `host`; in cluster mode any cluster, reader or
+   * instance endpoint name) through this emulator, with its CA and first trusted key. Throws a
+   * TypeError for a name that is not one of its endpoints.
+   */
+  poolOptions(endpoint?: string): EmulatorPoolOptions;
   stop(): Promise<void>;
   faults: EmulatorFaults;
   stats(): EmulatorStats;

@@ -7,6 +7,7 @@ export type {
   Emulator,
   EmulatorCluster,
   EmulatorOptions,
+  EmulatorPoolOptions,
   EmulatorSession,
   EmulatorStats,
 } from './api.js';

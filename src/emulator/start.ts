@@ -8,6 +8,7 @@ import type {
   ClusterOptions,
   Emulator,
   EmulatorOptions,
+  EmulatorPoolOptions,
   EmulatorSession,
 } from './api.js';
 import { answerAuroraQuery } from './aurora-queries.js';
@@ -339,6 +340,30 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     },
   };
 
+  const poolOptions = (name = host): EmulatorPoolOptions => {
+    // The directory: readers added since start count, removed ones do not.
+    const endpoint = directory.get(name);
+    if (!endpoint) {
+      throw new TypeError(
+        `${name} is not an endpoint of this emulator (${listeners.map((l) => l.endpoint.host).join(', ')})`,
+      );
+    }
+    const key = keys[0];
+    return {
+      host: endpoint.host,
+      port: endpointPort,
+      // A listener on every address is reached on the loopback address of the same family.
+      connectHost: listenHost === '0.0.0.0' ? '127.0.0.1' : listenHost === '::' ? '::1' : listenHost,
+      connectPort: endpoint.port,
+      ssl: { ca: certificate.caPem },
+      credentials: async () => {
+        if (!key) throw new TypeError('the emulator trusts no key (options.keys is empty)');
+        const { accessKeyId, secretAccessKey, sessionToken } = key;
+        return { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
+      },
+    };
+  };
+
   let stopped: Promise<void> | undefined;
   const emulator: Emulator = {
     port: main.port,
@@ -349,6 +374,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     engine: engine.name,
     serverVersion: greeting.serverVersion,
     ca: certificate.caPem,
+    poolOptions,
     faults: emulatorFaults,
     stop() {
       stopped ??= (async () => {

@@ -7,7 +7,7 @@ import mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import { signAuthToken } from '../../src/token/sign.js';
 import { MARIADB } from '../helpers/emulator-harness.js';
-import { cliEnv, runInProcess, spawnCli } from './run-cli.js';
+import { cliEnv, jsonEvents, runInProcess, spawnCli } from './run-cli.js';
 
 const BACKEND_URL = `mysql://${MARIADB.user}@${MARIADB.host}:${MARIADB.port}`;
 
@@ -23,17 +23,7 @@ interface ReadyLine {
 describe('rds-iam-pool emulator', () => {
   it('prints its endpoint, CA and credentials, relays an IAM login, and exits 0 on SIGINT', async () => {
     const child = spawnCli(['emulator', '--backend', BACKEND_URL, '--user', 'cli_emu_iam', '--json']);
-    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-    let stderr = '';
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-    const nextEvent = async () => {
-      const { value, done } = await lines.next();
-      if (done) throw new Error(`the emulator ended early; stderr: ${stderr}`);
-      return JSON.parse(value as string) as Record<string, unknown>;
-    };
+    const { nextEvent, exited } = jsonEvents(child);
     try {
       const ready = (await nextEvent()) as unknown as ReadyLine;
       expect(ready).toMatchObject({
@@ -119,12 +109,16 @@ describe('rds-iam-pool emulator banner', () => {
       let banner = '';
       for await (const line of createInterface({ input: child.stdout! })) {
         banner += `${line}\n`;
-        if (line.includes('Ctrl+C stops it')) break;
+        if (line.includes('stops it.')) break;
       }
       expect(banner).toContain('RDS IAM emulator running');
       expect(banner).toMatch(/^ {2}npx rds-iam-pool doctor --hostname /m);
       expect(banner).toContain('--password="$(npx rds-iam-pool token --hostname ');
       expect(banner).not.toMatch(/^ {2}rds-iam-pool /m);
+      // What an application sets to reach it, with the port and CA file of this run.
+      expect(banner).toMatch(
+        /^ {2}\{ host: 'mydb\.abc123\.us-east-1\.rds\.amazonaws\.com', port: 3306, user: 'app_iam', connectHost: '127\.0\.0\.1', connectPort: \d+, ssl: \{ ca: readFileSync\('\/.+\/ca\.pem', 'utf8'\) \} \}$/m,
+      );
       child.kill('SIGINT');
       expect(await exited).toBe(0);
     } finally {
@@ -154,17 +148,7 @@ describe('rds-iam-pool emulator --cluster', () => {
       cliEnv(),
       { stdin: 'pipe' },
     );
-    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-    let stderr = '';
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-    const nextEvent = async () => {
-      const { value, done } = await lines.next();
-      if (done) throw new Error(`the emulator ended early; stderr: ${stderr}`);
-      return JSON.parse(value as string) as Record<string, unknown>;
-    };
+    const { nextEvent, exited } = jsonEvents(child);
     try {
       const ready = (await nextEvent()) as unknown as ReadyLine & {
         engine: { name: string; greetingAuthPlugin: string };

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { runCli as runCliInProcess } from '../../src/cli/main.js';
@@ -46,6 +47,28 @@ export function spawnCli(
     env,
     stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
   });
+}
+
+/**
+ * A command started with `--json` that prints one JSON object a line (the emulator): `nextEvent()`
+ * reads the next one, and fails with the command's stderr if it ended first.
+ */
+export function jsonEvents(child: ChildProcess): {
+  nextEvent(): Promise<Record<string, unknown>>;
+  exited: Promise<number | null>;
+} {
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const nextEvent = async () => {
+    const { value, done } = await lines.next();
+    if (done) throw new Error(`the command ended early; stderr: ${stderr}`);
+    return JSON.parse(value as string) as Record<string, unknown>;
+  };
+  return { nextEvent, exited };
 }
 
 /**

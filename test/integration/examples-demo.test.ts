@@ -15,6 +15,12 @@ describe('npm run demo', () => {
       /MariaDB's CURRENT_USER\(\) is root@\S+: the emulator logs in to MariaDB with its own/,
     );
     expect(run.stdout).toContain('connections opened: 5, tokens signed: 1, reused from cache: 4');
+    // Expiry does not end sessions; the connections close only because the demo drops them.
+    expect(run.stdout).toContain(
+      'a query on an open connection still works (connections opened: 5, tokens signed: 1): a token is checked only when a connection logs in',
+    );
+    expect(run.stdout).toContain('a fault injected on purpose: the emulator drops all 5 connections');
+    expect(run.stdout).not.toMatch(/expired[^\n]*\n[^\n]*closed all 5 connections/);
     // After the refresh, several connections log in again with one new token.
     expect(run.stdout).toContain(
       '5 new logins, 1 new token (one refresh for all of them, not one per connection)',

@@ -1,9 +1,13 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
+  asInReadersProject,
+  entrySpecifiers,
   importedPackages,
   installedByPage,
+  labelledFileMismatch,
+  labelledFiles,
   readSnippets,
   undeclaredImports,
 } from '../../scripts/docs-snippets.js';
@@ -14,6 +18,8 @@ const PAGES = ['README.md', ...readdirSync(`${ROOT}docs`).map((f) => `docs/${f}`
 );
 const read = (page: string) => readFileSync(`${ROOT}${page}`, 'utf8');
 const fence = '```';
+const ENTRIES = entrySpecifiers('rds-iam-pool', JSON.parse(read('package.json')).exports);
+const readIfFile = (path: string) => (existsSync(`${ROOT}${path}`) ? read(path) : undefined);
 
 describe('readSnippets', () => {
   it('checks every ts and typescript block, and no other language', () => {
@@ -89,10 +95,38 @@ describe('readSnippets', () => {
     ]);
   });
 
+  it('reads a background shell block with the text it prints when ready; leaves unmarked shell blocks alone', () => {
+    const md = [
+      `${fence}sh`,
+      'npm install rds-iam-pool',
+      fence,
+      '<!-- snippet: background: RDS IAM emulator running -->',
+      `${fence}sh`,
+      'npx rds-iam-pool emulator --port 3307',
+      fence,
+    ].join('\n');
+    const { snippets, problems } = readSnippets('p.md', md);
+    expect(problems).toEqual([]);
+    expect(snippets).toEqual([
+      {
+        page: 'p.md',
+        line: 6,
+        language: 'sh',
+        mode: 'background',
+        readyText: 'RDS IAM emulator running',
+        code: 'npx rds-iam-pool emulator --port 3307',
+        prelude: '',
+        files: {},
+      },
+    ]);
+  });
+
   it.each([
     ['<!-- snippet: maybe -->', 'unknown snippet marker'],
     ['<!-- snippet: skip -->', 'must say why'],
-    ['<!-- snippet: run: because -->', 'only skip takes a reason'],
+    ['<!-- snippet: run: because -->', 'only skip and background take an argument'],
+    ['<!-- snippet: background -->', 'must say what it prints when ready'],
+    ['<!-- snippet: background: ready -->', 'only a shell block (sh, bash) can be marked background'],
     ['<!-- snippet: partial -->', 'needs the context it assumes'],
     ['<!-- snippet: check\ndeclare const x: number;\n-->', 'must stand alone'],
   ])('refuses %j', (marker, message) => {
@@ -106,8 +140,11 @@ describe('readSnippets', () => {
     expect(readSnippets('p.md', '<!-- snippet: run -->\nSome text.\n').problems).toEqual([
       { page: 'p.md', line: 1, message: 'snippet marker not followed by a code block' },
     ]);
+    expect(readSnippets('p.md', `<!-- snippet: run -->\n${fence}json\n{}\n${fence}\n`).problems).toEqual([
+      { page: 'p.md', line: 1, message: 'snippet marker on a `json` block' },
+    ]);
     expect(readSnippets('p.md', `<!-- snippet: run -->\n${fence}sh\nls\n${fence}\n`).problems).toEqual([
-      { page: 'p.md', line: 1, message: 'snippet marker on a `sh` block' },
+      { page: 'p.md', line: 1, message: 'a shell block can only be marked background' },
     ]);
     expect(readSnippets('p.md', '<!-- snippet: partial\ndeclare const x: 1;\n').problems).toEqual([
       { page: 'p.md', line: 1, message: 'snippet marker is not closed with -->' },
@@ -170,14 +207,100 @@ describe('the docs themselves (the full check is npm run check:docs)', () => {
     expect(snippets.flatMap((s) => undeclaredImports(s, installs, 'rds-iam-pool'))).toEqual([]);
   });
 
-  it('docs/production.md shows examples/opentelemetry/pool-metrics.ts as it is', () => {
-    const example = read('examples/opentelemetry/pool-metrics.ts');
-    const asInYourProject = example
-      .slice(example.indexOf('import { subscribe'))
-      .replace("// In your project: from 'rds-iam-pool'\n", '')
-      .replace("from '../../src/index.js';", "from 'rds-iam-pool';")
-      .trimEnd();
-    const { snippets } = readSnippets('docs/production.md', read('docs/production.md'));
-    expect(snippets.map((s) => s.code.trimEnd())).toContain(asInYourProject);
+  it.each(PAGES)('%s: every block labelled with a repository file shows that file', (page) => {
+    const markdown = read(page);
+    const labelled = labelledFiles(markdown, readSnippets(page, markdown).snippets);
+    const mismatches = [...labelled].map(([snippet, path]) =>
+      labelledFileMismatch(snippet, path, readIfFile(path), ENTRIES),
+    );
+    expect(mismatches.filter(Boolean)).toEqual([]);
+  });
+
+  it('finds the labelled blocks of the docs (the check cannot pass by finding none)', () => {
+    const found = PAGES.flatMap((page) => {
+      const markdown = read(page);
+      return [...labelledFiles(markdown, readSnippets(page, markdown).snippets).values()];
+    });
+    expect(found).toEqual(
+      expect.arrayContaining(['examples/lambda/handler.ts', 'examples/opentelemetry/pool-metrics.ts']),
+    );
+  });
+});
+
+describe('a block labelled with a repository file', () => {
+  const page = [
+    'Intro.',
+    '',
+    'The handler, [`examples/x/handler.ts`](https://github.com/o/r/blob/main/examples/x/handler.ts):',
+    '',
+    '<!-- snippet: partial',
+    'declare const y: number;',
+    '-->',
+    `${fence}ts`,
+    "import { createIamPool } from 'rds-iam-pool';",
+    'export const pool = createIamPool({ host: "h", user: "u" });',
+    fence,
+    '',
+    'Mentions [`examples/x/other.ts`](https://example.com) but is no label.',
+    '',
+    `${fence}ts`,
+    'const z = 1;',
+    fence,
+  ].join('\n');
+  const file = [
+    '/**',
+    ' * A header the docs leave out.',
+    ' */',
+    "// In your project: import { createIamPool } from 'rds-iam-pool';",
+    "import { createIamPool } from '../../src/index.js';",
+    'export const pool = createIamPool({ host: "h", user: "u" });',
+    '',
+  ].join('\n');
+
+  it('is the paragraph before it (its marker aside) ending with a colon and linking the path', () => {
+    const { snippets } = readSnippets('p.md', page);
+    expect([...labelledFiles(page, snippets)].map(([s, path]) => [s.line, path])).toEqual([
+      [9, 'examples/x/handler.ts'],
+    ]);
+  });
+
+  it("must show the file as a reader's project has it: no header, no notes, package specifiers", () => {
+    expect(asInReadersProject(file, 'examples/x/handler.ts', ENTRIES)).toBe(
+      [
+        "import { createIamPool } from 'rds-iam-pool';",
+        'export const pool = createIamPool({ host: "h", user: "u" });',
+      ].join('\n'),
+    );
+    const entries = new Map([
+      ['src/emulator/index.ts', 'rds-iam-pool/emulator'],
+      ['src/adapters/kysely.ts', 'rds-iam-pool/adapters/kysely'],
+    ]);
+    expect(
+      asInReadersProject(
+        "import { a } from '../src/emulator/index.js';\nimport { b } from './local.js';\nconst c = await import('../src/adapters/kysely.js');",
+        'examples/main.ts',
+        entries,
+      ),
+    ).toBe(
+      "import { a } from 'rds-iam-pool/emulator';\nimport { b } from './local.js';\nconst c = await import('rds-iam-pool/adapters/kysely');",
+    );
+  });
+
+  it('is reported where it differs from the file, and when the file does not exist', () => {
+    const [snippet] = readSnippets('p.md', page).snippets;
+    expect(labelledFileMismatch(snippet!, 'examples/x/handler.ts', file, ENTRIES)).toBeUndefined();
+    const changed = file.replace('user: "u"', 'user: "v"');
+    expect(labelledFileMismatch(snippet!, 'examples/x/handler.ts', changed, ENTRIES)).toBe(
+      "shows examples/x/handler.ts, but differs from it at the block's line 2: the file (as in a reader's project) has " +
+        '"export const pool = createIamPool({ host: \\"h\\", user: \\"v\\" });", the block "export const pool = createIamPool({ host: \\"h\\", user: \\"u\\" });"',
+    );
+    expect(
+      labelledFileMismatch(snippet!, 'examples/x/handler.ts', `${file}export const more = 1;\n`, ENTRIES),
+    ).toMatch(
+      /at the block's line 3: the file .* has "export const more = 1;", the block "\(end of block\)"/,
+    );
+    expect(labelledFileMismatch(snippet!, 'examples/x/gone.ts', undefined, ENTRIES)).toBe(
+      'labelled with examples/x/gone.ts, which is not a file of this repository',
+    );
   });
 });

@@ -4,6 +4,13 @@ import type { loginEvents } from './login-log.js';
 
 /** What the emulator command prints once it listens (also its `ready` JSON event). */
 export interface ReadyInfo {
+  /**
+   * The emulator's own process id: the one to signal (SIGUSR2 fails over, SIGINT / SIGTERM stop it).
+   * Under npx its parent is `npm exec`, whose id `$!` holds.
+   */
+  pid: number;
+  /** Where --pid-file wrote `pid`. */
+  pidFile?: string;
   endpoint: { host: string; port: number; region: string };
   listen: { host: string; port: number };
   tls: boolean;
@@ -12,6 +19,18 @@ export interface ReadyInfo {
   backend: { host: string; port: number; user: string };
   users: Record<string, string>;
   env: Record<string, string>;
+  /**
+   * What `createIamPool` (or an adapter) needs to log in through the emulator as the first IAM user,
+   * ready to spread; credentials come from `env` (the default provider chain reads them).
+   */
+  poolOptions: {
+    host: string;
+    port: number;
+    user: string;
+    connectHost: string;
+    connectPort: number;
+    ssl: { ca: string };
+  };
   /** Cluster mode: every endpoint, the instance behind each instance endpoint, and the failover settings. */
   cluster?: {
     endpoints: Array<ClusterEndpoint & { role?: string }>;
@@ -53,9 +72,12 @@ export function printReady(out: Output, ready: ReadyInfo, binName: string): void
       .join(', ')}`,
   );
   out.line(`  CA         ${ready.caFile}`);
+  out.line(`  pid        ${ready.pid}${ready.pidFile ? ` (in ${ready.pidFile})` : ''}`);
   out.line();
   out.line('Test credentials (the only keys it accepts):');
   out.line(`  export ${exports}; unset ${unset}`);
+  out.line();
+  printPoolOptions(out, ready);
   out.line();
   out.line('Check the whole IAM path:');
   out.line(
@@ -71,14 +93,32 @@ export function printReady(out: Output, ready: ReadyInfo, binName: string): void
       `--enable-cleartext-plugin --password="$(${run} token --hostname ${ready.endpoint.host} --port ${ready.endpoint.port} --username ${firstUser})"`,
   );
   out.line();
+  const signals = process.platform !== 'win32';
   if (ready.cluster) {
     const { promotionMs, dnsLagMs } = ready.cluster.failover;
+    // The pid, literally: under npx, `$!` is npm's process, and SIGUSR2 would end npm, not fail over.
     out.line(
-      `Fail over: type "failover" (or "failover INSTANCE_ID") and Enter${process.platform === 'win32' ? '' : ', or send SIGUSR2'}; ` +
+      `Fail over: type "failover" (or "failover INSTANCE_ID") and Enter${signals ? `, or run: kill -USR2 ${ready.pid}` : ''}; ` +
         `the cluster has no writer for ${promotionMs} ms, then the cluster endpoint leads to the old writer for ${dnsLagMs} ms more.`,
     );
   }
-  out.line('Logins are reported on stderr, with the reason for each refusal. Ctrl+C stops it.');
+  out.line(
+    `Logins are reported on stderr, with the reason for each refusal. Ctrl+C${signals ? ` (or kill ${ready.pid})` : ''} stops it.`,
+  );
+}
+
+/** The pool options as code to paste: what an application changes to reach the emulator instead of RDS. */
+function printPoolOptions(out: Output, ready: ReadyInfo): void {
+  const p = ready.poolOptions;
+  const quote = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  out.line(
+    'Pool options (createIamPool or an adapter; credentials: the test keys above, from the environment):',
+  );
+  out.line(
+    `  { host: ${quote(p.host)}, port: ${p.port}, user: ${quote(p.user)}, ` +
+      `connectHost: ${quote(p.connectHost)}, connectPort: ${p.connectPort}, ` +
+      `ssl: { ca: readFileSync(${quote(ready.caFile)}, 'utf8') } }`,
+  );
 }
 
 function printClusterEndpoints(out: Output, ready: ReadyInfo): void {
