@@ -1,4 +1,4 @@
-import { Capability } from '../../src/shared/mysql-packets.js';
+import { Capability } from '../../src/protocol/mysql-packets.js';
 
 /** The capability flags a plain MySQL 4.1+ client sends, for hand-built handshake responses. */
 export const CLIENT_FLAGS =

@@ -24,7 +24,7 @@ import {
   isSslRequest,
   PacketChannel,
   ProtocolError,
-} from '../../src/shared/mysql-packets.js';
+} from '../../src/protocol/mysql-packets.js';
 import { AMAZON_ROOT_CERTIFICATES } from '../../src/tls/ca-bundle.js';
 import { signAuthToken } from '../../src/token/sign.js';
 import { CLIENT_FLAGS } from './client-flags.js';

@@ -1,4 +1,4 @@
-import type { ResultColumn, ResultValue } from '../shared/mysql-packets.js';
+import type { ResultColumn, ResultValue } from '../protocol/mysql-packets.js';
 import type { TopologyRow } from './cluster.js';
 import { type Token, TokenCursor, tokenize } from './sql-tokens.js';
 

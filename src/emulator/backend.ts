@@ -10,7 +10,7 @@ import {
   nativePasswordScramble,
   PacketChannel,
   ProtocolError,
-} from '../shared/mysql-packets.js';
+} from '../protocol/mysql-packets.js';
 import { EmulatorError } from './errors.js';
 
 export interface BackendAddress {

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { type Duplex, Transform, type TransformCallback } from 'node:stream';
-import { Command, encodeErr, encodeResultSet, framePacket } from '../shared/mysql-packets.js';
+import { Command, encodeErr, encodeResultSet, framePacket } from '../protocol/mysql-packets.js';
 import type { QueryAnswer } from './aurora-queries.js';
 import { READER_WRITE_ERROR } from './read-only.js';
 

@@ -1,4 +1,4 @@
-import { Capability, type Greeting } from '../shared/mysql-packets.js';
+import { Capability, type Greeting } from '../protocol/mysql-packets.js';
 
 /** The RDS engines whose greeting the emulator can present. */
 export type EngineProfileName = 'mysql8.0' | 'mysql8.4' | 'mariadb';

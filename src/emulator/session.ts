@@ -13,7 +13,7 @@ import {
   type Packet,
   PacketChannel,
   ProtocolError,
-} from '../shared/mysql-packets.js';
+} from '../protocol/mysql-packets.js';
 import { type BackendAccount, BackendRefused, backendAccountFor, loginToBackend } from './backend.js';
 import type { InstanceRoute } from './cluster.js';
 import { type RelayPolicy, startClusterRelay } from './cluster-relay.js';

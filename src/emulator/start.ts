@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { Capability } from '../shared/mysql-packets.js';
+import { Capability } from '../protocol/mysql-packets.js';
 import { inferRegion } from '../shared/rds-names.js';
 import type {
   AddReaderOptions,

@@ -3,7 +3,7 @@ import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { announcedVersion, defaultEngineFor, ENGINE_PROFILES } from '../../src/emulator/engine-profiles.js';
 import type { EngineProfileName } from '../../src/emulator/index.js';
-import { Capability, decodeGreeting } from '../../src/shared/mysql-packets.js';
+import { Capability, decodeGreeting } from '../../src/protocol/mysql-packets.js';
 import { createEmulatorFixture, type EmulatorFixture, rawConnect } from '../helpers/emulator-harness.js';
 
 /** The greeting payload a raw client receives first. */

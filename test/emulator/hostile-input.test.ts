@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Capability, encodeHandshakeResponse, lenencInt } from '../../src/shared/mysql-packets.js';
+import { Capability, encodeHandshakeResponse, lenencInt } from '../../src/protocol/mysql-packets.js';
 import {
   CLIENT_FLAGS,
   createEmulatorFixture,

@@ -41,19 +41,30 @@ describe('module boundaries', () => {
         (t) =>
           ['src/index.ts', 'src/emulator/index.ts'].includes(t) ||
           t.startsWith('src/cli/') ||
-          t.startsWith('src/shared/'),
+          t.startsWith('src/shared/') ||
+          t.startsWith('src/protocol/'),
       ),
     ).toEqual([]);
   });
 
   it('the emulator imports no library internals', () => {
     expect(
-      violations('src/emulator', (t) => t.startsWith('src/emulator/') || t.startsWith('src/shared/')),
+      violations(
+        'src/emulator',
+        (t) => t.startsWith('src/emulator/') || t.startsWith('src/shared/') || t.startsWith('src/protocol/'),
+      ),
     ).toEqual([]);
   });
 
   it('the shared code imports nothing of the library, the emulator or the CLI', () => {
     expect(violations('src/shared', (t) => t.startsWith('src/shared/'))).toEqual([]);
+  });
+
+  it("the MySQL protocol code is the tools' alone: it imports nothing else, and the library does not import it", () => {
+    expect(violations('src/protocol', (t) => t.startsWith('src/protocol/'))).toEqual([]);
+    expect(
+      libraryFiles().flatMap((f) => relativeImports(f).filter((t) => t.startsWith('src/protocol/'))),
+    ).toEqual([]);
   });
 
   it('nothing under bench/ imports from test/', () => {
@@ -94,7 +105,11 @@ const libraryFiles = () => files('src').filter((f) => layerOf(f) !== undefined);
 describe('the library layers', () => {
   it('every library file belongs to a layer', () => {
     const unplaced = files('src').filter(
-      (f) => layerOf(f) === undefined && !f.startsWith('src/cli/') && !f.startsWith('src/emulator/'),
+      (f) =>
+        layerOf(f) === undefined &&
+        !f.startsWith('src/cli/') &&
+        !f.startsWith('src/emulator/') &&
+        !f.startsWith('src/protocol/'),
     );
     expect(unplaced).toEqual([]);
   });

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type AuroraFacts, answerAuroraQuery, formatDatetime } from '../../src/emulator/aurora-queries.js';
 import { isReaderWriteRefusal } from '../../src/emulator/read-only.js';
-import { encodeErr } from '../../src/shared/mysql-packets.js';
+import { encodeErr } from '../../src/protocol/mysql-packets.js';
 
 const NOW = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
 const facts =

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PacketSplitter } from '../../src/emulator/cluster-relay.js';
-import { framePacket } from '../../src/shared/mysql-packets.js';
+import { framePacket } from '../../src/protocol/mysql-packets.js';
 
 /** Feeds `bytes` to a splitter in chunks of `chunk` bytes and records what comes out, in order. */
 function split(bytes: Buffer, chunk: number, inspectLimit = 16) {

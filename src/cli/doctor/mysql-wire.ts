@@ -5,10 +5,10 @@ import {
   decodeGreeting,
   framePacket,
   type Greeting,
-} from '../../shared/mysql-packets.js';
+} from '../../protocol/mysql-packets.js';
 import { TimeoutError } from '../shared/timeout.js';
 
-export type { Greeting } from '../../shared/mysql-packets.js';
+export type { Greeting } from '../../protocol/mysql-packets.js';
 
 /** What the server said first: its greeting, or an ERR (host blocked, too many connections...). */
 export type ServerHello =
