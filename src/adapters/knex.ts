@@ -3,7 +3,9 @@
  * connection goes through `createIamPool`: one signing per refresh window, verified TLS, login
  * retries with a fresh token. A small client subclass covers what Knex does not do for an external
  * pool: it knows the database name (`columnInfo()` and foreign-key helpers need it), borrows a pool
- * connection to cancel a query, and `destroy()` ends the pool it was created with.
+ * connection to cancel a query, and `destroy()` ends the pool it was created with. Knex has no read
+ * replica support of its own: for an Aurora cluster, `createIamKnexCluster` gives one Knex instance
+ * on the cluster's writer pool and one on its reader pool, the pair Knex users route between.
  */
 import type { Knex } from 'knex';
 import knex from 'knex';
@@ -11,6 +13,7 @@ import knex from 'knex';
 import Mysql2ClientModule from 'knex/lib/dialects/mysql2/index.js';
 import type { PoolConnection as CorePoolConnection } from 'mysql2';
 import type { IamPoolOptions } from '../options.js';
+import { createIamCluster, type IamCluster, type IamClusterOptions } from '../pool/cluster.js';
 import { createIamPool, type IamPool, type IamPoolHandle } from '../pool/iam-pool.js';
 
 /** Knex's config, minus what the IAM pool provides (connection settings and the pool itself). */
@@ -85,13 +88,60 @@ export function createIamKnex<TRecord extends {} = any, TResult = unknown[]>(
   options: IamPoolOptions,
   config: IamKnexConfig = {},
 ): IamKnex<TRecord, TResult> {
-  const iamPool = createIamPool(options);
+  return knexOnPool(createIamPool(options), options.database, config);
+}
+
+/**
+ * An Aurora cluster as Knex users split reads from writes: two Knex instances, one per pool of one
+ * `createIamCluster`. Send writes, transactions and reads that must see them to `writer`; reads to
+ * `reader`, whose pool spreads its connections over the reader instances and follows Auto Scaling.
+ */
+export interface IamKnexCluster<TRecord extends {} = any, TResult = unknown[]> {
+  /** Knex on the writer pool (follows the writer through failovers). Migrations run here. */
+  readonly writer: IamKnex<TRecord, TResult>;
+  /** Knex on the reader pool: reader instances only (or the writer, read-only, per `reader.fallbackToWriter`). */
+  readonly reader: IamKnex<TRecord, TResult>;
+  /** Both pools: `cluster.stats()`, and `cluster.writer` / `cluster.reader` as mysql2 pools. */
+  readonly cluster: IamCluster;
+  /** Destroys both Knex instances and ends the cluster's pools and topology monitor. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * Creates the writer and reader pools of an Aurora cluster (`createIamCluster(options)`) and a Knex
+ * instance on each. `config` is Knex's own (as for `createIamKnex`), used for both.
+ */
+export function createIamKnexCluster<TRecord extends {} = any, TResult = unknown[]>(
+  options: IamClusterOptions,
+  config: IamKnexConfig = {},
+): IamKnexCluster<TRecord, TResult> {
+  const cluster = createIamCluster(options);
+  const writer = knexOnPool<TRecord, TResult>(cluster.writer, options.database, config);
+  const reader = knexOnPool<TRecord, TResult>(cluster.reader, options.database, config);
+  let destroyed: Promise<void> | undefined;
+  return {
+    writer,
+    reader,
+    cluster,
+    destroy: () => {
+      destroyed ??= Promise.all([writer.destroy(), reader.destroy()]).then(() => cluster.end());
+      return destroyed;
+    },
+  };
+}
+
+/** A Knex instance on `iamPool` (which its `destroy()` ends). */
+function knexOnPool<TRecord extends {}, TResult>(
+  iamPool: IamPool,
+  database: string | undefined,
+  config: IamKnexConfig,
+): IamKnex<TRecord, TResult> {
   const instance = knex<TRecord, TResult>({
     ...config,
     client: IamKnexClient as unknown as typeof knex.Client,
     connectionPool: iamPool.pool,
     iamPool,
-    iamDatabase: options.database,
+    iamDatabase: database,
   } as Knex.Config);
   Object.defineProperties(instance, {
     iam: { value: iamPool.iam, enumerable: false },

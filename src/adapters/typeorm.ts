@@ -4,11 +4,17 @@
  * returns `createIamPool(...)`, keeping every option TypeORM computed (`bigNumberStrings`,
  * `charset`, `timezone`, `poolSize`, `extra`...). TypeORM then queries through our pool: cached
  * token, verified TLS, login retries. `dataSource.destroy()` ends the pool.
+ *
+ * For an Aurora cluster, `createIamClusterDataSource` turns on TypeORM's own `replication`: TypeORM
+ * asks its driver module for a mysql2 PoolCluster and takes `MASTER` connections for writes and
+ * `SLAVE*` connections for reads; the module answers with the writer and reader pools of one
+ * `createIamCluster`, so reads spread over every reader instance and follow Auto Scaling.
  */
-import type { Pool as CorePool } from 'mysql2';
-import { DataSource, type DataSourceOptions } from 'typeorm';
+import type { Pool as CorePool, PoolConnection as CorePoolConnection } from 'mysql2';
+import { DataSource, type DataSourceOptions, type ReplicationMode } from 'typeorm';
 import { IamOptionsError } from '../errors.js';
 import type { IamPoolOptions } from '../options.js';
+import { createIamCluster, type IamCluster, type IamClusterOptions } from '../pool/cluster.js';
 import { createIamPool, type IamPool, type IamPoolHandle } from '../pool/iam-pool.js';
 
 type MysqlDataSourceOptions = Extract<DataSourceOptions, { type: 'mysql' | 'mariadb' }>;
@@ -39,8 +45,8 @@ export type IamDataSource = DataSource & {
 
 /**
  * Creates a TypeORM DataSource (type `mysql` or `mariadb`) whose pool is `createIamPool(options)`.
- * `options.database` is the DataSource's database. Replication is not supported: each node would
- * need its own endpoint and token (create one DataSource per endpoint instead).
+ * `options.database` is the DataSource's database. For replication on an Aurora cluster, use
+ * createIamClusterDataSource.
  */
 export function createIamDataSource(
   options: IamPoolOptions,
@@ -50,18 +56,14 @@ export function createIamDataSource(
   const driver = {
     /** Called by TypeORM's MysqlDriver on `initialize()` with the mysql2 pool options it computed. */
     createPool(typeOrmPoolOptions: Record<string, unknown>): CorePool {
-      const computed: Record<string, unknown> = {};
-      for (const [key, value] of Object.entries(typeOrmPoolOptions)) {
-        if (value !== undefined) computed[key] = value;
-      }
-      current = createIamPool({ ...computed, ...options } as IamPoolOptions);
+      current = createIamPool({ ...definedOnly(typeOrmPoolOptions), ...options } as IamPoolOptions);
       return current.pool;
     },
     createPoolCluster(): never {
       throw new IamOptionsError(
         'replication',
-        'is not supported by the IAM DataSource',
-        'Each replica has its own endpoint and token: create one DataSource per endpoint.',
+        'is not supported by createIamDataSource',
+        "For an Aurora cluster use createIamClusterDataSource (its writer and reader pools are TypeORM's master and slaves).",
       );
     },
   };
@@ -81,4 +83,94 @@ export function createIamDataSource(
     iamPool: { enumerable: false, get: () => current },
   });
   return dataSource as IamDataSource;
+}
+
+/** createIamClusterDataSource's TypeORM options: replication is set up by the adapter; `defaultMode` may be chosen. */
+export type IamClusterDataSourceOptions = IamDataSourceOptions & {
+  replication?: {
+    /**
+     * Where TypeORM's SELECT query builders (find, findOne, getMany...) go by default: 'slave' (the
+     * reader pool, TypeORM's default) or 'master' (the writer pool; then only query runners created
+     * with `createQueryRunner('slave')` read from readers).
+     */
+    readonly defaultMode?: ReplicationMode;
+  };
+};
+
+/** A TypeORM DataSource whose replication master and slaves are the pools of one Aurora cluster object. */
+export type IamClusterDataSource = DataSource & {
+  /** The writer and reader pools (stats, events), once `initialize()` ran; undefined before. */
+  readonly iamCluster: IamCluster | undefined;
+};
+
+/**
+ * Creates a TypeORM DataSource (type `mysql` or `mariadb`) with `replication` on an Aurora cluster:
+ * `createIamCluster(options)` is created at `initialize()`, its writer pool is TypeORM's master and its
+ * reader pool the one slave. Query builders for SELECT (repositories' `find*`, `getMany`...) read from
+ * the reader pool; `save`, `insert`, `update`, `delete`, `dataSource.query()`, transactions, migrations
+ * and schema sync use the writer. `dataSource.destroy()` ends both pools.
+ */
+export function createIamClusterDataSource(
+  options: IamClusterOptions,
+  dataSourceOptions: IamClusterDataSourceOptions,
+): IamClusterDataSource {
+  let current: IamCluster | undefined;
+  const credentials = options.database === undefined ? {} : { database: options.database };
+  const driver = {
+    createPool(): never {
+      throw new Error('createIamClusterDataSource: TypeORM asked for a pool without replication');
+    },
+    /**
+     * Called by TypeORM's MysqlDriver on `initialize()`; it then add()s one SLAVE and the MASTER with
+     * the mysql2 options it computed (the same for both: the credentials are the adapter's own).
+     */
+    createPoolCluster(): TypeOrmPoolCluster {
+      let cluster: IamCluster | undefined;
+      const pools = () => {
+        if (!cluster) throw new Error('TypeORM asked for a connection before adding a node');
+        return cluster;
+      };
+      return {
+        add(_name, typeOrmPoolOptions) {
+          if (cluster) return;
+          cluster = createIamCluster({ ...definedOnly(typeOrmPoolOptions), ...options } as IamClusterOptions);
+          current = cluster;
+        },
+        getConnection(pattern, callback) {
+          const pool = pattern === 'MASTER' ? pools().writer.pool : pools().reader.pool;
+          pool.getConnection(callback);
+        },
+        end(callback) {
+          (cluster ? cluster.end() : Promise.resolve()).then(() => callback(null), callback);
+        },
+      };
+    },
+  };
+  const dataSource = new DataSource({
+    ...dataSourceOptions,
+    ...credentials,
+    replication: { ...dataSourceOptions.replication, master: credentials, slaves: [credentials] },
+    driver,
+  } as DataSourceOptions);
+  Object.defineProperty(dataSource, 'iamCluster', { enumerable: false, get: () => current });
+  return dataSource as IamClusterDataSource;
+}
+
+/** The part of mysql2's PoolCluster TypeORM's MysqlDriver uses (typeorm 1.1: add, getConnection, end). */
+interface TypeOrmPoolCluster {
+  add(name: string, options: Record<string, unknown>): void;
+  getConnection(
+    pattern: string,
+    callback: (error: NodeJS.ErrnoException | null, connection: CorePoolConnection) => void,
+  ): void;
+  end(callback: (error: unknown) => void): void;
+}
+
+/** The options TypeORM computed, without those it left undefined (the IAM options fill them). */
+function definedOnly(computed: Record<string, unknown>): Record<string, unknown> {
+  const defined: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(computed)) {
+    if (value !== undefined) defined[key] = value;
+  }
+  return defined;
 }
