@@ -4,8 +4,9 @@
  * none of this: point the IAM options at your RDS endpoint and leave `ssl`, `connectHost`,
  * `connectPort`, `credentials` and `clock` out.
  */
+import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
-import { type Emulator, startEmulator } from '../../src/emulator/index.js';
+import { type ClusterEmulator, type Emulator, startEmulator } from '../../src/emulator/index.js';
 
 /** The local MariaDB the emulator relays to (override with MARIADB_* variables). */
 export const MARIADB = {
@@ -83,6 +84,92 @@ export async function startLocalRds(name: string): Promise<LocalRds> {
       const root = await mysql.createConnection(MARIADB);
       try {
         await root.query(`DROP DATABASE IF EXISTS \`${database}\``);
+      } finally {
+        await root.end();
+      }
+    },
+  };
+}
+
+export interface LocalAurora {
+  emulator: ClusterEmulator;
+  database: string;
+  /**
+   * IAM options for the cluster, as you would write them for Aurora plus the local-only parts: `host`
+   * is the cluster endpoint; every endpoint (cluster, reader, each instance's) is reached through one
+   * local port, which tells them apart by TLS server name.
+   */
+  iamOptions: LocalRds['iamOptions'];
+  /** Statements each DB instance has run so far, by instance id. */
+  queriesByInstance(): Record<string, number>;
+  /** The instances that ran statements since `before` (a queriesByInstance() snapshot), in order. */
+  instancesThatRan(before: Record<string, number>): string[];
+  /** Stops the emulator and drops the database and the accounts made for it. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the emulator as an Aurora cluster of 4 DB instances (a writer and 3 readers, each with its
+ * own endpoint) and creates an empty database for the example, with a database account of its own
+ * (the emulator gives that account a read-only twin for the readers' sessions).
+ */
+export async function startLocalAurora(name: string): Promise<LocalAurora> {
+  const database = process.env.EXAMPLE_DATABASE ?? `rip_example_${name}`;
+  if (!/^\w+$/.test(database)) throw new Error(`EXAMPLE_DATABASE must be a plain name, got ${database}`);
+  const backendUser = `${database}_app`.slice(0, 80);
+  const backendPassword = randomBytes(12).toString('hex');
+  const root = await mysql.createConnection(MARIADB).catch((err: unknown) => exitWithoutDatabase(err));
+  try {
+    await root.query(`DROP DATABASE IF EXISTS \`${database}\``);
+    await root.query(`CREATE DATABASE \`${database}\``);
+    await root.query('DROP USER IF EXISTS ?@?', [backendUser, '%']);
+    await root.query('CREATE USER ?@? IDENTIFIED BY ?', [backendUser, '%', backendPassword]);
+    await root.query(`GRANT ALL PRIVILEGES ON \`${database}\`.* TO ?@?`, [backendUser, '%']);
+  } finally {
+    await root.end();
+  }
+
+  const emulator = (await startEmulator({
+    backend: MARIADB,
+    users: { app_iam: { backendUser, backendPassword } },
+    keys: [EXAMPLE_KEY],
+    cluster: { instances: 4 },
+  })) as ClusterEmulator;
+  const queriesByInstance = () =>
+    Object.fromEntries(emulator.cluster.topology().instances.map((i) => [i.id, i.queries]));
+  return {
+    emulator,
+    database,
+    iamOptions: {
+      host: emulator.cluster.endpoint.host, // the cluster (writer) endpoint
+      port: emulator.endpointPort,
+      user: 'app_iam',
+      database,
+      connectHost: '127.0.0.1', // where TCP goes (the emulator), like an SSH tunnel
+      connectPort: emulator.port,
+      ssl: { ca: emulator.ca }, // the emulator's CA; on RDS the bundled RDS CAs apply
+      credentials: async () => EXAMPLE_KEY,
+      clock: Date.now,
+    },
+    queriesByInstance,
+    instancesThatRan(before) {
+      return Object.entries(queriesByInstance())
+        .filter(([id, n]) => n > (before[id] ?? 0))
+        .map(([id]) => id)
+        .sort();
+    },
+    async stop() {
+      const readerAccounts = emulator.cluster.readerAccounts.filter(
+        (a) => a.managed && a.backendUser === backendUser,
+      );
+      await emulator.stop();
+      const root = await mysql.createConnection(MARIADB);
+      try {
+        await root.query(`DROP DATABASE IF EXISTS \`${database}\``);
+        await root.query('DROP USER IF EXISTS ?@?', [backendUser, '%']);
+        for (const account of readerAccounts) {
+          await root.query('DROP USER IF EXISTS ?@?', [account.user, account.host]);
+        }
       } finally {
         await root.end();
       }
