@@ -142,6 +142,30 @@ describe('createIamSequelizeCluster (Sequelize replication on an Aurora cluster)
     }
   });
 
+  it("rides out a reader that fails before the topology says so with Sequelize's retry on ConnectionError", async () => {
+    const sequelize = createIamSequelizeCluster(
+      sequelizeClusterOptions({ topologyFailover: { refreshIntervalMs: 1000, pollIntervalMs: 50 } }),
+      { logging: false, pool: { max: 6 }, retry: { max: 3, match: [ConnectionError] } },
+    );
+    let added: string | undefined;
+    try {
+      await slowReads(sequelize, 3); // a connection on each of the 3 readers
+      const endpoint = await c.emulator.cluster.addReader();
+      added = c.emulator.cluster.topology().instances.find((i) => i.host === endpoint.host)?.id;
+      await settle(1500); // listed by a topology read, and no connection there yet
+      c.emulator.cluster.failReader(added as string, { outage: 'refuse' });
+      // The 4th connection goes to the new reader, the one with the fewest: refused. The read is not
+      // sent, so Sequelize's retry runs it again, on a connection to another reader.
+      const reads = await slowReads(sequelize, 4);
+      expect(reads).toHaveLength(4);
+      for (const rows of reads) expect(rows[0]?.who).toBe(c.readerAccount);
+      expect(sequelize.iam.stats().connectionsByInstance[endpoint.host] ?? 0).toBe(0);
+    } finally {
+      if (added) c.emulator.cluster.removeReader(added);
+      await sequelize.close();
+    }
+  });
+
   it('with no reader available, reads from the writer over read-only sessions, or fails them without the fallback', async () => {
     const failed = c.readers();
     const withFallback = createIamSequelizeCluster(sequelizeClusterOptions(), { logging: false });
