@@ -124,7 +124,10 @@ export function createIamKnexCluster<TRecord extends {} = any, TResult = unknown
     reader,
     cluster,
     destroy: () => {
-      destroyed ??= Promise.all([writer.destroy(), reader.destroy()]).then(() => cluster.end());
+      destroyed ??= Promise.allSettled([writer.destroy(), reader.destroy()]).then(async (results) => {
+        await cluster.end();
+        for (const result of results) if (result.status === 'rejected') throw result.reason;
+      });
       return destroyed;
     },
   };

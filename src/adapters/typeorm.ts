@@ -136,7 +136,9 @@ export function createIamClusterDataSource(
           cluster = createIamCluster({ ...definedOnly(typeOrmPoolOptions), ...options } as IamClusterOptions);
           current = cluster;
         },
-        getConnection(pattern, callback) {
+        getConnection(pattern, ...rest) {
+          // mysql2's signature: (pattern, [selector], callback); TypeORM passes no selector.
+          const callback = rest[rest.length - 1] as GetConnectionCallback;
           const pool = pattern === 'MASTER' ? pools().writer.pool : pools().reader.pool;
           pool.getConnection(callback);
         },
@@ -161,10 +163,12 @@ interface TypeOrmPoolCluster {
   add(name: string, options: Record<string, unknown>): void;
   getConnection(
     pattern: string,
-    callback: (error: NodeJS.ErrnoException | null, connection: CorePoolConnection) => void,
+    ...selectorAndCallback: [GetConnectionCallback] | [string, GetConnectionCallback]
   ): void;
   end(callback: (error: unknown) => void): void;
 }
+
+type GetConnectionCallback = (error: NodeJS.ErrnoException | null, connection: CorePoolConnection) => void;
 
 /** The options TypeORM computed, without those it left undefined (the IAM options fill them). */
 function definedOnly(computed: Record<string, unknown>): Record<string, unknown> {

@@ -6,7 +6,7 @@
 import { EntitySchema } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIamClusterDataSource } from '../../src/adapters/typeorm.js';
-import { requestOutcome } from '../../src/index.js';
+import { IamOptionsError, requestOutcome } from '../../src/index.js';
 import { type ClusterFixture, clusterOptionsFor, ranSince, spread, startCluster } from './replicas-shared.js';
 
 interface Note {
@@ -109,6 +109,14 @@ describe('createIamClusterDataSource (TypeORM replication on createIamCluster)',
     // destroy() ended both pools of the cluster.
     await expect(dataSource.iamCluster?.writer.query('SELECT 1')).rejects.toThrow();
     await expect(dataSource.iamCluster?.reader.query('SELECT 1')).rejects.toThrow();
+  });
+
+  it('refuses a password slipped in through `extra`, as createIamDataSource does', async () => {
+    const dataSource = createIamClusterDataSource(clusterOptionsFor(c), {
+      type: 'mysql',
+      extra: { password: 'static' },
+    });
+    await expect(dataSource.initialize()).rejects.toBeInstanceOf(IamOptionsError);
   });
 
   it('sends SELECT query builders to the writer with replication.defaultMode "master"', async () => {
