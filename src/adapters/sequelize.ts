@@ -28,6 +28,7 @@ import { type IamHandle, IamLogin } from '../login/login.js';
 import {
   DEFAULT_POOL_BEHAVIOUR,
   type IamPoolOptions,
+  type ResolvedIamOptions,
   resolveOptions,
   type TopologyFailoverOptions,
 } from '../options.js';
@@ -169,24 +170,72 @@ export function createIamSequelizeCluster(
 ): IamSequelizeCluster {
   const { reader, topologyFailover, ...connectionInput } = options;
   const dialectOptions = checkSequelizeOptions(connectionInput, sequelizeOptions);
+  const cluster = followCluster(connectionInput, dialectOptions, topologyFailover, checkReaderOption(reader));
+  const endpoint = { port: cluster.resolved.port, username: cluster.resolved.user };
+  const sequelize = new Sequelize({
+    ...sequelizeOptions,
+    dialect: 'mysql',
+    dialectModule: cluster.connections.dialectModule(),
+    ...(options.database === undefined ? {} : { database: options.database }),
+    // Sequelize fills each replication entry from the top-level options (dialectOptions included)
+    // unless the entry has its own: the write entry takes the top level's, the one read entry its own.
+    dialectOptions: { ...dialectOptions, ...cluster.write },
+    replication: {
+      write: { host: cluster.clusterHost, ...endpoint },
+      read: [
+        { host: cluster.readerEndpoint, ...endpoint, dialectOptions: { ...dialectOptions, ...cluster.read } },
+      ],
+    } as unknown as Options['replication'],
+  });
+  // Route by a topology that has been read: every new connection waits for the first read (bounded
+  // by the monitor's own timeouts); later ones find it done.
+  sequelize.addHook('beforeConnect', 'rds-iam-pool:topology', async () => {
+    await cluster.topology.known();
+  });
+  const close = sequelize.close.bind(sequelize);
+  Object.defineProperty(sequelize, 'close', {
+    enumerable: false,
+    value: async () => {
+      try {
+        await close();
+      } finally {
+        cluster.close();
+      }
+    },
+  });
+  Object.defineProperty(sequelize, 'iam', { value: cluster.login.view(), enumerable: false });
+  return sequelize as IamSequelizeCluster;
+}
+
+/** What createIamSequelizeCluster follows the cluster with, and the mysql2 options of its two entries. */
+interface FollowedCluster {
+  resolved: ResolvedIamOptions;
+  clusterHost: string;
+  readerEndpoint: string;
+  login: IamLogin;
+  topology: AuroraTopology;
+  connections: SequelizeConnections;
+  /** mysql2 options for write connections: routed to the writer the topology names. */
+  write: ReturnType<typeof iamConnectionOptions>;
+  /** mysql2 options for read connections: routed to the reader with the fewest read connections. */
+  read: ReturnType<typeof iamConnectionOptions>;
+  /** Stops the topology monitor and the login cap (Sequelize closed). */
+  close(): void;
+}
+
+/**
+ * The IAM side of a Sequelize cluster instance: one login identity (a token per endpoint, one cache),
+ * the cluster topology read by its own monitor (capped logins, as for a pool), and the two sets of
+ * mysql2 options whose stream factories choose each connection's instance.
+ */
+function followCluster(
+  connectionInput: IamConnectionOptionsInput,
+  dialectOptions: Record<string, unknown>,
+  topologyFailover: TopologyFailoverOptions | undefined,
+  fallbackToWriter: boolean,
+): FollowedCluster {
   const { clusterHost, readerEndpoint } = clusterEndpoints(connectionInput.host);
-  const fallbackToWriter = checkReaderOption(reader);
-  for (const option of ['retry', 'verifyWriter', ...Object.keys(DEFAULT_POOL_BEHAVIOUR)]) {
-    if ((connectionInput as Record<string, unknown>)[option] !== undefined) {
-      throw new IamOptionsError(
-        option,
-        'has no effect on the connections Sequelize opens itself',
-        'Remove it: only a pool created by rds-iam-pool applies it (Sequelize takes no external pool).',
-      );
-    }
-  }
-  if (topologyFailover === (false as unknown)) {
-    throw new IamOptionsError(
-      'topologyFailover',
-      'is false, but the reads are routed by the cluster topology',
-      'Leave it out (or pass its settings), or use createIamSequelize() for one endpoint.',
-    );
-  }
+  refusePoolOnlyOptions(connectionInput, topologyFailover);
   const resolved = resolveOptions({
     ...dialectOptions,
     ...connectionInput,
@@ -211,47 +260,47 @@ export function createIamSequelizeCluster(
   );
   // The options Sequelize will hand mysql2 for each entry, checked as mysql2 will read them.
   for (const parts of [write, read]) {
-    checkConnectionOptions({ database: options.database, flags: ['-FOUND_ROWS'], ...parts }, parts);
+    checkConnectionOptions({ database: connectionInput.database, flags: ['-FOUND_ROWS'], ...parts }, parts);
   }
-
-  const endpoint = { port: resolved.port, username: resolved.user };
-  const sequelize = new Sequelize({
-    ...sequelizeOptions,
-    dialect: 'mysql',
-    dialectModule: connections.dialectModule(),
-    ...(options.database === undefined ? {} : { database: options.database }),
-    // Sequelize fills each replication entry from the top-level options (dialectOptions included)
-    // unless the entry has its own: the write entry takes the top level's, the one read entry its own.
-    dialectOptions: { ...dialectOptions, ...write },
-    replication: {
-      write: { host: clusterHost, ...endpoint },
-      read: [{ host: readerEndpoint, ...endpoint, dialectOptions: { ...dialectOptions, ...read } }],
-    } as unknown as Options['replication'],
-  });
-  // Route by a topology that has been read: every new connection waits for the first read (bounded
-  // by the monitor's own timeouts); later ones find it done.
-  sequelize.addHook('beforeConnect', 'rds-iam-pool:topology', async () => {
-    await topology.known();
-  });
-  const close = sequelize.close.bind(sequelize);
-  Object.defineProperty(sequelize, 'close', {
-    enumerable: false,
-    value: async () => {
-      try {
-        await close();
-      } finally {
-        topology.close();
-        limiter.close(new IamPoolClosedError());
-        login.close();
-      }
-    },
-  });
   login.handle.extendStats(() => ({
     topology: topology.stats(),
     connectionsByInstance: Object.fromEntries(connections.readsByHost()),
   }));
-  Object.defineProperty(sequelize, 'iam', { value: login.view(), enumerable: false });
-  return sequelize as IamSequelizeCluster;
+  return {
+    resolved,
+    clusterHost,
+    readerEndpoint,
+    login,
+    topology,
+    connections,
+    write,
+    read,
+    close: () => {
+      topology.close();
+      limiter.close(new IamPoolClosedError());
+      login.close();
+    },
+  };
+}
+
+/** Options only our pools apply, and a topology turned off: refused rather than ignored. */
+function refusePoolOnlyOptions(connectionInput: object, topologyFailover: unknown): void {
+  for (const option of ['retry', 'verifyWriter', ...Object.keys(DEFAULT_POOL_BEHAVIOUR)]) {
+    if ((connectionInput as Record<string, unknown>)[option] !== undefined) {
+      throw new IamOptionsError(
+        option,
+        'has no effect on the connections Sequelize opens itself',
+        'Remove it: only a pool created by rds-iam-pool applies it (Sequelize takes no external pool).',
+      );
+    }
+  }
+  if (topologyFailover === false) {
+    throw new IamOptionsError(
+      'topologyFailover',
+      'is false, but the reads are routed by the cluster topology',
+      'Leave it out (or pass its settings), or use createIamSequelize() for one endpoint.',
+    );
+  }
 }
 
 /** The cluster endpoint and the reader endpoint named by `host` (either of them). */
@@ -359,10 +408,11 @@ class SequelizeConnections {
     connection.on('error', (error: { fatal?: boolean }) => {
       if (connected && error?.fatal !== true) return;
       // A connect that failed, or a connection lost. Sequelize has no login retry, so each failed
-      // connect fails a query: a reader is passed over for a while, and the topology is read again at
-      // once (a reader removed or failed leaves it; a writer that failed is looked for).
+      // connect fails a query: a reader is passed over for a while. As for the pools' connections, a
+      // lost one is a sign the writer may have moved; the search that starts reads the topology
+      // again at once, so a reader that was removed or failed leaves it too.
       if (role === 'read') this.#route.failed(host);
-      this.#topology.suspect();
+      this.#topology.writerMayHaveMoved();
     });
     if (role === 'read' && !this.#isReader(host)) {
       // A read connection on the writer (no reader available): read-only, as the reader pool's are.
