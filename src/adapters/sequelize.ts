@@ -8,6 +8,9 @@
  * For an Aurora cluster, `createIamSequelizeCluster` turns on Sequelize's own `replication` (a write
  * pool and a read pool) and chooses each new connection's instance from the cluster's topology: the
  * writer for writes, the reader instance with the fewest of Sequelize's read connections for reads.
+ * Unlike the other adapters it builds on parts below the public API (the topology, its monitor
+ * connections, the reader route, routed connection options): the public API has a cluster object for
+ * pools only, and Sequelize takes no pool.
  */
 import mysql, {
   type Connection,
