@@ -53,6 +53,12 @@ export { isSafeToRetry, requestOutcome } from './outcome.js';
 export type { AcquireTimePercentiles } from './pool/acquire-times.js';
 export type { IamCluster, IamClusterOptions, IamClusterStats, IamReaderOptions } from './pool/cluster.js';
 export { createIamCluster, createIamReaderPool } from './pool/cluster.js';
+export type {
+  IamClusterConnectionOptions,
+  IamClusterConnectionOptionsInput,
+  IamClusterConnectionStats,
+} from './pool/cluster-connection-options.js';
+export { createIamClusterConnectionOptions } from './pool/cluster-connection-options.js';
 export { createIamPool } from './pool/iam-pool.js';
 export type { IamPool, IamPoolEvents, IamPoolHandle, IamPoolStats } from './pool/pool-types.js';
 export type { TopologyStats } from './pool/topology.js';
