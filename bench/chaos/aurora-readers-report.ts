@@ -77,7 +77,7 @@ export function readersDetailLines(results: readonly AuroraReadersResult[]): str
       .join(', ');
     lines.push(
       `${r.name}: ${r.reads} reads, ${r.readsOk} ok; writes through it ${r.writes.readerWritesAttempted} tried, ` +
-        `${r.writesAcknowledged} acknowledged, ${r.writes.readerWritesPresent} in the table` +
+        `${r.writesAcknowledged} acknowledged, ${r.writes.readerWritesPresent} in the table, refused ${topCounts(r.writesRefused)}` +
         (r.writes.writerWritesAcknowledged > 0
           ? `; writer pool: ${r.writes.writerWritesAcknowledged} writes acknowledged, ${r.writes.writerWritesLost} missing`
           : '') +

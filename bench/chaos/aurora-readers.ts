@@ -105,8 +105,9 @@ export interface AuroraReadersResult {
   readsOk: number;
   /** Successful reads whose session was not read-only: they ran on the writer. */
   readsOnWriter: number;
-  /** Writes through the reader client that the client said succeeded. */
+  /** Writes through the reader client that the client said succeeded, and the others' error codes. */
   writesAcknowledged: number;
+  writesRefused: Record<string, number>;
   writes: WriteVerification;
   /** Logins the emulator accepted, in all, and the most in any 1 s window (sampled every 25 ms). */
   logins: number;
@@ -592,6 +593,7 @@ function summarize(outcomes: readonly ReadOutcome[], timeline: Timeline | undefi
     // Steady load must not fail: that would be the harness (or the client), not a fault.
     failedBeforeFirstEvent: reads.filter((o) => !o.ok && o.endedAt < (marks[0]?.at ?? end)).length,
     writesAcknowledged: outcomes.filter((o) => o.kind === 'write' && o.ok).length,
+    writesRefused: countCodes(outcomes.filter((o) => o.kind === 'write' && !o.ok)),
     hangs: outcomes.filter((o) => o.code === 'hang').length,
     untyped,
   };
