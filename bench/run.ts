@@ -30,6 +30,7 @@ import { handlerBundleSize } from './sections/bundle.js';
 import { coldStart } from './sections/cold-start.js';
 import { newConnectionCost } from './sections/connect.js';
 import { memoryFootprint } from './sections/memory.js';
+import { readScaling } from './sections/read-scaling.js';
 import { signingCounts } from './sections/signing.js';
 import { queryThroughput } from './sections/throughput.js';
 
@@ -88,6 +89,7 @@ try {
     ...queryThroughput(ctx),
     ...(await newConnectionCost(ctx)),
     ...(await signingCounts(ctx)),
+    ...(await readScaling(ctx)),
     ...coldStart(ctx),
     ...(await handlerBundleSize(ctx, entryPath)),
     ...memoryFootprint(ctx),

@@ -13,9 +13,13 @@ export const MARIADB = {
   password: '',
 };
 
-/** This runner's own database and backend user, so concurrent test runs are not disturbed. */
-export const CHAOS_DATABASE = 'rip_chaos';
-const BACKEND_USER = 'rip_chaos_u';
+/**
+ * This runner's own database and backend user, per process (as the benchmark's), so that two chaos
+ * runs on one MariaDB (a shared machine) do not drop each other's database, user or the read-only
+ * account the emulator derives from that user.
+ */
+export const CHAOS_DATABASE = `rip_chaos_${process.pid}`;
+const BACKEND_USER = `rip_chaos_u_${process.pid}`;
 export const IAM_USER = 'chaos_app';
 
 /** Obviously fake credentials the emulator trusts. Never real AWS keys. */

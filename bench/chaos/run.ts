@@ -29,9 +29,21 @@
  *   --plant-damage --only aurora-failover --failovers 1 --fuzz-runs 0
  *                                                   deletes one acknowledged row and copies another; must FAIL
  *
+ * The `aurora-readers` scenario (aurora-readers.ts) runs after it, once per read client (ours'
+ * reader pool, ours and mysql2 + rds-signer on the reader endpoint, aws-advanced-nodejs-wrapper's
+ * read/write splitting), on 3 readers while one is added, one removed, one failed and one promoted:
+ *
+ *   npm run chaos -- --only aurora-readers --fuzz-runs 0
+ *   --reader-clients ours-reader,hand-wired         some of the read clients
+ *   --refresh-ms 5000                               ours' topology refresh interval (the added reader's target is it + 5 s)
+ *   --reader-outage refuse                          what clients of a failed reader see (refuse or tls-cut)
+ *   --plant-damage --only aurora-readers --reader-clients ours-reader --fuzz-runs 0
+ *                                                   a write through the reader pool appears in the table; must FAIL
+ *
  * With --update-docs, the fault matrix is written when every scenario ran (no --only), the
  * aurora-failover tables (docs/reliability.md, docs/performance.md) when all four clients ran with
- * both outage shapes; each only if everything in it passed.
+ * both outage shapes, the aurora-readers table (docs/reliability.md) when all four read clients ran;
+ * each only if everything in it passed.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -40,6 +52,9 @@ import { parseArgs } from 'node:util';
 import { OUTAGE_SHAPES, type OutageShape } from '../../src/emulator/index.js';
 import { CLIENT_NAMES, type ClientName } from './aurora-clients.js';
 import { type AuroraClientResult, runAuroraFailover } from './aurora-failover.js';
+import { type AuroraReadersResult, runAuroraReaders } from './aurora-readers.js';
+import { READER_CLIENT_NAMES, type ReaderClientName } from './aurora-readers-clients.js';
+import { readersDetailLines, readersMarkdownTable, readersTextTable } from './aurora-readers-report.js';
 import {
   auroraComparisonTable,
   auroraDetailLines,
@@ -65,6 +80,7 @@ import { Workload } from './workload.js';
 /** The whole run (without aurora-failover) is killed past this, whatever state it is in: it must stop by itself. */
 const RUN_LIMIT_MS = 8 * 60_000;
 const AURORA = 'aurora-failover';
+const READERS = 'aurora-readers';
 /** A request (or pool.end()) not settled within this is a hang. */
 const HANG_BOUND_MS = 15_000;
 const WARMUP_MS = 2000;
@@ -78,6 +94,7 @@ const TABLE_START = '<!-- chaos-matrix:start -->';
 const TABLE_END = '<!-- chaos-matrix:end -->';
 const AURORA_MARKERS = ['<!-- aurora-failover:start -->', '<!-- aurora-failover:end -->'] as const;
 const COMPARISON_MARKERS = ['<!-- aurora-comparison:start -->', '<!-- aurora-comparison:end -->'] as const;
+const READERS_MARKERS = ['<!-- aurora-readers:start -->', '<!-- aurora-readers:end -->'] as const;
 
 const { values: args } = parseArgs({
   options: {
@@ -93,6 +110,9 @@ const { values: args } = parseArgs({
     'promotion-ms': { type: 'string', default: '5000' },
     'dns-lag-ms': { type: 'string', default: '5000' },
     outage: { type: 'string', default: OUTAGE_SHAPES.join(',') },
+    'reader-clients': { type: 'string' },
+    'refresh-ms': { type: 'string', default: '5000' },
+    'reader-outage': { type: 'string', default: 'refuse' },
   },
 });
 
@@ -102,6 +122,13 @@ const baselineFailovers = Number(args['baseline-failovers'] ?? args.failovers);
 const promotionMs = Number(args['promotion-ms']);
 const dnsLagMs = Number(args['dns-lag-ms']);
 const outages = (args.outage ?? '').split(',').map((s) => s.trim()) as OutageShape[];
+const readerClients = (args['reader-clients']?.split(',').map((s) => s.trim()) ?? [
+  ...READER_CLIENT_NAMES,
+]) as ReaderClientName[];
+const refreshMs = Number(args['refresh-ms']);
+const readerOutage = args['reader-outage'] as OutageShape;
+/** Each read client's timeline (see aurora-readers.ts), and room for a slow start and end. */
+const readersBudgetMs = readerClients.length * (refreshMs + promotionMs + dnsLagMs + 120_000);
 const failoversPerClient = Object.fromEntries(
   CLIENT_NAMES.map((name) => [name, name.startsWith('ours-') ? failovers : baselineFailovers]),
 ) as Record<ClientName, number>;
@@ -121,7 +148,7 @@ const started = performance.now();
 const log = (line: string) =>
   console.log(`[${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}`);
 
-const runLimitMs = RUN_LIMIT_MS + auroraBudgetMs;
+const runLimitMs = RUN_LIMIT_MS + auroraBudgetMs + readersBudgetMs;
 const watchdog = setTimeout(() => {
   console.error(
     `chaos: still running after ${(runLimitMs / 60_000).toFixed(1)} min; stopping (this is a failure)`,
@@ -218,8 +245,9 @@ async function main(): Promise<number> {
   const only = args.only?.split(',').map((s) => s.trim());
   const scenarios = only ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS;
   const withAurora = !only || only.includes(AURORA);
-  if (only && scenarios.length + (withAurora ? 1 : 0) !== only.length) {
-    const known = [...SCENARIOS.map((s) => s.name), AURORA].join(', ');
+  const withReaders = !only || only.includes(READERS);
+  if (only && scenarios.length + (withAurora ? 1 : 0) + (withReaders ? 1 : 0) !== only.length) {
+    const known = [...SCENARIOS.map((s) => s.name), AURORA, READERS].join(', ');
     console.error(`unknown scenario in --only; known: ${known}`);
     return 2;
   }
@@ -230,6 +258,16 @@ async function main(): Promise<number> {
     );
     return 2;
   }
+  const unknownReaderClients = readerClients.filter(
+    (c) => !(READER_CLIENT_NAMES as readonly string[]).includes(c),
+  );
+  if (unknownReaderClients.length > 0 || !OUTAGE_SHAPES.includes(readerOutage)) {
+    console.error(
+      `unknown read client in --reader-clients (${unknownReaderClients.join(', ')}; known: ${READER_CLIENT_NAMES.join(', ')}) ` +
+        `or shape in --reader-outage (${readerOutage}; known: ${OUTAGE_SHAPES.join(', ')})`,
+    );
+    return 2;
+  }
   const unknownOutages = outages.filter((o) => !OUTAGE_SHAPES.includes(o));
   if (unknownOutages.length > 0 || outages.length === 0) {
     console.error(
@@ -237,7 +275,7 @@ async function main(): Promise<number> {
     );
     return 2;
   }
-  const numbers = { failovers, baselineFailovers, promotionMs, dnsLagMs };
+  const numbers = { failovers, baselineFailovers, promotionMs, dnsLagMs, refreshMs };
   const bad = Object.entries(numbers).filter(([, n]) => !Number.isInteger(n) || n < 0);
   if (bad.length > 0) {
     console.error(`not a whole number >= 0: ${bad.map(([k]) => k).join(', ')}`);
@@ -247,12 +285,14 @@ async function main(): Promise<number> {
   const seed = args.seed === undefined ? Date.now() % 1_000_000 : Number(args.seed);
 
   log(
-    `chaos: ${scenarios.length} scenario(s)${withAurora ? ` and ${AURORA} (${auroraClients.join(', ')})` : ''}, ` +
+    `chaos: ${scenarios.length} scenario(s)${withAurora ? ` and ${AURORA} (${auroraClients.join(', ')})` : ''}` +
+      `${withReaders ? ` and ${READERS} (${readerClients.join(', ')})` : ''}, ` +
       `fuzz ${fuzzRuns} inputs per property (seed ${seed}); loopback only`,
   );
   const login = await createChaosDatabase();
   const rows: ScenarioRow[] = [];
   let aurora: AuroraClientResult[] = [];
+  let readers: AuroraReadersResult[] = [];
   let fuzzFailed = false;
   try {
     for (const scenario of scenarios) {
@@ -271,6 +311,16 @@ async function main(): Promise<number> {
         log,
       });
     }
+    if (withReaders) {
+      readers = await runAuroraReaders(login, readerClients, {
+        refreshIntervalMs: refreshMs,
+        outage: readerOutage,
+        promotionMs,
+        dnsLagMs,
+        plantDamage: args['plant-damage'],
+        log,
+      });
+    }
     if (fuzzRuns > 0) {
       const results = await runLongFuzz(login, fuzzRuns, seed, log);
       fuzzFailed = results.some((r) => r.failure !== undefined);
@@ -281,16 +331,19 @@ async function main(): Promise<number> {
 
   if (rows.length > 0) console.log(`\n${textTable(rows)}\n\n${detailLines(rows)}\n`);
   if (aurora.length > 0) console.log(`\n${auroraTextTable(aurora)}\n\n${auroraDetailLines(aurora)}\n`);
+  if (readers.length > 0) console.log(`\n${readersTextTable(readers)}\n\n${readersDetailLines(readers)}\n`);
   if (args.markdown) {
     const parts = [
       ...(rows.length > 0 ? [markdownTable(rows)] : []),
       ...(aurora.length > 0 ? [auroraMarkdownTable(aurora), auroraComparisonTable(aurora)] : []),
+      ...(readers.length > 0 ? [readersMarkdownTable(readers)] : []),
     ];
     writeFileSync(args.markdown, `${parts.join('\n\n')}\n`);
     log(`markdown table written to ${args.markdown}`);
   }
   const failed = rows.filter((r) => r.problems.length > 0).length;
-  const auroraFailed = aurora.filter((r) => r.problems.length > 0).length;
+  const auroraFailed =
+    aurora.filter((r) => r.problems.length > 0).length + readers.filter((r) => r.problems.length > 0).length;
   if (args['update-docs']) {
     const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
     const load = loadavg()
@@ -321,8 +374,19 @@ async function main(): Promise<number> {
       replaceSection(PERFORMANCE_FILE, COMPARISON_MARKERS, `${run}\n\n${auroraComparisonTable(aurora)}`);
       log(`${AURORA} tables written to ${DOC_FILE} and ${PERFORMANCE_FILE}`);
     }
+    if (readers.length === READER_CLIENT_NAMES.length && readers.every((r) => r.problems.length === 0)) {
+      const run =
+        `Run of ${when} UTC, \`${command}\`, ${machine}; topology refresh ${refreshMs / 1000} s, ` +
+        `outage ${readerOutage}, promotion ${promotionMs / 1000} s, DNS lag ${dnsLagMs / 1000} s.`;
+      replaceSection(
+        DOC_FILE,
+        READERS_MARKERS,
+        `${run}\n\n${readersMarkdownTable(readers)}\n\n\`\`\`text\n${readersDetailLines(readers)}\n\`\`\``,
+      );
+      log(`${READERS} table written to ${DOC_FILE}`);
+    }
   }
-  const total = rows.length + aurora.length;
+  const total = rows.length + aurora.length + readers.length;
   log(
     `chaos: ${total - failed - auroraFailed} of ${total} scenario run(s) passed` +
       (fuzzRuns > 0 ? `, fuzz ${fuzzFailed ? 'FAILED' : 'passed'}` : ''),

@@ -15,6 +15,8 @@ export interface EmulatorAddress {
   listenHost: string;
   port: number;
   ca: string;
+  /** Cluster mode: every endpoint (cluster, reader, one per instance) and the port it listens on. */
+  endpoints?: Array<{ kind: string; host: string; port: number; instanceId?: string }>;
 }
 
 export type ToEmulator = { type: 'stats' } | { type: 'stop' };
@@ -28,6 +30,9 @@ export interface EmulatorStartRequest {
   backend: typeof MARIADB;
   users: Record<string, { backendUser: string; backendPassword: string }>;
   keys: Array<typeof BENCH_KEY>;
+  /** Cluster mode: the cluster endpoint's name and the cluster's options (the read-scaling section). */
+  host?: string;
+  cluster?: { instances: number };
 }
 
 export interface EmulatorProcess {
@@ -39,8 +44,13 @@ export interface EmulatorProcess {
 /**
  * Runs the emulator in its own process, so its TLS and relay work does not share an event loop
  * with the client being measured, and so the parent may block in spawnSync while children use it.
+ * With `cluster`, an Aurora cluster (its endpoints are in `address.endpoints`); the read-only account
+ * it creates for its reader sessions is dropped when it stops.
  */
-export async function startEmulatorProcess(backend: BackendLogin): Promise<EmulatorProcess> {
+export async function startEmulatorProcess(
+  backend: BackendLogin,
+  cluster?: Pick<EmulatorStartRequest, 'host' | 'cluster'>,
+): Promise<EmulatorProcess> {
   const script = fileURLToPath(new URL('../emulator-child.ts', import.meta.url));
   const request: EmulatorStartRequest = {
     backend: MARIADB,
@@ -51,6 +61,7 @@ export async function startEmulatorProcess(backend: BackendLogin): Promise<Emula
       ]),
     ),
     keys: [BENCH_KEY],
+    ...cluster,
   };
   const child = fork(script, [JSON.stringify(request)], {
     execArgv: ['--import', 'tsx'],

@@ -73,6 +73,17 @@ export class ReaderRoute implements ConnectionRoute {
   readonly #settings: ReaderRouteSettings;
   /** Readers that refused a login: passed over until then (performance.now()), and failures in a row. */
   readonly #coolingDown = new Map<string, { until: number; failures: number }>();
+  /** The readers the topology listed at the last rebalance (see #forgiveReturning). */
+  readonly #listed = new Set<string>();
+  /** Connections surplus() chose to move that are still in the pool (borrowed ones leave when released). */
+  readonly #leaving = new Set<CorePoolConnection>();
+  /**
+   * Moved connections that have left the pool and that no new login has replaced yet. They will be
+   * opened on the readers with the fewest, so surplus() counts them there: a rebalance that runs
+   * again before the replacements logged in (two topology events in a row, the periodic one, an
+   * idle pool where nothing replaces them) moves nothing more.
+   */
+  #awaitingReplacement = 0;
   lastChosen: string | undefined;
 
   constructor(
@@ -97,7 +108,7 @@ export class ReaderRoute implements ConnectionRoute {
         this.#settings.fallbackToWriter && writer !== undefined ? writer : this.#settings.readerEndpoint;
       return this.lastChosen;
     }
-    const counts = this.connectionsByHost();
+    const counts = this.#stayingByHost();
     let best = readers[0] as TopologyInstance;
     for (const reader of readers) {
       if ((counts.get(reader.host) ?? 0) < (counts.get(best.host) ?? 0)) best = reader;
@@ -116,6 +127,9 @@ export class ReaderRoute implements ConnectionRoute {
 
   succeeded(host: string): void {
     this.#coolingDown.delete(host);
+    // A new connection: it replaces a moved one that has left, if one is waiting for it.
+    this.#countDepartures();
+    if (this.#awaitingReplacement > 0) this.#awaitingReplacement--;
   }
 
   allowsWriter(host: string): boolean {
@@ -137,25 +151,91 @@ export class ReaderRoute implements ConnectionRoute {
   }
 
   /**
-   * The connections that should move: those on a host that is no longer an available reader (left
-   * the cluster, became the writer, refused logins; a fallback to the writer once a reader is back),
-   * and those above a reader's fair share (an even spread, plus one where it does not divide).
+   * The connections that should move: those on a host that is no longer a reader (left the cluster,
+   * became the writer; a fallback to the writer once a reader is back), and those above a reader's
+   * quota. The quotas split the pool's connections evenly over the readers, counting the ones
+   * elsewhere, the ones already leaving and the moved ones not yet replaced (all of them will be
+   * placed on the readers with the fewest, next()); the remainder of the division goes to the
+   * readers that hold the most now, so that as few connections as possible move, and once they are
+   * placed, connections per reader differ by at most one. (A bound of ceil(connections / readers)
+   * for every reader is not enough: 6 connections on 3 readers, 2/2/2, left a 4th reader with none.)
+   * A reader whose last login failed (down, or refusing; the topology may still list it during a
+   * failover) is left as it is until a login there works again or the topology lists it anew: no
+   * connection moves to it (its login would fail) and none away from it (what is open there works).
+   * What it returns is leaving from now on: the pool retires it.
    */
   surplus(): CorePoolConnection[] {
-    const readers = this.#availableReaders();
-    if (readers.length === 0) return [];
-    const hosts = new Set(readers.map((r) => r.host));
+    this.#countDepartures();
+    const listed = this.#topology
+      .instances()
+      .filter((i) => i.role === 'reader')
+      .map((i) => i.host);
+    this.#forgiveReturning(listed);
+    const proven = listed.filter((host) => !this.#coolingDown.has(host));
+    if (proven.length === 0) return [];
     const all = this.#connections();
-    const fairShare = Math.ceil(all.length / readers.length);
+    const counts = this.#stayingByHost();
+    const quotas = new Map<string, number>();
+    let kept = 0;
+    for (const host of listed) {
+      if (!this.#coolingDown.has(host)) continue;
+      quotas.set(host, counts.get(host) ?? 0);
+      kept += counts.get(host) ?? 0;
+    }
+    const total = all.length + this.#awaitingReplacement - kept;
+    const base = Math.floor(total / proven.length);
+    let remainder = total % proven.length;
+    // Most connections first; ties by name, so that repeated calls choose the same connections.
+    const byLoad = proven.sort(
+      (a, b) => (counts.get(b) ?? 0) - (counts.get(a) ?? 0) || (a < b ? -1 : a > b ? 1 : 0),
+    );
+    for (const host of byLoad) {
+      quotas.set(host, base + (remainder > 0 ? 1 : 0));
+      remainder = Math.max(0, remainder - 1);
+    }
     const seen = new Map<string, number>();
     const surplus: CorePoolConnection[] = [];
     for (const connection of all) {
+      if (this.#leaving.has(connection)) continue;
       const host = String(connection.config.host);
       const count = (seen.get(host) ?? 0) + 1;
       seen.set(host, count);
-      if (!hosts.has(host) || count > fairShare) surplus.push(connection);
+      if (count > (quotas.get(host) ?? 0)) surplus.push(connection);
     }
+    for (const connection of surplus) this.#leaving.add(connection);
     return surplus;
+  }
+
+  /**
+   * A reader the topology lists again after it had left (it recovered, or was added back) gets
+   * another chance: its failed logins are forgotten.
+   */
+  #forgiveReturning(listed: string[]): void {
+    for (const host of listed) if (!this.#listed.has(host)) this.#coolingDown.delete(host);
+    this.#listed.clear();
+    for (const host of listed) this.#listed.add(host);
+  }
+
+  /** Moved connections that have left the pool since last asked now await a replacement. */
+  #countDepartures(): void {
+    if (this.#leaving.size === 0) return;
+    const present = new Set(this.#connections());
+    for (const connection of this.#leaving) {
+      if (present.has(connection)) continue;
+      this.#leaving.delete(connection);
+      this.#awaitingReplacement++;
+    }
+  }
+
+  /** This pool's connections per host, without those leaving (moved by surplus(), not yet released). */
+  #stayingByHost(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const connection of this.#connections()) {
+      if (this.#leaving.has(connection)) continue;
+      const host = String(connection.config.host);
+      counts.set(host, (counts.get(host) ?? 0) + 1);
+    }
+    return counts;
   }
 
   #availableReaders(): TopologyInstance[] {
