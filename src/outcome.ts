@@ -3,7 +3,13 @@
  * whether running it again can help. Works on the errors mysql2 and this library raise, and on the
  * errors ORMs wrap them in (Drizzle's `cause`, Sequelize's `parent`, TypeORM's `driverError`).
  */
-import { IamAcquireTimeoutError, IamAuthError, IamConnectError, IamCredentialsError } from './errors.js';
+import {
+  IamAcquireTimeoutError,
+  IamAuthError,
+  IamConnectError,
+  IamCredentialsError,
+  IamTransactionOutcomeUnknownError,
+} from './errors.js';
 import { deliveryOf } from './mysql2-boundary.js';
 import { classifyConnectError } from './retry.js';
 
@@ -47,7 +53,9 @@ export function requestOutcome(error: unknown): RequestOutcome | undefined {
   if (e === undefined) return undefined;
   const delivery = deliveryOf(e);
   if (delivery !== undefined) return delivery;
-  // Our own errors come from borrowing or connecting: nothing was sent.
+  // withTransaction's COMMIT whose answer was lost: the transaction may have committed.
+  if (e instanceof IamTransactionOutcomeUnknownError) return 'unknown';
+  // Our other errors come from borrowing or connecting: nothing was sent.
   if (e instanceof IamAuthError) return 'not-sent';
   // A lost connection the pool did not watch (a streamed query, a connection it did not open).
   if ((e as { fatal?: unknown }).fatal === true) return 'unknown';

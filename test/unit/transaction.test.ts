@@ -77,6 +77,10 @@ describe('withTransaction', () => {
       step: 'transaction',
       cause: error,
     });
+    // What the caller can ask of it says the same: it may have run, never retry it blindly.
+    expect(requestOutcome(thrown)).toBe('unknown');
+    expect(requestOutcome(Object.assign(new Error('wrapped by an ORM'), { cause: thrown }))).toBe('unknown');
+    expect(isSafeToRetry(thrown)).toBe(false);
   });
 
   it('retries a COMMIT that never left the client (the connection had failed before)', async () => {
