@@ -202,7 +202,7 @@ export class AuroraTopology {
 
   /** Reads the topology from the current target; a writer it did not know is confirmed and followed. */
   async #refresh(): Promise<void> {
-    const topology = await this.#readTopology(this.#target, true);
+    const topology = (await this.#readTopology(this.#target, { anyInstance: true }))?.instances;
     if (topology === undefined || this.#closed) return;
     const writer = topology.find((i) => i.role === 'writer') as TopologyInstance;
     if (this.#writer === undefined || writer.host === this.#writer) {
@@ -219,6 +219,7 @@ export class AuroraTopology {
     const previous = this.#writer;
     const giveUpAt = performance.now() + MAX_SEARCH_MS;
     while (!this.#closed && this.#state === 'following' && performance.now() < giveUpAt) {
+      const roundStartedAt = performance.now();
       // Ask every instance we know (readers first: the old writer is likely down), then the
       // cluster endpoint; the first that answers tells us who the writer is.
       const candidates = [
@@ -228,17 +229,22 @@ export class AuroraTopology {
       ];
       for (const host of candidates) {
         if (this.#closed || this.#state !== 'following') return;
-        const topology = await this.#readTopology(host);
-        if (topology === undefined) continue;
-        const writer = topology.find((i) => i.role === 'writer') as TopologyInstance;
+        const read = await this.#readTopology(host, { confirmWriter: true });
+        if (read === undefined) continue;
+        const writer = read.instances.find((i) => i.role === 'writer') as TopologyInstance;
         // Confirm on the writer itself: during a promotion the table can still name the old one.
-        if (await this.#isWritable(writer.host)) {
-          this.#follow(topology, writer, previous);
+        // (When the writer answered the read itself, it was asked on the same connection.)
+        if (read.writable ?? (await this.#isWritable(writer.host))) {
+          this.#follow(read.instances, writer, previous);
           return;
         }
         break;
       }
-      await this.#sleep(this.#settings.pollIntervalMs);
+      // pollIntervalMs is how often the instances are asked, from the start of one round to the
+      // next: a round's reads each wait for a turn under the login cap (about 50 ms apart at the
+      // default 20/s), and a pause of pollIntervalMs after them would stretch the period, and the
+      // time to see a promotion, by as much again.
+      await this.#sleep(Math.max(0, this.#settings.pollIntervalMs - (performance.now() - roundStartedAt)));
     }
   }
 
@@ -272,16 +278,39 @@ export class AuroraTopology {
 
   /**
    * The instances `host` reports (or, with `anyInstance`, a pool's idle connection when one is lent),
-   * or undefined if it did not answer with a believable topology.
+   * or undefined if it did not answer with a believable topology. With `confirmWriter`, when they
+   * name `host` itself as the writer, `writable` says whether it takes writes, asked on the same
+   * connection: one login instead of two, right when the promoted instance is first asked.
    */
-  async #readTopology(host: string, anyInstance = false): Promise<TopologyInstance[] | undefined> {
-    const rows = await this.#query(host, TOPOLOGY_QUERY, anyInstance);
-    if (rows === NOT_AURORA) {
+  async #readTopology(
+    host: string,
+    options: { anyInstance?: boolean; confirmWriter?: boolean } = {},
+  ): Promise<{ instances: TopologyInstance[]; writable?: boolean } | undefined> {
+    let instances: TopologyInstance[] | undefined;
+    const answer = await this.#query(
+      host,
+      TOPOLOGY_QUERY,
+      async (rows, connection) => {
+        instances = this.#parseTopology(rows);
+        const writer = instances?.find((i) => i.role === 'writer');
+        // A lent connection may be on any instance: only a connection of our own is known to be on `host`.
+        if (
+          !options.confirmWriter ||
+          options.anyInstance ||
+          writer?.host.toLowerCase() !== host.toLowerCase()
+        ) {
+          return undefined;
+        }
+        return (await isReadOnly(connection, monitorTimeoutMs(this.#settings.pollIntervalMs))) === false;
+      },
+      options.anyInstance,
+    );
+    if (answer === NOT_AURORA) {
       this.#standDown();
       return undefined;
     }
-    if (rows === undefined) return undefined;
-    return this.#parseTopology(rows);
+    if (instances === undefined) return undefined;
+    return answer === undefined ? { instances } : { instances, writable: answer };
   }
 
   #parseTopology(rows: unknown[][]): TopologyInstance[] | undefined {
@@ -316,21 +345,23 @@ export class AuroraTopology {
   }
 
   /**
-   * One statement on a short-lived connection to `host`: its rows, NOT_AURORA when the server
-   * refused the statement itself, undefined when the connection or the statement failed otherwise.
+   * One statement on a short-lived connection to `host`, its rows handed to `then` (which may ask
+   * more on the same connection): what `then` returns, NOT_AURORA when the server refused the
+   * statement itself, undefined when the connection or the statement failed otherwise.
    */
-  async #query(
+  async #query<T>(
     host: string,
     sql: string,
+    then: (rows: unknown[][], connection: MonitorConnection) => Promise<T | undefined>,
     anyInstance = false,
-  ): Promise<unknown[][] | typeof NOT_AURORA | undefined> {
+  ): Promise<T | typeof NOT_AURORA | undefined> {
     const connection = (anyInstance ? await this.#borrow() : undefined) ?? (await this.#open(host));
     if (connection === undefined) return undefined;
     try {
       const result = await runOwnQuery(connection, sql, monitorTimeoutMs(this.#settings.pollIntervalMs));
       // The server refused the statement itself (no such table): not an Aurora cluster.
       if (result.kind === 'refused') return NOT_AURORA;
-      return result.kind === 'rows' ? result.rows : undefined;
+      return result.kind === 'rows' ? await then(result.rows, connection) : undefined;
     } finally {
       connection.destroy();
     }

@@ -188,6 +188,62 @@ describe('AuroraTopology', () => {
     topology.close();
   });
 
+  // Fails on the code before this test: each round of a search paused pollIntervalMs after its reads,
+  // which wait for turns under the login cap, so the instances were asked every 450 ms here (250 ms
+  // asked for); and a promoted writer that answered the read was confirmed on a second login.
+  // Together up to about half a second more before writes resume after a promotion.
+  it('asks the instances every pollIntervalMs while it searches, and confirms a writer that answered on the same connection', async () => {
+    vi.useFakeTimers();
+    const cluster = fakeCluster();
+    const asked: Array<{ host: string; at: number }> = [];
+    const open = connector(cluster);
+    const TURN_MS = 50; // each connect waits for its turn under the login cap (20/s)
+    const topology = new AuroraTopology(
+      {
+        clusterHost: CLUSTER,
+        instanceHostPattern: `?.${DOMAIN}`,
+        pollIntervalMs: 250,
+        refreshIntervalMs: 60_000,
+      },
+      async (target) => {
+        await new Promise((resolve) => setTimeout(resolve, TURN_MS));
+        asked.push({ host: target, at: Date.now() });
+        return open(target);
+      },
+    );
+    const found: number[] = [];
+    topology.follow({ writerChanged: () => found.push(Date.now()) });
+    const all = [row('orders-1', true), row('orders-2', false), row('orders-3', false)];
+    cluster.answers.set('*', auroraServer(all, 0));
+    topology.started();
+    await until(() => topology.stats().writer === host('orders-1'));
+
+    // The writer and the reader being promoted restart; the other reader lists only itself.
+    cluster.answers.clear();
+    cluster.answers.set(host('orders-3'), auroraServer([row('orders-3', false)], 1));
+    const searchFrom = asked.length;
+    topology.writerMayHaveMoved();
+    await vi.advanceTimersByTimeAsync(2000);
+    const rounds = asked.slice(searchFrom).filter((a) => a.host === host('orders-2'));
+    // Each round asks orders-2, orders-3, orders-1 and the cluster endpoint, 200 ms of turns in all.
+    expect(rounds.length).toBeGreaterThanOrEqual(7);
+    for (let n = 1; n < rounds.length; n++) {
+      expect((rounds[n] as { at: number }).at - (rounds[n - 1] as { at: number }).at).toBe(250);
+    }
+
+    // orders-2 is promoted: the next round finds it, with one login to it.
+    const promotedAt = Date.now();
+    const promoted = [row('orders-1', false), row('orders-2', true), row('orders-3', false)];
+    cluster.answers.set(host('orders-2'), auroraServer(promoted, 0));
+    const beforePromotion = asked.length;
+    await until(() => found.length === 1);
+    expect((found[0] as number) - promotedAt).toBeLessThanOrEqual(250 + TURN_MS);
+    expect(asked.slice(beforePromotion).filter((a) => a.host === host('orders-2'))).toHaveLength(1);
+    expect(topology.stats()).toMatchObject({ target: host('orders-2'), failovers: 1 });
+    topology.close();
+    expect(cluster.open).toBe(0);
+  });
+
   it('gives up a search after MAX_SEARCH_MS, and leaves no timer when closed', async () => {
     vi.useFakeTimers();
     const cluster = fakeCluster();
