@@ -1,28 +1,35 @@
 /**
  * The four clients the `aurora-failover` scenario compares, behind one small interface so the same
- * workload runs on each: rds-iam-pool with its defaults (verifyWriter on for a cluster endpoint),
- * rds-iam-pool with topologyFailover, mysql2 wired by hand with @aws-sdk/rds-signer (the bench's
- * baseline, bench/lib/sign-per-connection.ts), and aws-advanced-nodejs-wrapper with its `iam` and
- * `failover` plugins. Ours reaches every endpoint of the emulated cluster through one TCP address
- * (`connectHost`/`connectPort`, the cluster endpoint's port), where the TLS server name (mysql2 sends
- * `host`) picks the endpoint; the hand-wired pool uses only the cluster endpoint; the wrapper dials
- * each endpoint's own port, as DNS would lead it (what tells the two outage shapes apart).
+ * workload runs on each: rds-iam-pool set up as a user on AWS sets it up (the cluster endpoint, no
+ * behaviour option: verifyWriter and topology following are on by default for it); the same pool
+ * with every write through `withTransaction`, which retries what is known not to have committed;
+ * mysql2 wired by hand with @aws-sdk/rds-signer (the bench's baseline,
+ * bench/lib/sign-per-connection.ts); and aws-advanced-nodejs-wrapper with its `iam` and `failover`
+ * plugins. Ours and the wrapper dial each endpoint's own port of the emulator, as DNS would lead them
+ * there (ours through `connectTo`, the wrapper through mysql2's `stream`), so an instance that is down
+ * refuses TCP with outage 'refuse'; the hand-wired pool uses only the cluster endpoint, on its port.
  */
 import net from 'node:net';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import type { ClusterEmulator } from '../../src/emulator/index.js';
-import { createIamPool, type IamPool, type TopologyChangedMessage } from '../../src/index.js';
+import {
+  createIamPool,
+  type IamPool,
+  type TopologyChangedMessage,
+  withTransaction,
+} from '../../src/index.js';
 import type { EmulatorAddress } from '../lib/emulator-process.js';
 import { IAM_USER as HAND_WIRED_USER } from '../lib/env.js';
 import { signPerConnectionPool } from '../lib/sign-per-connection.js';
+import { preciseNow } from './aurora-workload.js';
 
-export const CLIENT_NAMES = ['ours-defaults', 'ours-topology', 'hand-wired', 'aws-wrapper'] as const;
+export const CLIENT_NAMES = ['ours-defaults', 'ours-transaction', 'hand-wired', 'aws-wrapper'] as const;
 export type ClientName = (typeof CLIENT_NAMES)[number];
 
 export const CLIENT_LABELS: Record<ClientName, string> = {
-  'ours-defaults': 'rds-iam-pool, defaults (verifyWriter on)',
-  'ours-topology': 'rds-iam-pool, topologyFailover: true',
+  'ours-defaults': 'rds-iam-pool, defaults',
+  'ours-transaction': 'rds-iam-pool, defaults + withTransaction',
   'hand-wired': 'mysql2 pool + @aws-sdk/rds-signer, hand-wired',
   'aws-wrapper': "aws-advanced-nodejs-wrapper 2.0.1, plugins 'iam,failover'",
 };
@@ -44,11 +51,25 @@ export interface FailoverClient {
    * ORMs and query builders do (a connection whose rollback fails too is destroyed).
    */
   transaction<T>(worker: number, body: (statement: Statement) => Promise<T>): Promise<T>;
-  /** When this client found the new writer by itself (topologyFailover's event), ms since the epoch. */
+  /** When this client found the new writer by itself (the pool's topologyChanged event), ms since the epoch. */
   writerFoundAt(): number[];
+  /**
+   * Ours: each connection the pool opened, the endpoint it reached, and when the process saw it
+   * close (its socket's 'end' or 'close'), ms since the epoch. The server cuts a connection at once;
+   * the client learns of it only when its event loop reads that socket, and a request that borrowed
+   * the connection before then is sent into a connection already gone.
+   */
+  connectionsSeen?(): ConnectionSeen[];
   /** Counters worth showing next to the figures (connections replaced, retired, signings...). */
   counters(): Record<string, number>;
   end(): Promise<void>;
+}
+
+export interface ConnectionSeen {
+  /** The endpoint name it logged in to (the cluster endpoint, or an instance endpoint). */
+  host: string;
+  openedAt: number;
+  closeSeenAt: number | undefined;
 }
 
 export interface ClientSetup {
@@ -67,7 +88,7 @@ export async function createFailoverClient(name: ClientName, setup: ClientSetup)
   switch (name) {
     case 'ours-defaults':
       return oursClient(name, setup, false);
-    case 'ours-topology':
+    case 'ours-transaction':
       return oursClient(name, setup, true);
     case 'hand-wired':
       return handWiredClient(setup);
@@ -100,31 +121,71 @@ async function poolTransaction<T>(pool: Pool, body: (statement: Statement) => Pr
   }
 }
 
-function oursClient(name: ClientName, setup: ClientSetup, topologyFailover: boolean): FailoverClient {
+/**
+ * rds-iam-pool as a user on AWS creates it: the cluster endpoint as `host` (its default port), the
+ * user, database, CA, credentials and pool size, and no behaviour option. `connectTo` stands in for
+ * DNS: each endpoint name goes to the emulator's own port for it. With `helper`, every write goes
+ * through withTransaction, which decides what is retried; reads stay plain `pool.query()` calls.
+ */
+function oursClient(name: ClientName, setup: ClientSetup, helper: boolean): FailoverClient {
   const { emulator } = setup;
   const pool = createIamPool({
     host: emulator.cluster.endpoint.host,
-    port: emulator.endpointPort,
     user: AURORA_IAM_USER,
     database: setup.database,
-    connectHost: emulator.listenHost,
-    connectPort: emulator.port,
     ssl: { ca: emulator.ca },
     credentials: setup.credentials,
     connectionLimit: setup.connections,
-    ...(topologyFailover ? { topologyFailover: true } : {}),
+    connectTo: (host) => ({
+      host: emulator.listenHost,
+      // An unknown name gets the cluster endpoint's port, where the TLS server name picks the
+      // endpoint (the emulator closes a connection naming no endpoint of its cluster).
+      port: emulator.cluster.endpointFor(host)?.port ?? emulator.port,
+    }),
   });
   setup.onPool?.(pool);
   const found: number[] = [];
   pool.iam.on('topologyChanged', (m: TopologyChangedMessage) => found.push(m.foundAt));
+  // Instrumentation only (mysql2's connection.stream is the TLS socket once 'connection' is emitted).
+  const seen: ConnectionSeen[] = [];
+  pool.pool.on('connection', (connection) => {
+    const internals = connection as unknown as { stream?: NodeJS.EventEmitter; config: { host: string } };
+    const record: ConnectionSeen = {
+      host: internals.config.host,
+      openedAt: preciseNow(),
+      closeSeenAt: undefined,
+    };
+    seen.push(record);
+    const note = () => {
+      record.closeSeenAt ??= preciseNow();
+    };
+    internals.stream?.once('end', note);
+    internals.stream?.once('close', note);
+  });
+  const query = async (sql: string, values?: unknown[]) => {
+    const [rows] = await pool.query(sql, values);
+    return rows as Row[];
+  };
   return {
     name,
-    async query(_worker, sql, values) {
-      const [rows] = await pool.query(sql, values);
-      return rows as Row[];
-    },
-    transaction: (_worker, body) => poolTransaction(pool, body),
+    query: (_worker, sql, values) =>
+      helper && !/^\s*select/i.test(sql)
+        ? withTransaction(pool, async (connection) => {
+            const [rows] = await connection.query(sql, values);
+            return rows as Row[];
+          })
+        : query(sql, values),
+    transaction: (_worker, body) =>
+      helper
+        ? withTransaction(pool, (connection) =>
+            body(async (sql, values) => {
+              const [rows] = await connection.query(sql, values);
+              return rows as Row[];
+            }),
+          )
+        : poolTransaction(pool, body),
     writerFoundAt: () => [...found],
+    connectionsSeen: () => seen.map((c) => ({ ...c })),
     counters() {
       const s = pool.iam.stats();
       return {
@@ -132,6 +193,7 @@ function oursClient(name: ClientName, setup: ClientSetup, topologyFailover: bool
         'wrong role retired': s.wrongRoleRetired,
         'dead on borrow': s.deadOnBorrow,
         'connect failures': s.connectFailures,
+        'acquire timeouts': s.acquireTimeouts,
         'tokens signed': s.tokensSigned,
         ...(s.topology ? { 'failovers followed': s.topology.failovers } : {}),
       };

@@ -1,4 +1,5 @@
 import type { Connection } from 'mysql2/promise';
+import { type RequestOutcome, requestOutcome } from '../../src/index.js';
 import type { FailoverClient, Row } from './aurora-clients.js';
 import { errorCode } from './workload.js';
 
@@ -13,6 +14,11 @@ export interface AuroraOutcome {
   ok: boolean;
   /** A failed request's stable code (or error class name), 'hang' for one not settled in time. */
   code?: string;
+  /**
+   * A failed request: what `requestOutcome()` says of its error (whether the statement can have
+   * run), 'unknown' for a hang; undefined for an error that is not a database error.
+   */
+  outcome?: RequestOutcome | undefined;
   /** checked-insert and read: the instance that served it (`@@aurora_server_id`) and its `@@innodb_read_only`. */
   instance?: string;
   readOnly?: boolean;
@@ -43,6 +49,14 @@ export interface AuroraVerification {
 }
 
 const ROLE_SQL = 'SELECT @@aurora_server_id AS id, @@innodb_read_only AS ro';
+
+/**
+ * Wall-clock time in ms since the epoch, to a fraction of a millisecond: which of a request's start
+ * and a socket's close came first is often decided within the same millisecond.
+ */
+export function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
+}
 
 /**
  * Callers in a loop, 5 ms apart, over three requests: a plain INSERT through the client's everyday
@@ -150,7 +164,7 @@ export class AuroraWorkload {
   }
 
   async #measure(kind: RequestKind, worker: number): Promise<void> {
-    const outcome: AuroraOutcome = { kind, worker, startedAt: Date.now(), endedAt: 0, ok: false };
+    const outcome: AuroraOutcome = { kind, worker, startedAt: preciseNow(), endedAt: 0, ok: false };
     let timer: NodeJS.Timeout | undefined;
     const hang = new Promise<'hang'>((resolve) => {
       timer = setTimeout(() => resolve('hang'), this.#options.hangBoundMs);
@@ -161,13 +175,17 @@ export class AuroraWorkload {
         hang,
       ]);
       outcome.ok = result === 'ok';
-      if (result === 'hang') outcome.code = 'hang';
+      if (result === 'hang') {
+        outcome.code = 'hang';
+        outcome.outcome = 'unknown';
+      }
     } catch (err) {
       this.#options.onError?.(err);
       outcome.code = errorCode(err) ?? (err as Error | null)?.constructor?.name ?? 'untyped';
+      outcome.outcome = requestOutcome(err);
     } finally {
       clearTimeout(timer);
-      outcome.endedAt = Date.now();
+      outcome.endedAt = preciseNow();
       this.outcomes.push(outcome);
     }
   }

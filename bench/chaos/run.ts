@@ -15,13 +15,14 @@
  *                                                   checks the checker: deletes one committed row,
  *                                                   copies another and plants a secret in an error; must FAIL
  *
- * The `aurora-failover` scenario (aurora-failover.ts) runs last, once per client (ours with its
- * defaults, ours with topologyFailover, mysql2 + rds-signer by hand, aws-advanced-nodejs-wrapper):
+ * The `aurora-failover` scenario (aurora-failover.ts) runs last, once per client and outage shape
+ * (ours with its defaults, ours with its defaults and every write through withTransaction, mysql2 +
+ * rds-signer by hand, aws-advanced-nodejs-wrapper):
  *
  *   npm run chaos -- --only aurora-failover --failovers 10 --fuzz-runs 0
  *                                                   10 failovers per client (2 by default)
  *   --baseline-failovers N                          failovers for the hand-wired pool and the wrapper (default: --failovers)
- *   --clients ours-defaults,ours-topology           some of the clients
+ *   --clients ours-defaults,ours-transaction        some of the clients
  *   --promotion-ms 5000 --dns-lag-ms 5000           the emulated failover's phases
  *   --outage refuse,tls-cut                         the outage shapes to run each client with (default both:
  *                                                   TCP refused by the restarting instances, as on Aurora,
