@@ -114,9 +114,10 @@ export interface IamOptions extends IamPoolBehaviourOptions {
    * Aurora: follow a failover through the cluster's topology (`information_schema.replica_host_status`)
    * and log in to the new writer's instance endpoint as soon as it is promoted, instead of waiting
    * for the cluster endpoint's DNS record to move (tokens are signed for that endpoint). Default: on
-   * when `host` is a cluster (writer) endpoint, off otherwise; `false` turns it off, settings tune
-   * it. Another host needs `instanceHostPattern`. A cluster without an Aurora topology (an RDS
-   * Multi-AZ DB cluster) makes the pool stand down quietly. See docs/production.md, "Aurora failover".
+   * when `host` is a cluster (writer) endpoint and no single tunnel address (`connectHost` /
+   * `connectPort`) is set, off otherwise; `false` turns it off, settings tune it. Another host
+   * needs `instanceHostPattern`. A cluster without an Aurora topology (an RDS Multi-AZ DB cluster)
+   * makes the pool stand down quietly. See docs/production.md, "Aurora failover".
    */
   topologyFailover?: boolean | TopologyFailoverOptions;
   /** The RDS / Aurora / RDS Proxy endpoint name. The token and the TLS certificate check use it. */
@@ -250,7 +251,7 @@ export function resolveOptions(options: IamPoolOptions): ResolvedIamOptions {
     tokenCache: resolveTokenCache(token),
     clock: clock ?? Date.now,
     verifyWriter: verifyWriter ?? isClusterWriterEndpoint(endpoint.host),
-    topologyFailover: resolveTopologyFailover(topologyFailover, endpoint.host, endpoint.region),
+    topologyFailover: resolveTopologyFailover(topologyFailover, endpoint),
     pool: resolvePoolBehaviour({
       acquireTimeoutMs,
       validateAfterIdleMs,
@@ -484,15 +485,20 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * Following the topology is on by default for an Aurora cluster (writer) endpoint: a failover then
- * costs writes about as long as the promotion, not the promotion plus the DNS record's lag. Any other
- * host needs it asked for, with an instance host pattern in the same cluster domain.
+ * costs writes about as long as the promotion, not the promotion plus the DNS record's lag. Not by
+ * default behind one tunnel address (`connectHost` / `connectPort`): every instance endpoint would be
+ * dialled there, so following gains nothing, and a far end whose certificate does not name the
+ * instance endpoint would fail those logins' TLS check. Any other host needs it asked for, with an
+ * instance host pattern in the same cluster domain.
  */
 function resolveTopologyFailover(
   given: unknown,
-  host: string,
-  region: string,
+  endpoint: Endpoint,
 ): Required<TopologyFailoverOptions> | undefined {
-  if (given === false || (given === undefined && !isClusterWriterEndpoint(host))) return undefined;
+  const { host, region } = endpoint;
+  const oneTunnel = endpoint.connectHost !== undefined || endpoint.connectPort !== undefined;
+  if (given === false || (given === undefined && (!isClusterWriterEndpoint(host) || oneTunnel)))
+    return undefined;
   if (
     given !== undefined &&
     given !== true &&

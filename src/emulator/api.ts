@@ -133,6 +133,12 @@ export interface EmulatorPoolOptions {
   connectPort: number;
   /** Trust the emulator's test CA instead of the bundled RDS CAs. */
   ssl: { ca: string };
+  /**
+   * Cluster mode, for the cluster endpoint: follow the topology through `connectHost` anyway (a pool
+   * does not by default behind one tunnel address). The emulator routes every endpoint name that
+   * reaches its port by TLS server name, so the instance endpoints are reachable there.
+   */
+  topologyFailover?: true;
   /** The first test key it trusts, as a credential provider (a copy: changing it changes nothing). */
   credentials: () => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>;
 }

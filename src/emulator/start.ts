@@ -356,6 +356,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
       connectHost: listenHost === '0.0.0.0' ? '127.0.0.1' : listenHost === '::' ? '::1' : listenHost,
       connectPort: endpoint.port,
       ssl: { ca: certificate.caPem },
+      ...(cluster && endpoint.host === host ? { topologyFailover: true as const } : {}),
       credentials: async () => {
         if (!key) throw new TypeError('the emulator trusts no key (options.keys is empty)');
         const { accessKeyId, secretAccessKey, sessionToken } = key;

@@ -27,6 +27,8 @@ describe("the pool's own statements do not depend on the caller's result options
     async (resultOptions) => {
       const pool = poolFor(fx, {
         host: emulator.cluster.endpoint.host,
+        // Through the emulator's one port, which routes every endpoint name by TLS server name.
+        topologyFailover: true,
         acquireTimeoutMs: 3000,
         ...resultOptions,
       });

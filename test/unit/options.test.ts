@@ -186,6 +186,19 @@ describe('resolveOptions', () => {
     },
   );
 
+  it('follows an Aurora cluster endpoint by default, but not behind one tunnel address unless asked', () => {
+    const cluster = { ...base, host: 'orders.cluster-abc123.us-east-1.rds.amazonaws.com' };
+    expect(resolveOptions(cluster).topologyFailover).toBeDefined();
+    expect(resolveOptions({ ...cluster, connectHost: '127.0.0.1' }).topologyFailover).toBeUndefined();
+    expect(resolveOptions({ ...cluster, connectPort: 3307 }).topologyFailover).toBeUndefined();
+    expect(
+      resolveOptions({ ...cluster, connectHost: '127.0.0.1', topologyFailover: true }).topologyFailover,
+    ).toBeDefined();
+    const connectTo = () => ({ host: '127.0.0.1', port: 3307 });
+    expect(resolveOptions({ ...cluster, connectTo }).topologyFailover).toBeDefined();
+    expect(resolveOptions({ ...cluster, topologyFailover: false }).topologyFailover).toBeUndefined();
+  });
+
   it('takes connectTo as a function, and not beside connectHost / connectPort', () => {
     const connectTo = (_host: string, port: number) => ({ host: '127.0.0.1', port: port + 1 });
     expect(resolveOptions({ ...base, connectTo }).connectTo).toBe(connectTo);

@@ -508,7 +508,7 @@ function readyInfo(
 ): ReadyInfo {
   const { backend, users, caFile, key } = context;
   const topology = emulator.cluster?.topology();
-  const { host, port, connectHost, connectPort, ssl } = emulator.poolOptions();
+  const { host, port, connectHost, connectPort, ssl, topologyFailover } = emulator.poolOptions();
   const role = (instanceId: string | undefined) => topology?.instances.find((i) => i.id === instanceId)?.role;
   return {
     // The emulator's own process: under npx the parent is `npm exec`, and a signal to it ends npm only.
@@ -538,6 +538,7 @@ function readyInfo(
       connectHost,
       connectPort,
       ssl,
+      ...(topologyFailover ? { topologyFailover } : {}),
     },
     ...(emulator.cluster
       ? {

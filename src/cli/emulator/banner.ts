@@ -29,6 +29,7 @@ export interface ReadyInfo {
     user: string;
     connectHost: string;
     connectPort: number;
+    topologyFailover?: true;
     ssl: { ca: string };
   };
   /** Cluster mode: every endpoint, the instance behind each instance endpoint, and the failover settings. */
@@ -117,6 +118,7 @@ function printPoolOptions(out: Output, ready: ReadyInfo): void {
   out.line(
     `  { host: ${quote(p.host)}, port: ${p.port}, user: ${quote(p.user)}, ` +
       `connectHost: ${quote(p.connectHost)}, connectPort: ${p.connectPort}, ` +
+      (p.topologyFailover ? 'topologyFailover: true, ' : '') +
       `ssl: { ca: readFileSync(${quote(ready.caFile)}, 'utf8') } }`,
   );
 }
