@@ -77,6 +77,8 @@ export class PoolLogins {
   /** Distinct tokens in a row that the server refused. */
   #refusals = 0;
   #lastRefusedToken: number | undefined;
+  /** When the refusals in a row began (performance.now()). */
+  #refusedSince = 0;
   #lastFailure: { error: IamAuthError; at: number } | undefined;
   /** Whether a login ever worked: a failure after that is an outage, not a set-up problem. */
   #everLoggedIn = false;
@@ -313,9 +315,18 @@ export class PoolLogins {
     if (failure === 'final') return false;
     if (failure === 'auth-rejected') {
       const token = tokenSentAt(error);
-      if (token === undefined || token !== this.#lastRefusedToken) this.#refusals++;
+      if (token === undefined || token !== this.#lastRefusedToken) {
+        if (this.#refusals === 0) this.#refusedSince = performance.now();
+        this.#refusals++;
+      }
       this.#lastRefusedToken = token;
-      if (this.#refusals > this.#settings.retry.retries) return false;
+      // Final once more than `retries` fresh tokens were refused and the refusals have lasted at
+      // least `maxTimeoutMs`: a server that refuses for a moment (throttling new IAM logins, a
+      // burst of refusals) is outlasted, one that refuses every token (no rds-db:connect policy,
+      // not an IAM user on the server side) fails its callers within seconds, not at their deadline.
+      const lasted = performance.now() - this.#refusedSince;
+      if (this.#refusals > this.#settings.retry.retries && lasted >= this.#settings.retry.maxTimeoutMs)
+        return false;
     } else {
       this.#connections.writerMayHaveMoved();
     }
