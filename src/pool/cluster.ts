@@ -118,7 +118,12 @@ function resolveCluster(
     );
   }
   checkReaderOptions(readerOptions);
-  const writer = resolvePoolOptions({ ...options, host: clusterHost });
+  // A cluster object follows the topology even behind one tunnel address (it needs the readers).
+  const writer = resolvePoolOptions({
+    ...options,
+    host: clusterHost,
+    topologyFailover: options.topologyFailover ?? true,
+  });
   const shared = {
     credentials: writer.credentials ?? defaultCredentials(),
     tokenCache:
