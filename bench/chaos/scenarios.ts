@@ -157,7 +157,7 @@ export const SCENARIOS: Scenario[] = [
     name: 'backend-restarted',
     fault:
       'the database goes away for 3 s: a proxy between emulator and MariaDB cuts every session and refuses',
-    expectation: 'typed failures while it is down, recovery once it is back',
+    expectation: 'callers wait while it is down (a deadline that passes first: a typed timeout), recovery once it is back',
     async inject({ stack }) {
       const start = now();
       await stack.backend.refuse();
@@ -227,7 +227,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'provider-throws-5s',
     fault: 'the credential provider throws for 5 s; cached token invalidated, connections dropped',
-    expectation: 'IamCredentialsError (typed) while it throws, recovery after',
+    expectation: 'callers wait while it throws (the IamCredentialsError is the cause of a timeout that passes first), recovery after',
     setup: () => ({ credentials: flaky.provider }),
     async inject({ stack }) {
       const start = now();
@@ -241,7 +241,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'slow-handshake',
     fault: 'greeting delayed 2.5 s (> connectTimeout 1 s) for 5 s (`delayHandshake`), connections dropped',
-    expectation: 'connect timeouts retried and reported typed, no request hangs',
+    expectation: 'connect timeouts retried while callers wait, no request hangs',
     setup: () => ({ pool: { connectTimeout: SECOND } }),
     async inject({ stack }) {
       const start = now();
@@ -255,7 +255,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'tcp-refused',
     fault: 'the endpoint refuses TCP for 4 s (a proxy in front of the emulator closes its port)',
-    expectation: 'ECONNREFUSED retried, then IamConnectError; recovery when the port opens',
+    expectation: 'ECONNREFUSED probed one attempt at a time while callers wait; recovery when the port opens',
     async inject({ stack }) {
       const start = now();
       await stack.front.refuse();
