@@ -59,13 +59,8 @@ export function createIamCluster(options: IamClusterOptions): IamCluster {
     reader: readerResolved,
     readerEndpoint,
   } = resolveCluster(poolOptions, readerOptions);
-  const limiter = new LoginRateLimiter(writerResolved.pool.maxLoginsPerSecond);
   const writerLogin = new IamLogin(writerResolved);
-  const settings = topologySettings(writerResolved);
-  const topology = new AuroraTopology(
-    { clusterHost: writerResolved.host, ...settings },
-    connectMonitor(writerResolved, writerLogin, limiter, settings.pollIntervalMs),
-  );
+  const { limiter, topology } = monitoredCluster(writerResolved, writerLogin);
   const shared = { limiter, topology, owns: { limiter: false, topology: false } };
   const writer = assemblePool(writerResolved, { ...shared, login: writerLogin, role: 'writer' });
   const reader = assemblePool(readerResolved, {
@@ -176,11 +171,22 @@ function checkReaderOptions(reader: unknown): void {
   }
 }
 
-/** The topology settings of a cluster endpoint's resolved options (always there: it is a cluster endpoint). */
-function topologySettings(resolved: ResolvedIamOptions): NonNullable<ResolvedIamOptions['topologyFailover']> {
-  if (resolved.topologyFailover === undefined)
-    throw new Error('a cluster endpoint without topology settings');
-  return resolved.topologyFailover;
+/**
+ * The login cap and the topology monitor of a cluster (its logins, the pools' and the monitor's,
+ * take turns under the one cap), from the writer pool's resolved options.
+ */
+function monitoredCluster(
+  writer: ResolvedIamOptions,
+  login: IamLogin,
+): { limiter: LoginRateLimiter; topology: AuroraTopology } {
+  const settings = writer.topologyFailover;
+  if (settings === undefined) throw new Error('a cluster endpoint without topology settings');
+  const limiter = new LoginRateLimiter(writer.pool.maxLoginsPerSecond);
+  const topology = new AuroraTopology(
+    { clusterHost: writer.host, ...settings },
+    connectMonitor(writer, login, limiter, settings.pollIntervalMs),
+  );
+  return { limiter, topology };
 }
 
 /**
@@ -195,13 +201,8 @@ export function createIamReaderPool(options: IamClusterOptions): IamPool {
     reader: readerResolved,
     readerEndpoint,
   } = resolveCluster(poolOptions, readerOptions);
-  const limiter = new LoginRateLimiter(readerResolved.pool.maxLoginsPerSecond);
   const login = new IamLogin(readerResolved);
-  const settings = topologySettings(writerResolved);
-  const topology = new AuroraTopology(
-    { clusterHost: writerResolved.host, ...settings },
-    connectMonitor(writerResolved, login, limiter, settings.pollIntervalMs),
-  );
+  const { limiter, topology } = monitoredCluster(writerResolved, login);
   return assemblePool(readerResolved, {
     login,
     limiter,
