@@ -231,6 +231,26 @@ function handWiredClient(setup: ClientSetup): FailoverClient {
   };
 }
 
+/**
+ * aws-advanced-nodejs-wrapper's IAM plugin takes credentials from the default provider chain only:
+ * puts the emulator's test key into the environment (and keeps the chain off instance metadata), and
+ * returns what puts the environment back.
+ */
+export function wrapperCredentialsEnvironment(key: {
+  accessKeyId: string;
+  secretAccessKey: string;
+}): () => void {
+  const saved = { ...process.env };
+  process.env.AWS_ACCESS_KEY_ID = key.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = key.secretAccessKey;
+  delete process.env.AWS_SESSION_TOKEN;
+  delete process.env.AWS_PROFILE;
+  process.env.AWS_EC2_METADATA_DISABLED = 'true';
+  return () => {
+    process.env = saved;
+  };
+}
+
 /** The subset of the wrapper's AwsMySQLClient the workload uses. */
 interface WrapperClient {
   connect(): Promise<void>;
@@ -247,13 +267,7 @@ interface WrapperClient {
 async function awsWrapperClient(setup: ClientSetup): Promise<FailoverClient> {
   const { emulator } = setup;
   const { AwsMySQLClient } = await import('aws-advanced-nodejs-wrapper/mysql');
-  // Its IAM plugin takes credentials from the default provider chain only.
-  const savedEnv = { ...process.env };
-  process.env.AWS_ACCESS_KEY_ID = setup.environmentKey.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = setup.environmentKey.secretAccessKey;
-  delete process.env.AWS_SESSION_TOKEN;
-  delete process.env.AWS_PROFILE;
-  process.env.AWS_EC2_METADATA_DISABLED = 'true';
+  const restoreEnvironment = wrapperCredentialsEnvironment(setup.environmentKey);
   const config = {
     host: emulator.cluster.endpoint.host,
     port: emulator.endpointPort,
@@ -352,7 +366,7 @@ async function awsWrapperClient(setup: ClientSetup): Promise<FailoverClient> {
       await Promise.all(
         all.map((c) => (c.status === 'fulfilled' ? c.value.end().catch(() => {}) : undefined)),
       );
-      process.env = savedEnv;
+      restoreEnvironment();
     },
   };
 }

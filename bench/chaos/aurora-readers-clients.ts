@@ -26,6 +26,7 @@ import { createIamCluster, createIamPool, type IamPool, type IamPoolOptions } fr
 import type { EmulatorAddress } from '../lib/emulator-process.js';
 import { IAM_USER as HAND_WIRED_USER } from '../lib/env.js';
 import { signPerConnectionPool } from '../lib/sign-per-connection.js';
+import { wrapperCredentialsEnvironment } from './aurora-clients.js';
 
 export const READER_CLIENT_NAMES = ['ours-reader', 'ours-endpoint', 'hand-wired', 'aws-wrapper'] as const;
 export type ReaderClientName = (typeof READER_CLIENT_NAMES)[number];
@@ -289,13 +290,7 @@ interface WrapperClient {
 async function awsWrapperClient(setup: ReadClientSetup): Promise<ReadClient> {
   const { emulator } = setup;
   const { AwsMySQLClient } = await import('aws-advanced-nodejs-wrapper/mysql');
-  // Its IAM plugin takes credentials from the default provider chain only.
-  const savedEnv = { ...process.env };
-  process.env.AWS_ACCESS_KEY_ID = setup.environmentKey.accessKeyId;
-  process.env.AWS_SECRET_ACCESS_KEY = setup.environmentKey.secretAccessKey;
-  delete process.env.AWS_SESSION_TOKEN;
-  delete process.env.AWS_PROFILE;
-  process.env.AWS_EC2_METADATA_DISABLED = 'true';
+  const restoreEnvironment = wrapperCredentialsEnvironment(setup.environmentKey);
   const port = ownPort(emulator);
   const config = {
     host: emulator.cluster.endpoint.host,
@@ -397,7 +392,7 @@ async function awsWrapperClient(setup: ReadClientSetup): Promise<ReadClient> {
       ended = true;
       for (const resolve of waiting.splice(0)) resolve(undefined);
       await Promise.all([...all].map((c) => c.end().catch(() => {})));
-      process.env = savedEnv;
+      restoreEnvironment();
     },
   };
 }

@@ -157,7 +157,8 @@ export const SCENARIOS: Scenario[] = [
     name: 'backend-restarted',
     fault:
       'the database goes away for 3 s: a proxy between emulator and MariaDB cuts every session and refuses',
-    expectation: 'callers wait while it is down (a deadline that passes first: a typed timeout), recovery once it is back',
+    expectation:
+      'callers wait while it is down (a deadline that passes first: a typed timeout), recovery once it is back',
     async inject({ stack }) {
       const start = now();
       await stack.backend.refuse();
@@ -227,7 +228,8 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'provider-throws-5s',
     fault: 'the credential provider throws for 5 s; cached token invalidated, connections dropped',
-    expectation: 'callers wait while it throws (the IamCredentialsError is the cause of a timeout that passes first), recovery after',
+    expectation:
+      'callers wait while it throws (the IamCredentialsError is the cause of a timeout that passes first), recovery after',
     setup: () => ({ credentials: flaky.provider }),
     async inject({ stack }) {
       const start = now();
