@@ -324,9 +324,10 @@ export class PoolLogins {
       // least `maxTimeoutMs`: a server that refuses for a moment (throttling new IAM logins, a
       // burst of refusals) is outlasted, one that refuses every token (no rds-db:connect policy,
       // not an IAM user on the server side) fails its callers within seconds, not at their deadline.
+      // `retries: 0` asks for no retry at all: the first refusal is final.
+      const { retries, maxTimeoutMs } = this.#settings.retry;
       const lasted = performance.now() - this.#refusedSince;
-      if (this.#refusals > this.#settings.retry.retries && lasted >= this.#settings.retry.maxTimeoutMs)
-        return false;
+      if (this.#refusals > retries && (retries === 0 || lasted >= maxTimeoutMs)) return false;
     } else {
       this.#connections.writerMayHaveMoved();
     }

@@ -88,8 +88,9 @@ function logins(
   mysql: ReturnType<typeof fakeMysql>,
   perSecond = 0,
   route: ConnectionRoute = new WriterRoute('db', undefined),
+  settings = SETTINGS,
 ) {
-  return new PoolLogins(mysql.connections, new LoginRateLimiter(perSecond), report, route, SETTINGS);
+  return new PoolLogins(mysql.connections, new LoginRateLimiter(perSecond), report, route, settings);
 }
 
 beforeEach(() => {
@@ -147,21 +148,53 @@ describe('PoolLogins', () => {
   });
 
   it('retries a refused token with fresh ones, counting many refusals of one token once, then gives up for everyone', async () => {
-    const mysql = fakeMysql([
-      { refusedToken: 1 },
-      { refusedToken: 1 },
-      { refusedToken: 2 },
-      { refusedToken: 3 },
-    ]);
+    // The server refuses every token (token 1 twice): final once more than retry.retries (2) fresh
+    // tokens were refused and the refusals have lasted retry.maxTimeoutMs (400 ms).
+    const tokens = [1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    const mysql = fakeMysql(tokens.map((refusedToken) => ({ refusedToken })));
     const pool = logins(mysql);
     const waiting = callers(2);
     pool.serve(waiting.demand);
     pool.fill();
     await vi.advanceTimersByTimeAsync(5000);
-    // Tokens 1, 2 and 3 refused: more than retry.retries (2) after the first.
     expect(waiting.failures).toHaveLength(1);
     expect(waiting.failures[0]?.code).toBe('RDS_IAM_ACCESS_DENIED');
-    expect(mysql.opened).toHaveLength(4);
+    const refused = mysql.opened.map((o) => (o.outcome as { refusedToken: number }).refusedToken);
+    expect(refused.slice(0, 4)).toEqual([1, 1, 2, 3]);
+    // A refusal arrives 5 ms after its login opened, so the gaps between openings are the gaps between refusals.
+    const since = (i: number) => (mysql.opened.at(i)?.at ?? 0) - (mysql.opened[0]?.at ?? 0);
+    expect(since(-1)).toBeGreaterThanOrEqual(400);
+    // Not one login more than needed: past the third fresh token, the refusal before the last had not lasted 400 ms.
+    if (refused.length > 4) expect(since(-2)).toBeLessThan(400);
+  });
+
+  it('outlasts refusals that stop within retry.maxTimeoutMs, however many tokens they refused', async () => {
+    // Five fresh tokens refused within ~100 ms (a server throttling new IAM logins), then logins work.
+    const mysql = fakeMysql([1, 2, 3, 4, 5].map((refusedToken) => ({ refusedToken })));
+    const pool = logins(mysql, 0, undefined, {
+      ...SETTINGS,
+      retry: { retries: 2, minTimeoutMs: 1, maxTimeoutMs: 400 },
+    });
+    const waiting = callers(1);
+    pool.serve(waiting.demand);
+    pool.fill();
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(waiting.failures).toEqual([]);
+    expect(waiting.served).toHaveLength(1);
+  });
+
+  it('with retry.retries 0, the first refused token is final at once', async () => {
+    const mysql = fakeMysql([{ refusedToken: 1 }]);
+    const pool = logins(mysql, 0, undefined, {
+      ...SETTINGS,
+      retry: { retries: 0, minTimeoutMs: 100, maxTimeoutMs: 400 },
+    });
+    const waiting = callers(1);
+    pool.serve(waiting.demand);
+    pool.fill();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(waiting.failures.map((e) => e.code)).toEqual(['RDS_IAM_ACCESS_DENIED']);
+    expect(mysql.opened).toHaveLength(1);
   });
 
   it('fails every waiting caller at once on an error no retry can fix', async () => {
