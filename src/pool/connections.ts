@@ -134,10 +134,11 @@ export class PoolConnections {
    */
   verdict(connection: CorePoolConnection): Verdict {
     if (isKnownDead(connection)) return 'dead';
-    if (this.lifetimes.isRetired(connection)) return 'max-lifetime';
+    const age = this.lifetimes.onBorrow(connection, this.#settings.validateAfterIdleMs);
+    if (age === 'retired') return 'max-lifetime';
     const retiring = this.roles.retirementOf(connection);
     if (retiring !== undefined) return retiring;
-    if (this.roles.needsCheck(connection) || this.#needsPing(connection)) return 'check';
+    if (age === 'ping' || this.roles.needsCheck(connection)) return 'check';
     return 'fit';
   }
 
@@ -233,13 +234,6 @@ export class PoolConnections {
     }
   }
 
-  #needsPing(connection: CorePoolConnection): boolean {
-    return (
-      this.lifetimes.wasIdle(connection) &&
-      this.lifetimes.idleMs(connection) >= this.#settings.validateAfterIdleMs
-    );
-  }
-
   #opened(connection: CorePoolConnection): void {
     if (!this.#contractChecked) {
       this.#contractChecked = true;
@@ -267,14 +261,14 @@ export class PoolConnections {
   }
 
   #released(connection: CorePoolConnection): void {
-    this.lifetimes.released(connection);
+    const pastLifetime = this.lifetimes.released(connection);
     if (this.#closing) {
       quitConnection(connection);
       return;
     }
     const retiring = this.roles.retirementOf(connection);
     if (retiring !== undefined) this.retire(connection, retiring);
-    else if (this.lifetimes.isRetired(connection)) this.retire(connection, 'max-lifetime');
+    else if (pastLifetime) this.retire(connection, 'max-lifetime');
     else if (this.roles.sawReadOnlyError(connection)) this.#recheck(connection);
     else this.#onIdle();
   }

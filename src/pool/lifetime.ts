@@ -17,12 +17,22 @@ interface ConnectionTimes {
 }
 
 /**
+ * Where a connection's times live: on the connection itself, under a key of ours. A borrow and a
+ * release each read them, so they are one property load away rather than a WeakMap lookup, and
+ * they go when mysql2 lets go of the connection, with it.
+ */
+const TIMES = Symbol('rds-iam-pool.connection-times');
+type WithTimes = { [TIMES]?: ConnectionTimes };
+const timesOf = (connection: CorePoolConnection) => (connection as unknown as WithTimes)[TIMES];
+
+/** What a borrow may do with a connection, as far as its age and idle time go. */
+export type LifetimeVerdict = 'fit' | 'ping' | 'retired';
+
+/**
  * When each connection opened, when it retires and how long it has been idle, on the pool's clock
- * (so tests can move time). Kept beside the connection, not in it: a WeakMap forgets a connection
- * the moment mysql2 lets go of it.
+ * (so tests can move time). A borrow and a release read the clock once each.
  */
 export class ConnectionLifetimes {
-  readonly #times = new WeakMap<CorePoolConnection, ConnectionTimes>();
   readonly #maxLifetimeMs: number;
   readonly #clock: () => number;
   readonly #random: () => number;
@@ -36,45 +46,51 @@ export class ConnectionLifetimes {
   /** A connection finished logging in. */
   opened(connection: CorePoolConnection): void {
     const openedAt = this.#clock();
-    this.#times.set(connection, {
+    (connection as unknown as WithTimes)[TIMES] = {
       openedAt,
       retireAt: openedAt + retirementAge(this.#maxLifetimeMs, this.#random),
       idleSince: undefined,
-    });
+    };
   }
 
   /** Whether the connection has finished logging in (false while it is still opening). */
   isOpen(connection: CorePoolConnection): boolean {
-    return this.#times.has(connection);
+    return timesOf(connection) !== undefined;
+  }
+
+  /**
+   * A borrow is about to hand the connection out: 'retired' past its lifetime, 'ping' when it sat
+   * idle at least `pingAfterIdleMs`, else 'fit'.
+   */
+  onBorrow(connection: CorePoolConnection, pingAfterIdleMs: number): LifetimeVerdict {
+    const t = timesOf(connection);
+    if (t === undefined) return 'fit';
+    const now = this.#clock();
+    if (now >= t.retireAt) return 'retired';
+    return t.idleSince !== undefined && now - t.idleSince >= pingAfterIdleMs ? 'ping' : 'fit';
   }
 
   borrowed(connection: CorePoolConnection): void {
-    const t = this.#times.get(connection);
+    const t = timesOf(connection);
     if (t) t.idleSince = undefined;
   }
 
-  released(connection: CorePoolConnection): void {
-    const t = this.#times.get(connection);
-    if (t) t.idleSince = this.#clock();
-  }
-
-  /** How long it has sat idle; 0 if it was never put back since it was last borrowed. */
-  idleMs(connection: CorePoolConnection): number {
-    const idleSince = this.#times.get(connection)?.idleSince;
-    return idleSince === undefined ? 0 : this.#clock() - idleSince;
-  }
-
-  wasIdle(connection: CorePoolConnection): boolean {
-    return this.#times.get(connection)?.idleSince !== undefined;
+  /** The connection went back to the pool, idle from now; returns whether it is past its lifetime. */
+  released(connection: CorePoolConnection): boolean {
+    const t = timesOf(connection);
+    if (t === undefined) return false;
+    const now = this.#clock();
+    t.idleSince = now;
+    return now >= t.retireAt;
   }
 
   ageMs(connection: CorePoolConnection): number {
-    const t = this.#times.get(connection);
+    const t = timesOf(connection);
     return t ? this.#clock() - t.openedAt : 0;
   }
 
   isRetired(connection: CorePoolConnection): boolean {
-    const t = this.#times.get(connection);
+    const t = timesOf(connection);
     return t !== undefined && this.#clock() >= t.retireAt;
   }
 }

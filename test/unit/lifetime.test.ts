@@ -25,7 +25,7 @@ describe('connection lifetimes', () => {
     expect(lifetimes.isRetired(c)).toBe(false);
   });
 
-  it('tracks idle time from release to borrow on the pool clock', () => {
+  it('tracks idle time from release to borrow on the pool clock, and retires at the drawn age', () => {
     let now = 1000;
     const lifetimes = new ConnectionLifetimes(
       60_000,
@@ -36,19 +36,24 @@ describe('connection lifetimes', () => {
     expect(lifetimes.isOpen(c)).toBe(false);
     lifetimes.opened(c);
     expect(lifetimes.isOpen(c)).toBe(true);
-    expect(lifetimes.wasIdle(c)).toBe(false);
-    now += 100;
-    lifetimes.released(c);
-    now += 700;
-    expect(lifetimes.wasIdle(c)).toBe(true);
-    expect(lifetimes.idleMs(c)).toBe(700);
+    // Never released yet: nothing to ping however long ago it opened.
+    now += 10_000;
+    expect(lifetimes.onBorrow(c, 500)).toBe('fit');
+    expect(lifetimes.released(c)).toBe(false);
+    now += 499;
+    expect(lifetimes.onBorrow(c, 500)).toBe('fit');
+    now += 1;
+    expect(lifetimes.onBorrow(c, 500)).toBe('ping');
     lifetimes.borrowed(c);
-    expect(lifetimes.wasIdle(c)).toBe(false);
-    expect(lifetimes.idleMs(c)).toBe(0);
-    expect(lifetimes.ageMs(c)).toBe(800);
+    now += 5000;
+    expect(lifetimes.onBorrow(c, 500)).toBe('fit'); // borrowed, not idle
+    expect(lifetimes.ageMs(c)).toBe(15_500);
     now = 1000 + 56_999;
     expect(lifetimes.isRetired(c)).toBe(false); // retires at 57 s with a draw of 0.5
+    expect(lifetimes.released(c)).toBe(false);
     now = 1000 + 57_000;
     expect(lifetimes.isRetired(c)).toBe(true);
+    expect(lifetimes.onBorrow(c, 500)).toBe('retired');
+    expect(lifetimes.released(c)).toBe(true);
   });
 });
