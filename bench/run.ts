@@ -29,6 +29,7 @@ import {
 import { handlerBundleSize } from './sections/bundle.js';
 import { coldStart } from './sections/cold-start.js';
 import { newConnectionCost } from './sections/connect.js';
+import { hotPath } from './sections/hot-path.js';
 import { memoryFootprint } from './sections/memory.js';
 import { readScaling } from './sections/read-scaling.js';
 import { signingCounts } from './sections/signing.js';
@@ -87,6 +88,7 @@ try {
   };
   rows = [
     ...queryThroughput(ctx),
+    ...(await hotPath({ children, guard: children['offline-guard'], packageEntry: entryPath, quick, log })),
     ...(await newConnectionCost(ctx)),
     ...(await signingCounts(ctx)),
     ...(await readScaling(ctx)),

@@ -2,11 +2,10 @@
  * Query throughput of one variant, in a process of its own: `SELECT 1` at concurrency 1, 16 and 64
  * over a 16-connection pool whose connections are already open. Its own process, so that one variant
  * neither warms up nor slows down another (JIT state, garbage, timers).
- * argv[2]: ours | static | direct; argv[3]: full | quick | cpu-long | cpu-long-quick.
+ * argv[2]: ours | static | direct; argv[3]: full | quick.
  *
- * `cpu-long` measures only client CPU per query at concurrency 64, over one long closed loop
- * (LONG_RUN_QUERIES) rather than tinybench's short samples: the figure issue #14 sets a 5 % target
- * on, which the samples' spread (0.97x-1.13x between runs of the same code) cannot resolve.
+ * Client CPU per query is recorded too, but against its target it is measured by the hot-path
+ * benchmark (bench/children/hot-path.ts), whose long runs against a canned server can resolve it.
  */
 import { pathToFileURL } from 'node:url';
 import type { Pool } from 'mysql2/promise';
@@ -23,9 +22,6 @@ import { closedLoop, fillPool } from '../lib/workload.js';
 import { readChildConfig, report } from './config.js';
 
 const [variant, mode] = process.argv.slice(2);
-const cpuOnly = mode === 'cpu-long' || mode === 'cpu-long-quick';
-/** Queries in the long CPU run; about 2 s of a 2-core machine at concurrency 64. */
-const LONG_RUN_QUERIES = mode === 'cpu-long-quick' ? 2_000 : 20_000;
 const config = readChildConfig();
 const options = { emulator: config.emulator, database: config.database, connectionLimit: POOL_SIZE };
 
@@ -41,20 +37,11 @@ async function createPool(): Promise<Pool> {
 
 const pool = await createPool();
 const results: ThroughputResult[] = [];
-let longRunCpuMicrosPerQuery: number | undefined;
 try {
   await fillPool(pool, POOL_SIZE);
   // A long-running server's steady state: JIT-compiled paths, not a fresh process's first queries.
-  await closedLoop(mode === 'quick' || mode === 'cpu-long-quick' ? 500 : 4000, 16, () =>
-    pool.query('SELECT 1 AS one'),
-  );
-  if (cpuOnly) {
-    const before = process.cpuUsage();
-    await closedLoop(LONG_RUN_QUERIES, 64, () => pool.query('SELECT 1 AS one'));
-    const used = process.cpuUsage(before);
-    longRunCpuMicrosPerQuery = (used.user + used.system) / LONG_RUN_QUERIES;
-  }
-  for (const concurrency of cpuOnly ? [] : CONCURRENCIES) {
+  await closedLoop(mode === 'quick' ? 500 : 4000, 16, () => pool.query('SELECT 1 AS one'));
+  for (const concurrency of CONCURRENCIES) {
     const batch = batchSize(concurrency);
     const cpu = { micros: 0, queries: 0 };
     const bench = new Bench({
@@ -85,7 +72,5 @@ try {
 } finally {
   await pool.end();
 }
-report(
-  longRunCpuMicrosPerQuery === undefined ? { results } : { cpuMicrosPerQuery: longRunCpuMicrosPerQuery },
-);
+report({ results });
 process.exit(0);

@@ -4,7 +4,15 @@ import { build } from 'esbuild';
 import { CACHE_DIR, REPO_ROOT } from './env.js';
 
 /** The child scripts that run in fresh `node` processes (throughput, cold start, memory). */
-export const CHILD_SCRIPTS = ['throughput', 'import-time', 'first-query', 'memory', 'offline-guard'] as const;
+export const CHILD_SCRIPTS = [
+  'throughput',
+  'import-time',
+  'first-query',
+  'memory',
+  'offline-guard',
+  'hot-path',
+  'canned-server',
+] as const;
 export type ChildScript = (typeof CHILD_SCRIPTS)[number];
 
 /**

@@ -447,7 +447,7 @@ export class Session {
 }
 
 /** A duplex over `socket` that first yields `head`: lets TLS start on bytes we already read. */
-function prependBytes(socket: Socket, head: Buffer): Duplex {
+export function prependBytes(socket: Socket, head: Buffer): Duplex {
   const duplex = new Duplex({
     read() {
       socket.resume();
