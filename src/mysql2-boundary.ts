@@ -295,7 +295,9 @@ export class BoundaryPool extends runtime.Pool {
 
   /**
    * mysql2's own getConnection for the policy: an idle connection, a new login, or a place in the
-   * wait queue (and a re-dispatch from there) for `callback`.
+   * wait queue (and a re-dispatch from there) for `callback`. While an idle connection is there
+   * (hasFreeConnection()), each call is answered once, on the next tick, in the order of the calls:
+   * one callback can serve many borrows, matched first in, first out (the Acquirer does).
    */
   mysql2GetConnection(callback: GetConnectionCallback): void {
     (callback as { [OWN_CALLBACK]?: true })[OWN_CALLBACK] = true;
@@ -456,7 +458,9 @@ export function watchStatementErrors(
   c.addCommand = function watchedAddCommand(command: CommandInternals) {
     const onResult = command.onResult;
     if (typeof onResult === 'function') {
-      command.onResult = (error: unknown, ...rest: unknown[]) => {
+      // mysql2 answers a command with at most (error, rows, fields): named, not a rest array, as
+      // this runs for every statement.
+      command.onResult = (error: unknown, rows?: unknown, fields?: unknown) => {
         if (error) {
           const e = error as { errno?: unknown; fatal?: unknown };
           if (e.fatal === true && typeof error === 'object') {
@@ -464,7 +468,7 @@ export function watchStatementErrors(
           }
           onError(e);
         }
-        return onResult.call(command, error, ...rest);
+        return onResult.call(command, error, rows, fields);
       };
     }
     return addCommand.call(this, command);

@@ -4,6 +4,10 @@
 export const HOT_PATH_HOST = 'hot-path.abc123xyz789.us-east-1.rds.amazonaws.com';
 export const HOT_PATH_POOL_SIZE = 16;
 export const HOT_PATH_CONCURRENCIES = [1, 16, 64] as const;
+/** Borrows (and releases) in one block of the pool-layer measurement. */
+export const BORROWS_PER_BLOCK = 20_000;
+/** Commands in one block of the statement-watcher measurement. */
+export const COMMANDS_PER_BLOCK = 200_000;
 
 /** Passed to each client in the HOT_PATH_CONFIG environment variable. */
 export interface HotPathConfig {
@@ -14,11 +18,19 @@ export interface HotPathConfig {
   caPem: string;
 }
 
-/** One client process's figures, per concurrency. */
-export interface HotPathCpuResult {
+/** e2e: one process's figures, per concurrency. */
+export interface HotPathE2eResult {
   concurrency: number;
   cpuMicrosPerQuery: number;
   queriesPerSecond: number;
+}
+
+export type LayerVariant = 'ours' | 'static' | 'static-again';
+
+/** layer: one process's blocks, µs per borrow (per concurrency) and per command (the watcher). */
+export interface HotPathLayerResult {
+  pool: Array<{ concurrency: number; microsPerBorrow: Record<LayerVariant, number[]> }>;
+  watcher: Record<'watched' | 'unwatched', number[]>;
 }
 
 export interface HotPathAllocResult {

@@ -158,6 +158,28 @@ describe('the mysql2 pool internals the pool layer reads', () => {
     await pool.end();
   });
 
+  it('answers takes of idle connections once each, on a later tick, in the order they were made', async () => {
+    const pool = new BoundaryPool({ ...plainOptions, connectionLimit: 3 });
+    const opened = await Promise.all([borrow(pool), borrow(pool), borrow(pool)]);
+    for (const connection of opened) connection.release();
+    const answered: number[] = [];
+    const taken: PoolConnection[] = [];
+    for (const i of [0, 1, 2]) {
+      expect(pool.hasFreeConnection()).toBe(true);
+      pool.mysql2GetConnection((err, connection) => {
+        expect(err).toBeNull();
+        answered.push(i);
+        if (connection) taken.push(connection);
+      });
+    }
+    expect(answered).toEqual([]); // not synchronously
+    await new Promise((r) => setImmediate(r));
+    expect(answered).toEqual([0, 1, 2]);
+    expect(new Set(taken).size).toBe(3);
+    for (const connection of taken) connection.release();
+    await endPool(pool);
+  });
+
   it('calls releaseConnection when a connection leaves the pool, which BoundaryPool reports as room', async () => {
     const pool = new BoundaryPool({ ...plainOptions, connectionLimit: 2 });
     let left = 0;
