@@ -234,17 +234,7 @@ describe('rds-iam-pool emulator --cluster', () => {
       cliEnv(),
       { stdin: 'pipe' },
     );
-    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-    let stderr = '';
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-    const nextEvent = async () => {
-      const { value, done } = await lines.next();
-      if (done) throw new Error(`the emulator ended early; stderr: ${stderr}`);
-      return JSON.parse(value as string) as Record<string, unknown>;
-    };
+    const { nextEvent, exited } = jsonEvents(child);
     try {
       expect(await nextEvent()).toMatchObject({ event: 'ready' });
       child.stdin!.write('add-reader\n');
