@@ -185,6 +185,19 @@ export async function createEmulatorFixture(options: FixtureOptions): Promise<Em
 }
 
 /** Runs `fn` and returns the error it rejected with (fails if it resolved). */
+/** The environment examples/lambda/handler.ts reads its pool options from, pointed at `fx`'s emulator. */
+export function lambdaHandlerEnv(fx: EmulatorFixture): Record<string, string> {
+  return {
+    DB_HOST: fx.emulator.host,
+    DB_PORT: String(fx.emulator.endpointPort),
+    DB_USER: 'iam_app',
+    DB_NAME: fx.database,
+    DB_CONNECT_HOST: '127.0.0.1',
+    DB_CONNECT_PORT: String(fx.emulator.port),
+    DB_CA_PEM: fx.emulator.ca,
+  };
+}
+
 export async function rejectionOf(
   fn: () => Promise<unknown>,
 ): Promise<Error & { errno?: number; code?: string }> {

@@ -5,7 +5,12 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEmulatorFixture, type EmulatorFixture, TEST_KEY } from '../helpers/emulator-harness.js';
+import {
+  createEmulatorFixture,
+  type EmulatorFixture,
+  lambdaHandlerEnv,
+  TEST_KEY,
+} from '../helpers/emulator-harness.js';
 
 /**
  * docs/lambda.md's esbuild commands, run as written on examples/lambda/handler.ts (from this
@@ -144,13 +149,7 @@ describe('docs/lambda.md: the documented esbuild bundles of the Lambda handler r
     for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('AWS_')) env[key] = value;
     return {
       ...env,
-      DB_HOST: fx.emulator.host,
-      DB_PORT: String(fx.emulator.endpointPort),
-      DB_USER: 'iam_app',
-      DB_NAME: fx.database,
-      DB_CONNECT_HOST: '127.0.0.1',
-      DB_CONNECT_PORT: String(fx.emulator.port),
-      DB_CA_PEM: fx.emulator.ca,
+      ...lambdaHandlerEnv(fx),
       AWS_EC2_METADATA_DISABLED: 'true',
       AWS_CONFIG_FILE: join(root, 'no-config'),
       ...(credentials === 'environment'

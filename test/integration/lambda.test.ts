@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freezeProcess } from '../../examples/lambda/freeze.js';
 import type * as HandlerModule from '../../examples/lambda/handler.js';
-import { createEmulatorFixture, type EmulatorFixture, TEST_KEY } from '../helpers/emulator-harness.js';
+import {
+  createEmulatorFixture,
+  type EmulatorFixture,
+  lambdaHandlerEnv,
+  TEST_KEY,
+} from '../helpers/emulator-harness.js';
 
 /**
  * Runs examples/lambda/handler.ts the way the Lambda runtime does: imported once (cold start,
@@ -18,13 +23,7 @@ describe('Lambda handler with a module-scope pool', () => {
     // Own database per file, and per run: another engineer's run of this same file must not drop it.
     fx = await createEmulatorFixture({ name: `lambda_${process.pid}` });
     Object.assign(process.env, {
-      DB_HOST: fx.emulator.host,
-      DB_PORT: String(fx.emulator.endpointPort),
-      DB_USER: 'iam_app',
-      DB_NAME: fx.database,
-      DB_CONNECT_HOST: '127.0.0.1',
-      DB_CONNECT_PORT: String(fx.emulator.port),
-      DB_CA_PEM: fx.emulator.ca,
+      ...lambdaHandlerEnv(fx),
       // What Lambda sets for the execution role; here the emulator's test key.
       AWS_ACCESS_KEY_ID: TEST_KEY.accessKeyId,
       AWS_SECRET_ACCESS_KEY: TEST_KEY.secretAccessKey,
