@@ -22,7 +22,14 @@ import {
 import type { EmulatorAddress } from '../lib/emulator-process.js';
 import { IAM_USER as HAND_WIRED_USER } from '../lib/env.js';
 import { signPerConnectionPool } from '../lib/sign-per-connection.js';
-import { preciseNow } from './aurora-workload.js';
+
+/**
+ * Wall-clock time in ms since the epoch, to a fraction of a millisecond: which of a request's start
+ * and a socket's close came first is often decided within the same millisecond.
+ */
+export function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
+}
 
 export const CLIENT_NAMES = ['ours-defaults', 'ours-transaction', 'hand-wired', 'aws-wrapper'] as const;
 export type ClientName = (typeof CLIENT_NAMES)[number];

@@ -33,13 +33,9 @@ import {
   type ClientName,
   type ConnectionSeen,
   createFailoverClient,
-} from './aurora-clients.js';
-import {
-  type AuroraOutcome,
-  type AuroraVerification,
-  AuroraWorkload,
   preciseNow,
-} from './aurora-workload.js';
+} from './aurora-clients.js';
+import { type AuroraOutcome, type AuroraVerification, AuroraWorkload } from './aurora-workload.js';
 import { withBound } from './bounded.js';
 import { type BackendLogin, CHAOS_DATABASE, CHAOS_KEY, MARIADB, rootConnection } from './environment.js';
 import { LeakCheck } from './leak-check.js';

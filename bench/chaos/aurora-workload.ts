@@ -1,6 +1,6 @@
 import type { Connection } from 'mysql2/promise';
 import { type RequestOutcome, requestOutcome } from '../../src/index.js';
-import type { FailoverClient, Row } from './aurora-clients.js';
+import { type FailoverClient, preciseNow, type Row } from './aurora-clients.js';
 import { errorCode } from './workload.js';
 
 export type RequestKind = 'insert' | 'checked-insert' | 'read';
@@ -49,14 +49,6 @@ export interface AuroraVerification {
 }
 
 const ROLE_SQL = 'SELECT @@aurora_server_id AS id, @@innodb_read_only AS ro';
-
-/**
- * Wall-clock time in ms since the epoch, to a fraction of a millisecond: which of a request's start
- * and a socket's close came first is often decided within the same millisecond.
- */
-export function preciseNow(): number {
-  return performance.timeOrigin + performance.now();
-}
 
 /**
  * Callers in a loop, 5 ms apart, over three requests: a plain INSERT through the client's everyday
