@@ -34,6 +34,7 @@ import {
   HOT_PATH_HOST,
   HOT_PATH_POOL_SIZE,
   type HotPathConfig,
+  LAYER_VARIANTS,
 } from '../lib/hot-path-shape.js';
 import type { PackageEntry } from '../lib/pools.js';
 import { closedLoop, fillPool } from '../lib/workload.js';
@@ -96,31 +97,41 @@ function collector(): Gc {
   return gc;
 }
 
-/** e2e: client CPU per query and throughput at each concurrency. */
-async function endToEnd() {
+/**
+ * One pool of `variantArg`, connections open; at each concurrency, warms up and then measures with
+ * `measure` (e2e and alloc modes).
+ */
+async function eachConcurrency<T>(
+  measure: (query: () => Promise<unknown>, concurrency: number) => Promise<T>,
+): Promise<T[]> {
   const pool = await createPool(variantArg);
   const query = queryOf(pool, variantArg);
-  const results = [];
+  const results: T[] = [];
   try {
     await fillPool(pool, HOT_PATH_POOL_SIZE);
     for (const [i, concurrency] of HOT_PATH_CONCURRENCIES.entries()) {
       spinMicros = spinMicrosByConcurrency[i] ?? 0;
       await closedLoop(WARM_UP_QUERIES, concurrency, query);
-      const before = process.cpuUsage();
-      const startedAt = performance.now();
-      await closedLoop(count, concurrency, query);
-      const wallMs = performance.now() - startedAt;
-      const used = process.cpuUsage(before);
-      results.push({
-        concurrency,
-        cpuMicrosPerQuery: (used.user + used.system) / count,
-        queriesPerSecond: (count * 1000) / wallMs,
-      });
+      results.push(await measure(query, concurrency));
     }
   } finally {
     await pool.end();
   }
   return results;
+}
+
+/** e2e: client CPU per query and throughput. */
+async function cpuPerQuery(query: () => Promise<unknown>, concurrency: number) {
+  const before = process.cpuUsage();
+  const startedAt = performance.now();
+  await closedLoop(count, concurrency, query);
+  const wallMs = performance.now() - startedAt;
+  const used = process.cpuUsage(before);
+  return {
+    concurrency,
+    cpuMicrosPerQuery: (used.user + used.system) / count,
+    queriesPerSecond: (count * 1000) / wallMs,
+  };
 }
 
 /** `total` borrows and releases over `concurrency` chains, the way pool.query() borrows. */
@@ -169,8 +180,6 @@ async function turns(
   }
   return cost;
 }
-
-const LAYER_VARIANTS = ['ours', 'static', 'static-again'] as const;
 
 /** layer: µs per borrow and release at each concurrency, then µs per command through the watcher. */
 async function poolLayer() {
@@ -250,23 +259,11 @@ async function heapBytesPerQuery(query: () => Promise<unknown>, concurrency: num
   return { concurrency, heapBytesPerQuery: collected ? null : (after - before) / count };
 }
 
-async function allocation() {
-  const pool = await createPool(variantArg);
-  const query = queryOf(pool, variantArg);
-  const results = [];
-  try {
-    await fillPool(pool, HOT_PATH_POOL_SIZE);
-    for (const concurrency of HOT_PATH_CONCURRENCIES) {
-      await closedLoop(WARM_UP_QUERIES, concurrency, query);
-      results.push(await heapBytesPerQuery(query, concurrency));
-    }
-  } finally {
-    await pool.end();
-  }
-  return results;
-}
-
 const results =
-  mode === 'alloc' ? await allocation() : mode === 'layer' ? await poolLayer() : await endToEnd();
+  mode === 'alloc'
+    ? await eachConcurrency(heapBytesPerQuery)
+    : mode === 'layer'
+      ? await poolLayer()
+      : await eachConcurrency(cpuPerQuery);
 report({ node: process.version, results });
 process.exit(0);

@@ -28,7 +28,9 @@ export interface HotPathE2eResult {
   queriesPerSecond: number;
 }
 
-export type LayerVariant = 'ours' | 'static' | 'static-again';
+/** The pools of the pool-layer measurement: ours, a mysql2 pool, and another for the A/A control. */
+export const LAYER_VARIANTS = ['ours', 'static', 'static-again'] as const;
+export type LayerVariant = (typeof LAYER_VARIANTS)[number];
 
 /** layer: one process's blocks, µs per borrow (per concurrency) and per command (the watcher). */
 export interface HotPathLayerResult {

@@ -9,6 +9,7 @@ import {
   type HotPathConfig,
   type HotPathE2eResult,
   type HotPathLayerResult,
+  LAYER_VARIANTS,
   type LayerVariant,
 } from '../lib/hot-path-shape.js';
 import { atMost, type ResultRow } from '../lib/report.js';
@@ -144,9 +145,10 @@ const e2eAt = (runs: E2eRuns, variant: keyof E2eRuns, concurrency: number) =>
  * adds (pool layer and watcher, the medians of the per-block differences over every layer process).
  */
 function layerRows(layers: HotPathLayerResult[], e2e: E2eRuns, node: string, rounds: number): ResultRow[] {
-  const watched = layers.flatMap((l) => l.watcher.watched);
-  const unwatched = layers.flatMap((l) => l.watcher.unwatched);
-  const watcherMicros = median(watched.map((w, i) => w - (unwatched[i] ?? Number.NaN)));
+  const watcherMicros = medianDifference(
+    layers.flatMap((l) => l.watcher.watched),
+    layers.flatMap((l) => l.watcher.unwatched),
+  );
   const rows: ResultRow[] = [];
   for (const concurrency of HOT_PATH_CONCURRENCIES) {
     const blocks = layers.map((l) => {
@@ -154,13 +156,26 @@ function layerRows(layers: HotPathLayerResult[], e2e: E2eRuns, node: string, rou
       if (!at) throw new Error(`layer: no result at concurrency ${concurrency}`);
       return at.microsPerBorrow;
     });
-    const per = (variant: LayerVariant) => blocks.flatMap((b) => b[variant]);
-    const minus = (variant: LayerVariant) => per(variant).map((v, i) => v - (per('static')[i] ?? Number.NaN));
-    const layerMicros = median(minus('ours'));
+    const per = Object.fromEntries(
+      LAYER_VARIANTS.map((variant) => [variant, blocks.flatMap((b) => b[variant])]),
+    ) as Record<LayerVariant, number[]>;
+    const layerMicros = medianDifference(per.ours, per.static);
     const added = layerMicros + watcherMicros;
     const staticCpu = e2eAt(e2e, 'static', concurrency).map((r) => r.cpuMicrosPerQuery);
     const ratio = summarize(staticCpu.map((base) => (base + added) / base));
     const common = { section: SECTION, better: 'lower' as const, unit: 'µs' };
+    const layerRow = (subject: string, variant: LayerVariant, extra: Partial<ResultRow>): ResultRow => ({
+      ...common,
+      metric: `pool layer CPU per borrow and release, concurrency ${concurrency}`,
+      subject,
+      baseline: 'mysql2 pool',
+      subjectValue: summarize(per[variant]),
+      baselineValue: summarize(per.static),
+      ratio: pairedRatio(per[variant], per.static),
+      runs: `the same blocks, ${node}`,
+      reference: true,
+      ...extra,
+    });
     rows.push(
       {
         ...common,
@@ -174,32 +189,23 @@ function layerRows(layers: HotPathLayerResult[], e2e: E2eRuns, node: string, rou
         target: atMost(CPU_TARGET, ratio.median),
         detail: { addedMicros: added, layerMicros, watcherMicros },
       },
-      {
-        ...common,
-        metric: `pool layer CPU per borrow and release, concurrency ${concurrency}`,
-        subject: 'rds-iam-pool',
-        baseline: 'mysql2 pool',
-        subjectValue: summarize(per('ours')),
-        baselineValue: summarize(per('static')),
-        ratio: summarize(per('ours').map((v, i) => v / (per('static')[i] ?? Number.NaN))),
+      layerRow('rds-iam-pool', 'ours', {
         runs: `${layers.length} processes x ${blocks[0]?.ours.length ?? 0} alternating blocks of ${BORROWS_PER_BLOCK.toLocaleString('en')} borrows, no I/O, ${node}`,
-        reference: true,
-        detail: { oursMinusStaticMicros: layerMicros, aaMinusStaticMicros: median(minus('static-again')) },
-      },
-      {
-        ...common,
-        metric: `pool layer CPU per borrow and release, concurrency ${concurrency}`,
-        subject: 'A/A: another mysql2 pool in the same turns',
-        baseline: 'mysql2 pool',
-        subjectValue: summarize(per('static-again')),
-        baselineValue: summarize(per('static')),
-        ratio: summarize(per('static-again').map((v, i) => v / (per('static')[i] ?? Number.NaN))),
-        runs: `the same blocks, ${node}`,
-        reference: true,
-      },
+        detail: {
+          oursMinusStaticMicros: layerMicros,
+          aaMinusStaticMicros: medianDifference(per['static-again'], per.static),
+        },
+      }),
+      layerRow('A/A: another mysql2 pool in the same turns', 'static-again', {}),
     );
   }
   return rows;
+}
+
+/** The median of the paired differences a[i] - b[i] (blocks measured side by side). */
+function medianDifference(a: readonly number[], b: readonly number[]): number {
+  if (a.length !== b.length) throw new Error('paired differences need as many blocks on each side');
+  return median(a.map((value, i) => value - (b[i] as number)));
 }
 
 /** The end-to-end comparison and its controls: what this machine can resolve process to process. */
