@@ -10,7 +10,10 @@
  *   on `end()`; the pool never lets mysql2 queue a caller (it keeps its own queue), so mysql2's
  *   `_connectionQueue` stays empty;
  * - that mysql2 calls `releaseConnection` when a connection leaves the pool (closed, broken or
- *   removed), not only when it is released, so `BoundaryPool` hears of the room it made;
+ *   removed), not only when it is released, so `BoundaryPool` hears of the room it made; and that a
+ *   released connection goes to its free list there, so `BoundaryPool` can hand it on instead, clearing
+ *   the connection's `_released` as mysql2 does when it hands one out (else its next release() is
+ *   ignored) — not with `resetOnRelease`, which mysql2 applies in between;
  * - `PoolConnection#_removeFromPool` and `#_realEnd` (COM_QUIT) to close a pooled connection, and
  *   its `_pool`, `_closing`, `_fatalError`, `_protocolError` and `stream` to tell a dead one;
  * - the handshake command's `error` / `end` events, to see a login's outcome inside the auth plugin;
@@ -71,6 +74,8 @@ interface PoolInternals {
 interface ConnectionInternals {
   /** The owning pool; null once the connection has left it. */
   _pool: unknown;
+  /** Set by release(); while set, release() does nothing. mysql2 clears it when it hands the connection out. */
+  _released: boolean;
   _fatalError: unknown;
   _protocolError: unknown;
   _closing: boolean | undefined;
@@ -83,7 +88,14 @@ interface ConnectionInternals {
 const POOL_QUEUES = ['_allConnections', '_freeConnections'] as const;
 const QUEUE_METHODS = ['get', 'push'] as const;
 const CONNECTION_METHODS = ['_removeFromPool', '_realEnd', 'addCommand'] as const;
-const CONNECTION_FIELDS = ['_pool', '_fatalError', '_protocolError', '_command', 'stream'] as const;
+const CONNECTION_FIELDS = [
+  '_pool',
+  '_released',
+  '_fatalError',
+  '_protocolError',
+  '_command',
+  'stream',
+] as const;
 
 /**
  * The options mysql2's ConnectionConfig and PoolConfig accept (its private `validOptions`); it only
@@ -224,6 +236,12 @@ export interface PoolPolicy {
   end(callback: EndCallback): void;
   /** A connection left the pool (closed, broken, removed): there is room for another. */
   connectionLeft(): void;
+  /**
+   * A borrowed connection is being released: return true to take it instead of mysql2's free list
+   * (a caller is waiting for it), and hand it on later with `handOnReleased`; false leaves it to
+   * mysql2 (idle, with a 'release' event).
+   */
+  takeReleased(connection: CorePoolConnection): boolean;
 }
 
 /**
@@ -256,11 +274,14 @@ const OWN_CALLBACK = Symbol("rds-iam-pool: the policy's own getConnection callba
  */
 export class BoundaryPool extends runtime.Pool {
   #policy: PoolPolicy | undefined;
+  /** Whether a released connection may be handed on as it is: not when mysql2 resets it first. */
+  readonly #handsOnReleased: boolean;
 
   constructor(options: PoolOptions) {
     const Config = PoolConfig();
     super({ config: new Config(options) });
     assertPoolContract(this);
+    this.#handsOnReleased = this.poolConfig.resetOnRelease !== true;
   }
 
   /** The effective mysql2 connection options (after `uri` and defaults were applied by mysql2). */
@@ -332,8 +353,10 @@ export class BoundaryPool extends runtime.Pool {
 
   /** mysql2 calls this for a released connection and for one that left the pool (see the header). */
   override releaseConnection(connection: CorePoolConnection): void {
+    const left = conn(connection)._pool == null;
+    if (!left && this.#handsOnReleased && this.#policy?.takeReleased(connection)) return;
     super.releaseConnection(connection);
-    if (conn(connection)._pool == null) this.#policy?.connectionLeft();
+    if (left) this.#policy?.connectionLeft();
   }
 
   allConnections(): CorePoolConnection[] {
@@ -346,6 +369,14 @@ export class BoundaryPool extends runtime.Pool {
 }
 
 const conn = (connection: CorePoolConnection) => connection as unknown as ConnectionInternals;
+
+/**
+ * A connection the policy took in `takeReleased` goes to its next borrower (or back to the pool):
+ * cleared for release() again, as mysql2 clears a connection it hands out.
+ */
+export function handOnReleased(connection: CorePoolConnection): void {
+  conn(connection)._released = false;
+}
 
 /**
  * Whether the connection is known to be unusable without asking the server: it left the pool, a

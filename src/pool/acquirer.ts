@@ -6,7 +6,8 @@ import {
   IamPoolExhaustedError,
   type PoolConnectionCounts,
 } from '../errors.js';
-import type { GetConnectionCallback } from '../mysql2-boundary.js';
+import { type GetConnectionCallback, handOnReleased } from '../mysql2-boundary.js';
+import { monotonicNow } from './clock.js';
 import type { PoolConnections } from './connections.js';
 import type { LoginDemand, PoolLogins } from './logins.js';
 import type { PoolReport } from './report.js';
@@ -26,7 +27,7 @@ export interface AcquireSettings {
 interface Borrow {
   readonly callback: GetConnectionCallback;
   /**
-   * performance.now() when the caller asked. Left unread while the borrow takes an idle connection
+   * When the caller asked, on the acquirer's clock. Left unread while the borrow takes an idle connection
    * that needs no check (most borrows of a busy pool): its acquire time is then below what the stats
    * resolve (0.01 ms), and a clock read costs a noticeable part of what the pool adds per query
    * (docs/performance.md, "Hot path"). Read as soon as anything needs it (see #deadline).
@@ -56,6 +57,8 @@ export class Acquirer {
   readonly #taking: Borrow[] = [];
   /** Borrows whose connection is being checked (a ping, a role check): not in the queue. */
   readonly #checking = new Set<Borrow>();
+  /** monotonicNow, the clock of the logins' failure times too; unit tests pass their fake timers' clock. */
+  readonly #now: () => number;
   #closed = false;
 
   constructor(
@@ -63,12 +66,14 @@ export class Acquirer {
     logins: PoolLogins,
     report: PoolReport,
     settings: AcquireSettings,
+    now: () => number = monotonicNow,
   ) {
     this.#connections = connections;
     this.#logins = logins;
     this.#report = report;
     this.#settings = settings;
-    this.#waiters = new WaitQueue((borrow) => this.#timedOut(borrow));
+    this.#now = now;
+    this.#waiters = new WaitQueue((borrow) => this.#timedOut(borrow), now);
     logins.serve(this.#demand());
     connections.whenIdle(() => this.serveWaiters());
   }
@@ -96,7 +101,7 @@ export class Acquirer {
       this.#takeIdle(borrow);
       return;
     }
-    borrow.startedAt = performance.now();
+    borrow.startedAt = this.#now();
     const exhausted = this.#exhausted();
     if (exhausted !== undefined) {
       process.nextTick(() => callback(exhausted));
@@ -113,6 +118,26 @@ export class Acquirer {
     }
     this.#logins.fill();
   }
+
+  /**
+   * A borrowed connection is being released while callers wait: the first of them gets it on the
+   * next tick, as mysql2's own pool hands a released connection to its queue, rather than through
+   * mysql2's idle list, its events and a take (a busy pool does this for most queries). False leaves
+   * the connection to mysql2: nobody waits, or it must be retired or checked first (see
+   * PoolConnections#mayHandOn). The one clock reading serves its lifetime and the acquire time.
+   */
+  takeReleased(connection: CorePoolConnection): boolean {
+    if (this.#waiters.size === 0) return false;
+    const now = this.#now();
+    if (!this.#connections.mayHandOn(connection, now)) return false;
+    process.nextTick(this.#handOn, this.#waiters.shift() as Borrow, connection, now);
+    return true;
+  }
+
+  readonly #handOn = (borrow: Borrow, connection: CorePoolConnection, now: number): void => {
+    handOnReleased(connection);
+    this.#handOver(borrow, connection, now);
+  };
 
   /** The pool is ending: every caller still waiting gets IamPoolClosedError now. */
   close(): void {
@@ -143,11 +168,16 @@ export class Acquirer {
     else this.#handOver(borrow, connection);
   };
 
-  /** Hands `connection` to the caller if it is fit; otherwise retires it and the caller waits on. */
-  #handOver(borrow: Borrow, connection: CorePoolConnection): void {
-    const verdict = this.#connections.verdict(connection);
+  /**
+   * Hands `connection` to the caller if it is fit; otherwise retires it and the caller waits on.
+   * `now`: a clock reading taken for this hand-over, if there is one; a caller who waited
+   * needs one for its acquire time, and the connection's lifetime check shares it.
+   */
+  #handOver(borrow: Borrow, connection: CorePoolConnection, now?: number): void {
+    const at = now ?? (borrow.startedAt === undefined ? undefined : this.#now());
+    const verdict = this.#connections.verdict(connection, at);
     if (verdict === 'fit') {
-      this.#give(borrow, connection);
+      this.#give(borrow, connection, at);
       return;
     }
     if (verdict !== 'check') {
@@ -156,7 +186,7 @@ export class Acquirer {
       return;
     }
     this.#checking.add(borrow);
-    const left = this.#deadline(borrow) - performance.now();
+    const left = this.#deadline(borrow) - this.#now();
     void this.#connections.check(connection, left).then((reason) => {
       this.#checking.delete(borrow);
       if (reason === undefined) {
@@ -169,21 +199,23 @@ export class Acquirer {
     });
   }
 
-  #give(borrow: Borrow, connection: CorePoolConnection): void {
+  #give(borrow: Borrow, connection: CorePoolConnection, now?: number): void {
     if (borrow.settled) {
       // The caller gave up (or the pool ended) meanwhile: the connection goes to whoever waits next.
       this.#connections.putBack(connection);
       return;
     }
-    const driverError = this.#connections.driverError;
-    if (driverError !== undefined) {
+    // The pool ended (or mysql2 lacks something) while the connection was on its way to the caller.
+    const refusal = this.#closed ? new IamPoolClosedError() : this.#connections.driverError;
+    if (refusal !== undefined) {
       this.#connections.putBack(connection);
-      this.#fail(borrow, driverError);
+      this.#fail(borrow, refusal);
       return;
     }
     borrow.settled = true;
     this.#connections.handedOut(connection);
-    this.#report.acquired(borrow.startedAt === undefined ? 0 : performance.now() - borrow.startedAt);
+    const { startedAt } = borrow;
+    this.#report.acquired(startedAt === undefined ? 0 : (now ?? this.#now()) - startedAt);
     borrow.callback(null, connection);
   }
 
@@ -193,7 +225,7 @@ export class Acquirer {
 
   /** When the borrow fails with IamAcquireTimeoutError, at the latest. */
   #deadline(borrow: Borrow): number {
-    borrow.startedAt ??= performance.now();
+    borrow.startedAt ??= this.#now();
     return borrow.startedAt + this.#settings.acquireTimeoutMs;
   }
 
@@ -204,7 +236,7 @@ export class Acquirer {
       this.#fail(borrow, new IamPoolClosedError());
       return;
     }
-    if (performance.now() >= this.#deadline(borrow)) {
+    if (this.#now() >= this.#deadline(borrow)) {
       this.#timedOut(borrow);
       return;
     }
@@ -221,7 +253,7 @@ export class Acquirer {
       this.#settings.acquireTimeoutMs,
       this.#settings.endpoint,
       counts,
-      this.#logins.lastFailureFor(borrow.startedAt ?? performance.now()),
+      this.#logins.lastFailureFor(borrow.startedAt ?? this.#now()),
     );
     this.#report.timedOut(error);
     borrow.callback(error);

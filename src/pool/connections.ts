@@ -131,10 +131,11 @@ export class PoolConnections {
   /**
    * What may be done with `connection` now, without asking the server: hand it out ('fit'), check
    * it first ('check': a ping after it sat idle, or a role check), or retire it for the reason given.
+   * `now`: a monotonicNow() reading the caller already took, if it has one (see ConnectionLifetimes).
    */
-  verdict(connection: CorePoolConnection): Verdict {
+  verdict(connection: CorePoolConnection, now?: number): Verdict {
     if (isKnownDead(connection)) return 'dead';
-    const age = this.lifetimes.onBorrow(connection, this.#settings.validateAfterIdleMs);
+    const age = this.lifetimes.onBorrow(connection, this.#settings.validateAfterIdleMs, now);
     if (age === 'retired') return 'max-lifetime';
     const retiring = this.roles.retirementOf(connection);
     if (retiring !== undefined) return retiring;
@@ -173,6 +174,20 @@ export class PoolConnections {
         this.lifetimes.borrowed(connection);
         resolve({ query: connection.query.bind(connection), destroy: () => this.putBack(connection) });
       }),
+    );
+  }
+
+  /**
+   * Whether a connection being released may go straight to a caller who waits (see
+   * Acquirer#takeReleased), judged as #released would judge it, at `now` (monotonicNow()). False
+   * sends it the usual way, through mysql2's idle list and #released, which retires it or checks it.
+   */
+  mayHandOn(connection: CorePoolConnection, now: number): boolean {
+    return (
+      !this.#closing &&
+      !this.lifetimes.isRetired(connection, now) &&
+      this.roles.retirementOf(connection) === undefined &&
+      !this.roles.sawReadOnlyError(connection)
     );
   }
 

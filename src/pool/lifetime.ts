@@ -1,4 +1,5 @@
 import type { PoolConnection as CorePoolConnection } from 'mysql2';
+import { monotonicNow } from './clock.js';
 
 /** Connections retire at a random age between (1 - this) and 1 times maxLifetimeMs. */
 export const LIFETIME_JITTER = 0.1;
@@ -29,23 +30,32 @@ const timesOf = (connection: CorePoolConnection) => (connection as unknown as Wi
 export type LifetimeVerdict = 'fit' | 'ping' | 'retired';
 
 /**
- * When each connection opened, when it retires and how long it has been idle, on the pool's clock
- * (so tests can move time). A borrow and a release read the clock once each.
+ * When each connection opened, when it retires and how long it has been idle. They run on the pool's
+ * monotonic clock (monotonicNow: a wall-clock step does not age every connection at once), unless the
+ * pool was given a clock of its own (tests move time with it). A borrow and a release read the clock
+ * once each; a caller that already holds a monotonicNow() reading passes it in (`now`), and it is
+ * used unless the pool runs on its own clock.
  */
 export class ConnectionLifetimes {
   readonly #maxLifetimeMs: number;
-  readonly #clock: () => number;
+  readonly #clock: (() => number) | undefined;
   readonly #random: () => number;
 
-  constructor(maxLifetimeMs: number, clock: () => number, random: () => number = Math.random) {
+  /** `clock`: the pool's own clock; undefined (or Date.now, the pool's default) for monotonicNow. */
+  constructor(maxLifetimeMs: number, clock: (() => number) | undefined, random: () => number = Math.random) {
     this.#maxLifetimeMs = maxLifetimeMs;
-    this.#clock = clock;
+    this.#clock = clock === Date.now ? undefined : clock;
     this.#random = random;
+  }
+
+  #now(reading: number | undefined): number {
+    if (this.#clock !== undefined) return this.#clock();
+    return reading ?? monotonicNow();
   }
 
   /** A connection finished logging in. */
   opened(connection: CorePoolConnection): void {
-    const openedAt = this.#clock();
+    const openedAt = this.#now(undefined);
     (connection as unknown as WithTimes)[TIMES] = {
       openedAt,
       retireAt: openedAt + retirementAge(this.#maxLifetimeMs, this.#random),
@@ -62,12 +72,12 @@ export class ConnectionLifetimes {
    * A borrow is about to hand the connection out: 'retired' past its lifetime, 'ping' when it sat
    * idle at least `pingAfterIdleMs`, else 'fit'.
    */
-  onBorrow(connection: CorePoolConnection, pingAfterIdleMs: number): LifetimeVerdict {
+  onBorrow(connection: CorePoolConnection, pingAfterIdleMs: number, now?: number): LifetimeVerdict {
     const t = timesOf(connection);
     if (t === undefined) return 'fit';
-    const now = this.#clock();
-    if (now >= t.retireAt) return 'retired';
-    return t.idleSince !== undefined && now - t.idleSince >= pingAfterIdleMs ? 'ping' : 'fit';
+    const at = this.#now(now);
+    if (at >= t.retireAt) return 'retired';
+    return t.idleSince !== undefined && at - t.idleSince >= pingAfterIdleMs ? 'ping' : 'fit';
   }
 
   borrowed(connection: CorePoolConnection): void {
@@ -79,18 +89,19 @@ export class ConnectionLifetimes {
   released(connection: CorePoolConnection): boolean {
     const t = timesOf(connection);
     if (t === undefined) return false;
-    const now = this.#clock();
+    const now = this.#now(undefined);
     t.idleSince = now;
     return now >= t.retireAt;
   }
 
-  ageMs(connection: CorePoolConnection): number {
+  /** Whether the connection is past its lifetime (a connection still opening is not). */
+  isRetired(connection: CorePoolConnection, now?: number): boolean {
     const t = timesOf(connection);
-    return t ? this.#clock() - t.openedAt : 0;
+    return t !== undefined && this.#now(now) >= t.retireAt;
   }
 
-  isRetired(connection: CorePoolConnection): boolean {
+  ageMs(connection: CorePoolConnection): number {
     const t = timesOf(connection);
-    return t !== undefined && this.#clock() >= t.retireAt;
+    return t ? this.#now(undefined) - t.openedAt : 0;
   }
 }

@@ -87,6 +87,7 @@ export function assemblePool(resolved: ResolvedIamOptions, parts: PoolParts): Ia
   mysql2Pool.setPolicy({
     getConnection: (callback) => acquirer.getConnection(callback),
     connectionLeft: () => acquirer.serveWaiters(),
+    takeReleased: (connection) => acquirer.takeReleased(connection),
     end: endPool({
       mysql2Pool,
       connections,

@@ -15,6 +15,7 @@ import {
   assertPoolContract,
   BoundaryPool,
   type GetConnectionCallback,
+  handOnReleased,
   isKnownDead,
   isTlsHandshakeCut,
   MYSQL2_OPTION_NAMES,
@@ -187,6 +188,7 @@ describe('the mysql2 pool internals the pool layer reads', () => {
       getConnection: (cb) => pool.mysql2GetConnection(cb),
       end: (cb) => pool.endRaw(cb),
       connectionLeft: () => left++,
+      takeReleased: () => false,
     });
     const first = await borrow(pool);
     const second = await borrow(pool);
@@ -209,6 +211,61 @@ describe('the mysql2 pool internals the pool layer reads', () => {
     await closed;
     await new Promise((r) => setImmediate(r));
     expect(left).toBe(3);
+    await endPool(pool);
+  });
+
+  it('offers a released connection to the policy before its idle list; handed on, it can be released again', async () => {
+    const pool = new BoundaryPool({ ...plainOptions, connectionLimit: 1 });
+    const offered: PoolConnection[] = [];
+    let take = true;
+    const released: PoolConnection[] = [];
+    pool.on('release', (connection: PoolConnection) => released.push(connection));
+    pool.setPolicy({
+      getConnection: (cb) => pool.mysql2GetConnection(cb),
+      end: (cb) => pool.endRaw(cb),
+      connectionLeft: () => {},
+      takeReleased: (connection) => {
+        offered.push(connection);
+        return take;
+      },
+    });
+    const connection = await borrow(pool);
+    connection.release();
+    expect(offered).toEqual([connection]);
+    // Taken: not idle in mysql2, no 'release' event, still counted as the pool's.
+    expect(pool.counts()).toEqual({ all: 1, free: 0 });
+    expect(released).toEqual([]);
+    connection.release(); // released twice before it was handed on: ignored, as mysql2 ignores it
+    expect(offered).toHaveLength(1);
+    handOnReleased(connection);
+    const [rows] = await connection.promise().query('SELECT 1 AS one');
+    expect(rows).toEqual([{ one: 1 }]);
+    take = false;
+    connection.release(); // handed on, it releases again; declined, mysql2 keeps it idle
+    expect(offered).toHaveLength(2);
+    expect(pool.counts()).toEqual({ all: 1, free: 1 });
+    expect(released).toEqual([connection]);
+    await endPool(pool);
+  });
+
+  it('hands a released connection to mysql2 as it is under resetOnRelease (mysql2 resets it first)', async () => {
+    const pool = new BoundaryPool({ ...plainOptions, connectionLimit: 1, resetOnRelease: true });
+    let offered = 0;
+    pool.setPolicy({
+      getConnection: (cb) => pool.mysql2GetConnection(cb),
+      end: (cb) => pool.endRaw(cb),
+      connectionLeft: () => {},
+      takeReleased: () => {
+        offered++;
+        return true;
+      },
+    });
+    const connection = await borrow(pool);
+    const idle = new Promise((resolve) => pool.once('release', resolve));
+    connection.release();
+    await idle;
+    expect(offered).toBe(0);
+    expect(pool.counts()).toEqual({ all: 1, free: 1 });
     await endPool(pool);
   });
 });

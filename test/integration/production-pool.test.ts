@@ -199,6 +199,30 @@ describe('production pool behaviour through the emulator', () => {
     });
   });
 
+  describe('a busy pool', () => {
+    it('hands released connections straight to waiting callers: every query answered, two logins', async () => {
+      const pool = poolFor(fx, { connectionLimit: 2 });
+      let idled = 0;
+      pool.on('release', () => idled++); // mysql2's event for a connection that went idle
+      try {
+        // Each query holds its connection for 10 ms, so both logins finish while callers still wait.
+        const held = () => pool.query<Row[]>('SELECT CONNECTION_ID() AS id, SLEEP(0.01) AS slept');
+        const ids = (await Promise.all(Array.from({ length: 40 }, held))).map(([rows]) => rows[0]?.id);
+        expect(new Set(ids).size).toBe(2);
+        const stats = pool.iam.stats();
+        expect(stats).toMatchObject({ connectionsOpened: 2, tokensSigned: 1 });
+        expect(stats.acquireTimeMs.count).toBe(40);
+        expect(stats.connections).toMatchObject({ total: 2, idle: 2, borrowed: 0, waiting: 0 });
+        // Only the last two releases found nobody waiting (38 went straight to a caller).
+        expect(idled).toBe(2);
+        // Handed on, a connection is released again like any other (else the pool would hang above).
+        expect(await connectionId(pool)).toBeTypeOf('number');
+      } finally {
+        await pool.end();
+      }
+    });
+  });
+
   describe('max lifetime', () => {
     it('keeps a connection below 90% of maxLifetimeMs and retires it past its lifetime', async () => {
       const clock = movableClock();
@@ -223,6 +247,27 @@ describe('production pool behaviour through the emulator', () => {
           () => !fx.emulator.sessions().some((s) => s.id === first),
           'the retired session to close on the server side',
         );
+      } finally {
+        await pool.end();
+      }
+    });
+
+    it('retires a connection released past its lifetime instead of handing it to a waiting caller', async () => {
+      const clock = movableClock();
+      const pool = poolFor(fx, { clock: clock.now, maxLifetimeMs: 60_000, connectionLimit: 1 });
+      const retired: string[] = [];
+      pool.iam.on('connectionRetired', (m) => retired.push(m.reason));
+      try {
+        const held = await pool.getConnection();
+        const first = held.threadId;
+        const waiting = connectionId(pool);
+        await settle(20);
+        expect(pool.iam.stats().connections.waiting).toBe(1);
+        clock.advance(61_000);
+        held.release();
+        expect(await waiting).not.toBe(first);
+        expect(retired).toEqual(['max-lifetime']);
+        expect(pool.iam.stats()).toMatchObject({ connectionsOpened: 2, connectionsRetired: 1 });
       } finally {
         await pool.end();
       }

@@ -14,7 +14,7 @@ import {
   IamPoolExhaustedError,
 } from '../../src/errors.js';
 import type { GetConnectionCallback } from '../../src/mysql2-boundary.js';
-import { Acquirer } from '../../src/pool/acquirer.js';
+import { Acquirer, type AcquireSettings } from '../../src/pool/acquirer.js';
 import type { PoolConnections, Verdict } from '../../src/pool/connections.js';
 import type { LoginDemand, PoolLogins } from '../../src/pool/logins.js';
 import type { PoolReport } from '../../src/pool/report.js';
@@ -29,6 +29,8 @@ function fakeConnections(room = 0) {
   const checks = new Map<Fake, Promise<string | undefined>>();
   const retired: string[] = [];
   const putBack: string[] = [];
+  /** Connections that must not go straight from their release to a waiting caller. */
+  const notHandedOn = new Set<Fake>();
   let onIdle = () => {};
   const connections = {
     driverError: undefined,
@@ -39,6 +41,7 @@ function fakeConnections(room = 0) {
       process.nextTick(() => callback(taken ? null : new Error('none'), taken));
     },
     verdict: (c: Fake) => verdicts.get(c) ?? 'fit',
+    mayHandOn: (c: Fake) => !notHandedOn.has(c),
     check: (c: Fake) => checks.get(c) ?? Promise.resolve(undefined),
     retire: (c: Fake, reason: string) => retired.push(`${c.name}:${reason}`),
     putBack: (c: Fake) => putBack.push(c.name),
@@ -61,6 +64,7 @@ function fakeConnections(room = 0) {
     checks,
     retired,
     putBack,
+    notHandedOn,
     /** A connection comes back idle (mysql2's release), and the acquirer hears of it. */
     release(c: Fake) {
       idle.push(c);
@@ -103,6 +107,16 @@ function fakeReport() {
 
 const SETTINGS = { acquireTimeoutMs: 1000, endpoint: 'db:3306', queueLimit: 0, waitForConnections: true };
 
+/** An Acquirer on the fake timers' clock (the performance.now() that vi.useFakeTimers() replaces). */
+function acquirerFor(
+  connections: PoolConnections,
+  logins: PoolLogins,
+  report: PoolReport,
+  settings: AcquireSettings = SETTINGS,
+): Acquirer {
+  return new Acquirer(connections, logins, report, settings, () => performance.now());
+}
+
 /** A caller: what it got, once it got it. */
 function borrow(acquirer: Acquirer) {
   const result: { connection?: Fake; error?: Error } = {};
@@ -124,7 +138,7 @@ describe('Acquirer', () => {
   it('hands an idle, fit connection to a caller on the next tick, with no timer', async () => {
     const pool = fakeConnections();
     const { report, acquired } = fakeReport();
-    const acquirer = new Acquirer(pool.connections, fakeLogins().logins, report, SETTINGS);
+    const acquirer = acquirerFor(pool.connections, fakeLogins().logins, report, SETTINGS);
     pool.idle.push(connection('a'));
     const caller = borrow(acquirer);
     expect(vi.getTimerCount()).toBe(0);
@@ -136,7 +150,7 @@ describe('Acquirer', () => {
   it('serves waiting callers first come, first served, as connections come back', async () => {
     const pool = fakeConnections();
     const logins = fakeLogins();
-    const acquirer = new Acquirer(pool.connections, logins.logins, fakeReport().report, SETTINGS);
+    const acquirer = acquirerFor(pool.connections, logins.logins, fakeReport().report, SETTINGS);
     const first = borrow(acquirer);
     const second = borrow(acquirer);
     expect(acquirer.waiting).toBe(2);
@@ -155,7 +169,7 @@ describe('Acquirer', () => {
     const cause = new IamConnectError('Could not connect to db:3306 (ECONNREFUSED)');
     const pool = fakeConnections();
     const { report, timedOut } = fakeReport();
-    const acquirer = new Acquirer(pool.connections, fakeLogins(cause).logins, report, SETTINGS);
+    const acquirer = acquirerFor(pool.connections, fakeLogins(cause).logins, report, SETTINGS);
     const early = borrow(acquirer);
     await vi.advanceTimersByTimeAsync(400);
     const late = borrow(acquirer);
@@ -175,7 +189,7 @@ describe('Acquirer', () => {
   it('retires an unfit connection the caller never sees, and the caller waits on at its old deadline', async () => {
     const pool = fakeConnections();
     const logins = fakeLogins();
-    const acquirer = new Acquirer(pool.connections, logins.logins, fakeReport().report, SETTINGS);
+    const acquirer = acquirerFor(pool.connections, logins.logins, fakeReport().report, SETTINGS);
     const dead = connection('dead');
     pool.verdicts.set(dead, 'dead');
     const pinged = connection('pinged');
@@ -196,7 +210,7 @@ describe('Acquirer', () => {
   it('gives every waiting caller a final login failure at once, and later callers wait anew', async () => {
     const pool = fakeConnections();
     const logins = fakeLogins();
-    const acquirer = new Acquirer(pool.connections, logins.logins, fakeReport().report, SETTINGS);
+    const acquirer = acquirerFor(pool.connections, logins.logins, fakeReport().report, SETTINGS);
     const callers = [borrow(acquirer), borrow(acquirer), borrow(acquirer)];
     const final = new IamConnectError('TLS verification failed');
     logins.demand().failedForGood(final);
@@ -211,7 +225,7 @@ describe('Acquirer', () => {
   it('answers every caller at end(), the one whose connection is being checked too, and leaves no timer', async () => {
     const pool = fakeConnections();
     const logins = fakeLogins();
-    const acquirer = new Acquirer(pool.connections, logins.logins, fakeReport().report, SETTINGS);
+    const acquirer = acquirerFor(pool.connections, logins.logins, fakeReport().report, SETTINGS);
     const checking = connection('slow ping');
     pool.verdicts.set(checking, 'check');
     let answerPing: (reason: string | undefined) => void = () => {};
@@ -234,8 +248,54 @@ describe('Acquirer', () => {
     await vi.advanceTimersByTimeAsync(0);
   });
 
+  it('hands a released connection straight to the first waiting caller, on the next tick', async () => {
+    const pool = fakeConnections();
+    const { report, acquired } = fakeReport();
+    const acquirer = acquirerFor(pool.connections, fakeLogins().logins, report);
+    const first = borrow(acquirer);
+    const second = borrow(acquirer);
+    await vi.advanceTimersByTimeAsync(300);
+    const released = connection('released') as Fake & { _released?: boolean };
+    released._released = true; // as mysql2's release() leaves it
+    expect(acquirer.takeReleased(released)).toBe(true);
+    expect(first.connection).toBeUndefined(); // not from inside the caller's release()
+    expect(acquirer.waiting).toBe(1);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(first.connection?.name).toBe('released');
+    expect(released._released).toBe(false); // its next release() counts
+    expect(second.connection).toBeUndefined();
+    expect(acquired).toEqual([300]); // waited from its borrow to the release
+  });
+
+  it('leaves a released connection to mysql2 when nobody waits, or when it must be retired or checked first', async () => {
+    const pool = fakeConnections();
+    const acquirer = acquirerFor(pool.connections, fakeLogins().logins, fakeReport().report);
+    expect(acquirer.takeReleased(connection('nobody waits'))).toBe(false);
+    const caller = borrow(acquirer);
+    const old = connection('past its lifetime');
+    pool.notHandedOn.add(old);
+    expect(acquirer.takeReleased(old)).toBe(false);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(caller.connection).toBeUndefined();
+    expect(acquirer.waiting).toBe(1);
+  });
+
+  it('answers a caller whose connection is on its way at end() with IamPoolClosedError, and puts it back', async () => {
+    const pool = fakeConnections();
+    const acquirer = acquirerFor(pool.connections, fakeLogins().logins, fakeReport().report);
+    const handedOn = borrow(acquirer);
+    expect(acquirer.takeReleased(connection('on its way'))).toBe(true);
+    pool.idle.push(connection('idle'));
+    const taking = borrow(acquirer); // nobody waits now: takes the idle one, answered next tick too
+    acquirer.close();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(handedOn.error).toBeInstanceOf(IamPoolClosedError);
+    expect(taking.error).toBeInstanceOf(IamPoolClosedError);
+    expect(pool.putBack).toEqual(['on its way', 'idle']);
+  });
+
   it("keeps mysql2's queueLimit and waitForConnections: false as IamPoolExhaustedError", async () => {
-    const limited = new Acquirer(fakeConnections().connections, fakeLogins().logins, fakeReport().report, {
+    const limited = acquirerFor(fakeConnections().connections, fakeLogins().logins, fakeReport().report, {
       ...SETTINGS,
       queueLimit: 1,
     });
@@ -244,7 +304,7 @@ describe('Acquirer', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(refused.error).toBeInstanceOf(IamPoolExhaustedError);
 
-    const noWait = new Acquirer(fakeConnections(0).connections, fakeLogins().logins, fakeReport().report, {
+    const noWait = acquirerFor(fakeConnections(0).connections, fakeLogins().logins, fakeReport().report, {
       ...SETTINGS,
       waitForConnections: false,
     });

@@ -1,5 +1,6 @@
 import type { PoolConnection } from 'mysql2';
 import { describe, expect, it } from 'vitest';
+import { monotonicNow } from '../../src/pool/clock.js';
 import { ConnectionLifetimes, LIFETIME_JITTER, retirementAge } from '../../src/pool/lifetime.js';
 
 const connection = () => ({}) as PoolConnection;
@@ -55,5 +56,37 @@ describe('connection lifetimes', () => {
     expect(lifetimes.isRetired(c)).toBe(true);
     expect(lifetimes.onBorrow(c, 500)).toBe('retired');
     expect(lifetimes.released(c)).toBe(true);
+  });
+
+  it('runs on the monotonic clock without a clock of its own, and uses a reading of it passed in', () => {
+    for (const clock of [undefined, Date.now]) {
+      const lifetimes = new ConnectionLifetimes(60_000, clock, () => 0.5);
+      const c = connection();
+      const before = monotonicNow();
+      lifetimes.opened(c);
+      const after = monotonicNow();
+      const age = lifetimes.ageMs(c);
+      expect(age).toBeGreaterThanOrEqual(0);
+      expect(age).toBeLessThan(1000); // not Date.now() less a monotonic time
+      // Retires at 57 s with a draw of 0.5, by the reading the caller holds.
+      expect(lifetimes.isRetired(c, before + 56_999)).toBe(false);
+      expect(lifetimes.isRetired(c, after + 57_000)).toBe(true);
+      expect(lifetimes.onBorrow(c, 500, after + 57_000)).toBe('retired');
+      expect(lifetimes.isRetired(c)).toBe(false); // its own reading: it is new
+    }
+  });
+
+  it('ignores a reading passed in when the pool runs on a clock of its own (tests move time)', () => {
+    let now = 1000;
+    const lifetimes = new ConnectionLifetimes(
+      60_000,
+      () => now,
+      () => 0.5,
+    );
+    const c = connection();
+    lifetimes.opened(c);
+    expect(lifetimes.isRetired(c, Number.MAX_SAFE_INTEGER)).toBe(false);
+    now += 57_000;
+    expect(lifetimes.isRetired(c, 0)).toBe(true);
   });
 });
