@@ -5,6 +5,19 @@ import { ConnectionLifetimes, LIFETIME_JITTER, retirementAge } from '../../src/p
 
 const connection = () => ({}) as PoolConnection;
 
+/** Lifetimes of 60 s on a clock the test moves (from 1000), drawn at 0.5: each retires at 57 s. */
+function onMovableClock() {
+  const time = { now: 1000 };
+  return {
+    time,
+    lifetimes: new ConnectionLifetimes(
+      60_000,
+      () => time.now,
+      () => 0.5,
+    ),
+  };
+}
+
 describe('connection lifetimes', () => {
   it('retires between 90% and 100% of maxLifetimeMs, spread by the random draw', () => {
     expect(retirementAge(60_000, () => 0)).toBe(60_000);
@@ -27,32 +40,27 @@ describe('connection lifetimes', () => {
   });
 
   it('tracks idle time from release to borrow on the pool clock, and retires at the drawn age', () => {
-    let now = 1000;
-    const lifetimes = new ConnectionLifetimes(
-      60_000,
-      () => now,
-      () => 0.5,
-    );
+    const { time, lifetimes } = onMovableClock();
     const c = connection();
     expect(lifetimes.isOpen(c)).toBe(false);
     lifetimes.opened(c);
     expect(lifetimes.isOpen(c)).toBe(true);
     // Never released yet: nothing to ping however long ago it opened.
-    now += 10_000;
+    time.now += 10_000;
     expect(lifetimes.onBorrow(c, 500)).toBe('fit');
     expect(lifetimes.released(c)).toBe(false);
-    now += 499;
+    time.now += 499;
     expect(lifetimes.onBorrow(c, 500)).toBe('fit');
-    now += 1;
+    time.now += 1;
     expect(lifetimes.onBorrow(c, 500)).toBe('ping');
     lifetimes.borrowed(c);
-    now += 5000;
+    time.now += 5000;
     expect(lifetimes.onBorrow(c, 500)).toBe('fit'); // borrowed, not idle
     expect(lifetimes.ageMs(c)).toBe(15_500);
-    now = 1000 + 56_999;
+    time.now = 1000 + 56_999;
     expect(lifetimes.isRetired(c)).toBe(false); // retires at 57 s with a draw of 0.5
     expect(lifetimes.released(c)).toBe(false);
-    now = 1000 + 57_000;
+    time.now = 1000 + 57_000;
     expect(lifetimes.isRetired(c)).toBe(true);
     expect(lifetimes.onBorrow(c, 500)).toBe('retired');
     expect(lifetimes.released(c)).toBe(true);
@@ -77,16 +85,11 @@ describe('connection lifetimes', () => {
   });
 
   it('ignores a reading passed in when the pool runs on a clock of its own (tests move time)', () => {
-    let now = 1000;
-    const lifetimes = new ConnectionLifetimes(
-      60_000,
-      () => now,
-      () => 0.5,
-    );
+    const { time, lifetimes } = onMovableClock();
     const c = connection();
     lifetimes.opened(c);
     expect(lifetimes.isRetired(c, Number.MAX_SAFE_INTEGER)).toBe(false);
-    now += 57_000;
+    time.now += 57_000;
     expect(lifetimes.isRetired(c, 0)).toBe(true);
   });
 });
