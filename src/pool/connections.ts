@@ -183,12 +183,7 @@ export class PoolConnections {
    * sends it the usual way, through mysql2's idle list and #released, which retires it or checks it.
    */
   mayHandOn(connection: CorePoolConnection, now: number): boolean {
-    return (
-      !this.#closing &&
-      !this.lifetimes.isRetired(connection, now) &&
-      this.roles.retirementOf(connection) === undefined &&
-      !this.roles.sawReadOnlyError(connection)
-    );
+    return this.#afterRelease(connection, this.lifetimes.isRetired(connection, now)) === undefined;
   }
 
   /** The connection goes to a caller. */
@@ -276,16 +271,28 @@ export class PoolConnections {
   }
 
   #released(connection: CorePoolConnection): void {
-    const pastLifetime = this.lifetimes.released(connection);
-    if (this.#closing) {
-      quitConnection(connection);
-      return;
-    }
+    const needs = this.#afterRelease(connection, this.lifetimes.released(connection));
+    if (needs === undefined) this.#onIdle();
+    else if (needs === 'quit') quitConnection(connection);
+    else if (needs === 'recheck') this.#recheck(connection);
+    else this.retire(connection, needs);
+  }
+
+  /**
+   * What a released connection needs before it may serve again: closing (the pool is ending),
+   * retirement and why, a check of its read-only error, or nothing (undefined). #released acts on it,
+   * and mayHandOn hands on only a connection that needs nothing, so the two cannot drift apart.
+   */
+  #afterRelease(
+    connection: CorePoolConnection,
+    pastLifetime: boolean,
+  ): 'quit' | 'recheck' | RetirementReason | undefined {
+    if (this.#closing) return 'quit';
     const retiring = this.roles.retirementOf(connection);
-    if (retiring !== undefined) this.retire(connection, retiring);
-    else if (pastLifetime) this.retire(connection, 'max-lifetime');
-    else if (this.roles.sawReadOnlyError(connection)) this.#recheck(connection);
-    else this.#onIdle();
+    if (retiring !== undefined) return retiring;
+    if (pastLifetime) return 'max-lifetime';
+    if (this.roles.sawReadOnlyError(connection)) return 'recheck';
+    return undefined;
   }
 
   /**
